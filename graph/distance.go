@@ -1,0 +1,245 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Distance computes a pairwise matrix between the rows of two embedding
+// matrices and knows whether larger entries mean closer pairs
+// (similarities) or farther ones (distances), so a loss is written once for
+// both.
+type Distance interface {
+	// Matrix returns the B×R matrix between x (B×D) and y (R×D). Passing the
+	// same node twice gives the self matrix, whose diagonal is exact.
+	Matrix(x, y *G.Node) (*G.Node, error)
+	// LargerIsCloser is true for similarities and false for distances.
+	LargerIsCloser() bool
+	String() string
+}
+
+// Euclidean is the distance ||x_i − y_j||₂, computed from one matrix product
+// as √max(0, ||x_i||² + ||y_j||² − 2 x_i·y_j) with SafeSqrt, so its gradient
+// stays finite for coincident points.
+type Euclidean struct {
+	// Normalize L2-normalises both inputs first (pytorch-metric-learning's
+	// default LpDistance).
+	Normalize bool
+}
+
+// SquaredEuclidean is ||x_i − y_j||₂² (what TF Addons calls "L_2" and what
+// FaceNet's triplet loss uses), clamped at 0.
+type SquaredEuclidean struct {
+	Normalize bool
+}
+
+// Cosine is the cosine similarity x_i·y_j / (||x_i|| ||y_j||); larger is closer.
+type Cosine struct{}
+
+// DotProduct is the similarity x_i·y_j (Sohn's N-pair loss uses raw dot
+// products); larger is closer.
+type DotProduct struct {
+	Normalize bool
+}
+
+func (Euclidean) LargerIsCloser() bool        { return false }
+func (SquaredEuclidean) LargerIsCloser() bool { return false }
+func (Cosine) LargerIsCloser() bool           { return true }
+func (DotProduct) LargerIsCloser() bool       { return true }
+
+func (d Euclidean) String() string        { return fmt.Sprintf("euclidean(normalize=%t)", d.Normalize) }
+func (d SquaredEuclidean) String() string { return fmt.Sprintf("sqeuclidean(normalize=%t)", d.Normalize) }
+func (Cosine) String() string             { return "cosine" }
+func (d DotProduct) String() string       { return fmt.Sprintf("dot(normalize=%t)", d.Normalize) }
+
+// Matrix implements Distance.
+func (d Euclidean) Matrix(x, y *G.Node) (*G.Node, error) {
+	sq, err := SquaredEuclidean(d).Matrix(x, y)
+	if err != nil {
+		return nil, err
+	}
+	return SafeSqrt(sq)
+}
+
+// Matrix implements Distance.
+func (d SquaredEuclidean) Matrix(x, y *G.Node) (*G.Node, error) {
+	self := x == y
+	x, y, err := prepare(x, y, d.Normalize)
+	if err != nil {
+		return nil, err
+	}
+	dot, err := gram(x, y)
+	if err != nil {
+		return nil, err
+	}
+	nx, err := rowSqNorm(x)
+	if err != nil {
+		return nil, err
+	}
+	ny := nx
+	if !self {
+		if ny, err = rowSqNorm(y); err != nil {
+			return nil, err
+		}
+	}
+	sum, err := OuterAdd(nx, ny)
+	if err != nil {
+		return nil, err
+	}
+	two, err := G.Mul(dot, Const(x.Dtype(), 2))
+	if err != nil {
+		return nil, err
+	}
+	sq, err := G.Sub(sum, two)
+	if err != nil {
+		return nil, err
+	}
+	// rounding can make ||a||² + ||b||² − 2a·b slightly negative
+	if sq, err = G.Rectify(sq); err != nil {
+		return nil, err
+	}
+	if self {
+		// the diagonal is exactly 0, not rounding noise
+		return offDiagonal(sq)
+	}
+	return sq, nil
+}
+
+// Matrix implements Distance.
+func (Cosine) Matrix(x, y *G.Node) (*G.Node, error) {
+	return DotProduct{Normalize: true}.Matrix(x, y)
+}
+
+// Matrix implements Distance.
+func (d DotProduct) Matrix(x, y *G.Node) (*G.Node, error) {
+	x, y, err := prepare(x, y, d.Normalize)
+	if err != nil {
+		return nil, err
+	}
+	return gram(x, y)
+}
+
+// prepare validates the inputs and optionally normalises them (once when
+// they are the same node).
+func prepare(x, y *G.Node, normalize bool) (*G.Node, *G.Node, error) {
+	_, dx, err := Embeddings("x", x)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, dy, err := Embeddings("y", y)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dx != dy {
+		return nil, nil, fmt.Errorf("graph: x has %d columns, y has %d", dx, dy)
+	}
+	if x.Dtype() != y.Dtype() {
+		return nil, nil, fmt.Errorf("graph: x is %v, y is %v", x.Dtype(), y.Dtype())
+	}
+	if err := SameGraph(x, y); err != nil {
+		return nil, nil, err
+	}
+	if !normalize {
+		return x, y, nil
+	}
+	self := x == y
+	if x, err = L2Normalize(x); err != nil {
+		return nil, nil, err
+	}
+	if self {
+		return x, x, nil
+	}
+	if y, err = L2Normalize(y); err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
+// gram returns x·yᵀ through one matrix product.
+func gram(x, y *G.Node) (*G.Node, error) {
+	yt, err := G.Transpose(y)
+	if err != nil {
+		return nil, err
+	}
+	return G.Mul(x, yt)
+}
+
+func rowSqNorm(x *G.Node) (*G.Node, error) {
+	sq, err := G.Square(x)
+	if err != nil {
+		return nil, err
+	}
+	return G.Sum(sq, 1)
+}
+
+// normTiny is added under the square root of L2Normalize so that a zero row
+// gives 0 instead of NaN; it is far below the rounding of any norm above
+// 1e-12 (the eps of PyTorch's F.normalize).
+const normTiny = 1e-24
+
+// L2Normalize divides each row of x (B×D) by √(||x||² + 1e-24). A zero row
+// stays zero with a finite (1e12) gradient, as with PyTorch's
+// F.normalize(eps=1e-12), so nothing turns into NaN.
+func L2Normalize(x *G.Node) (*G.Node, error) {
+	if _, _, err := Embeddings("x", x); err != nil {
+		return nil, err
+	}
+	n2, err := rowSqNorm(x)
+	if err != nil {
+		return nil, err
+	}
+	if n2, err = G.Add(n2, Const(x.Dtype(), normTiny)); err != nil {
+		return nil, err
+	}
+	n, err := G.Sqrt(n2)
+	if err != nil {
+		return nil, err
+	}
+	c, err := asCol(n)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastHadamardDiv(x, c, nil, []byte{1})
+}
+
+// offDiagonal zeroes the diagonal of a square matrix (value and gradient).
+func offDiagonal(m *G.Node) (*G.Node, error) {
+	n := m.Shape()[0]
+	dt := m.Dtype()
+	var eye tensor.Tensor
+	if dt == tensor.Float32 {
+		b := make([]float32, n*n)
+		for i := range b {
+			if i%(n+1) != 0 {
+				b[i] = 1
+			}
+		}
+		eye = dense(b, n, n)
+	} else {
+		b := make([]float64, n*n)
+		for i := range b {
+			if i%(n+1) != 0 {
+				b[i] = 1
+			}
+		}
+		eye = dense(b, n, n)
+	}
+	return G.HadamardProd(m, G.NewConstant(eye))
+}
+
+// Oriented returns the matrix of dis-similarities of d between x and y:
+// the distance itself, or the negated similarity when larger is closer. A
+// loss written on it ("smaller is closer") serves every Distance; margins
+// given in the distance's own units flip sign with it (see the losses).
+func Oriented(d Distance, x, y *G.Node) (*G.Node, error) {
+	m, err := d.Matrix(x, y)
+	if err != nil {
+		return nil, err
+	}
+	if !d.LargerIsCloser() {
+		return m, nil
+	}
+	return G.Neg(m)
+}

@@ -1,0 +1,51 @@
+// Package graph is the Gorgonia toolkit that the losses, miners and models
+// of this module share: pairwise distance matrices, label masks, stable
+// masked reductions and the forward-only ops they are built from.
+//
+// # Shapes
+//
+// Embeddings are B×D float32 or float64 matrices; a reference set is R×D.
+// Labels are Int vectors of length B, bound per batch with G.Let so that the
+// graph is built and compiled once (the static-graph rule). Masks are B×B
+// (or B×R) matrices of the embeddings' dtype holding 0 or 1.
+//
+// # Distances
+//
+// Every Distance computes its matrix through one matrix product x·yᵀ:
+//
+//	SquaredEuclidean  max(0, ||x_i||² + ||y_j||² − 2 x_i·y_j)   (diagonal exactly 0 for a self matrix)
+//	Euclidean         SafeSqrt of the above
+//	DotProduct        x_i·y_j
+//	Cosine            x_i·y_j / (||x_i|| ||y_j||)
+//
+// each optionally on L2-normalised rows. LargerIsCloser tells a loss whether
+// an entry is a similarity; Oriented flips similarities so that a loss can be
+// written once for "smaller is closer".
+//
+// SafeSqrt returns exactly 0, with a zero gradient, for squared distances at
+// or below SqrtEpsilon (1e-10 in float32, 1e-20 in float64): below that the
+// matrix-product form is rounding noise, and Gorgonia's Sqrt has an infinite
+// derivative at 0.
+//
+// # Reductions
+//
+// MaskedRowMax/MaskedRowMin pass the gradient to one element per row (the
+// first extreme by column), MaskedLogSumExp and MaskedLog1pSumExp shift by
+// the masked row maximum so nothing overflows, and every reduction gives 0
+// with a zero gradient for a row whose mask is empty, never NaN or ±Inf.
+// WeightedMean and MeanNonZero divide by max(count, 1).
+//
+// # Gorgonia v0.9.18
+//
+// This package works around the following, each pinned by a test:
+// LogSumExp is wrong (TestGorgoniaLogSumExpIsBroken), Max gives tied
+// elements the full gradient each (TestGorgoniaMaxTieGradient), Sqrt has an
+// infinite gradient at 0 (TestGorgoniaSqrtGradientAtZero), ByIndices is only
+// right on axis 0 of a matrix (TestGorgoniaByIndicesAxis0Gradient), custom ops
+// are merged unless their hash covers every parameter
+// (TestOpHashIncludesParameters), and constants must carry the graph's dtype
+// (Const).
+//
+// Errors name the package and the problem ("graph: x has 2 columns, y has
+// 4"); no function panics on bad input.
+package graph

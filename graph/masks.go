@@ -1,0 +1,122 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MaskKind selects which pairs a label mask marks.
+type MaskKind int
+
+const (
+	// SameLabel marks pairs (i, j) with labels[i] == refLabels[j]; in a
+	// self mask the diagonal (i, i) is left out.
+	SameLabel MaskKind = iota
+	// DifferentLabel marks pairs with labels[i] != refLabels[j].
+	DifferentLabel
+)
+
+func (k MaskKind) String() string {
+	switch k {
+	case SameLabel:
+		return "same"
+	case DifferentLabel:
+		return "different"
+	}
+	return fmt.Sprintf("MaskKind(%d)", int(k))
+}
+
+// LabelMask returns the B×B mask (dtype dt, entries 0 or 1) of pairs of the
+// batch whose labels agree (SameLabel, diagonal excluded) or differ
+// (DifferentLabel). labels is an Int vector node bound per batch, so the
+// graph is built once and the mask follows the labels of every batch.
+func LabelMask(labels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) {
+	return labelMask(labels, labels, kind, dt, true)
+}
+
+// CrossLabelMask returns the B×R mask between a batch's labels and a
+// reference set's labels. No diagonal is excluded.
+func CrossLabelMask(labels, refLabels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) {
+	return labelMask(labels, refLabels, kind, dt, false)
+}
+
+func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (*G.Node, error) {
+	if kind != SameLabel && kind != DifferentLabel {
+		return nil, fmt.Errorf("graph: unknown mask kind %v", kind)
+	}
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, fmt.Errorf("graph: mask dtype %v; want float32 or float64", dt)
+	}
+	for _, n := range []*G.Node{labels, ref} {
+		if n == nil {
+			return nil, fmt.Errorf("graph: labels is nil")
+		}
+		if n.Dtype() != tensor.Int || n.Dims() != 1 {
+			return nil, fmt.Errorf("graph: labels must be an int vector; got %v of shape %v", n.Dtype(), n.Shape())
+		}
+	}
+	name := fmt.Sprintf("labelmask(%v,self=%t,%v)", kind, self, dt)
+	shape := func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0], s[len(s)-1][0]}, nil }
+	do := func(in []G.Value) (G.Value, error) {
+		a := in[0].Data().([]int)
+		b := in[len(in)-1].Data().([]int)
+		if dt == tensor.Float32 {
+			return dense(fillMask[float32](a, b, kind, self), len(a), len(b)), nil
+		}
+		return dense(fillMask[float64](a, b, kind, self), len(a), len(b)), nil
+	}
+	if self {
+		return apply(name, dt, 2, shape, do, labels)
+	}
+	return apply(name, dt, 2, shape, do, labels, ref)
+}
+
+func fillMask[T float](a, b []int, kind MaskKind, self bool) []T {
+	out := make([]T, len(a)*len(b))
+	for i, li := range a {
+		row := out[i*len(b) : (i+1)*len(b)]
+		for j, lj := range b {
+			same := li == lj
+			if (kind == SameLabel) == same && !(self && i == j && kind == SameLabel) {
+				row[j] = 1
+			}
+		}
+	}
+	return out
+}
+
+// AnyInRow returns a length-B vector holding 1 where row i of the mask has a
+// non-zero entry and 0 where it is empty. No gradient flows through it.
+func AnyInRow(mask *G.Node) (*G.Node, error) {
+	if mask.Dims() != 2 {
+		return nil, fmt.Errorf("graph: AnyInRow wants a matrix; got shape %v", mask.Shape())
+	}
+	dt := mask.Dtype()
+	return apply("anyinrow", dt, 1,
+		func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0]}, nil },
+		func(in []G.Value) (G.Value, error) {
+			s := in[0].Shape()
+			switch m := data(in[0]).(type) {
+			case []float32:
+				return dense(anyInRow(m, s[0], s[1]), s[0]), nil
+			case []float64:
+				return dense(anyInRow(m, s[0], s[1]), s[0]), nil
+			}
+			return nil, fmt.Errorf("graph: anyinrow: unsupported dtype %v", in[0].Dtype())
+		}, mask)
+}
+
+func anyInRow[T float](m []T, r, c int) []T {
+	out := make([]T, r)
+	for i := 0; i < r; i++ {
+		for _, v := range m[i*c : (i+1)*c] {
+			if v != 0 {
+				out[i] = 1
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// fnOp is a forward-only Gorgonia Op built from a plain Go kernel. Its output
+// carries no gradient to its inputs (it behaves like a constant for
+// differentiation), which is what masks, argmax selections, mined indices and
+// shift terms of stable reductions need.
+//
+// Gorgonia merges nodes whose ops hash alike and whose children are the same,
+// so name must spell out every parameter of the kernel (see
+// TestOpHashIncludesParameters).
+type fnOp struct {
+	name  string
+	arity int
+	typ   hm.Type
+	shape func(in []tensor.Shape) (tensor.Shape, error)
+	do    func(in []G.Value) (G.Value, error)
+}
+
+func (o *fnOp) Arity() int                      { return o.arity }
+func (o *fnOp) Type() hm.Type                   { return o.typ }
+func (o *fnOp) ReturnsPtr() bool                { return false }
+func (o *fnOp) CallsExtern() bool               { return false }
+func (o *fnOp) OverwritesInput() int            { return -1 }
+func (o *fnOp) WriteHash(h hash.Hash)           { fmt.Fprint(h, o.name) }
+func (o *fnOp) String() string                  { return o.name }
+func (o *fnOp) Do(in ...G.Value) (G.Value, error) { return o.do(in) }
+
+func (o *fnOp) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+func (o *fnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	shapes := make([]tensor.Shape, len(in))
+	for i, d := range in {
+		s, ok := d.(tensor.Shape)
+		if !ok {
+			return nil, fmt.Errorf("graph: %s: input %d has no static shape", o.name, i)
+		}
+		shapes[i] = s
+	}
+	return o.shape(shapes)
+}
+
+// DiffWRT reports that no input receives a gradient through this op.
+func (o *fnOp) DiffWRT(inputs int) []bool { return make([]bool, inputs) }
+
+// SymDiff returns no gradients: the op is a constant for differentiation.
+func (o *fnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	return make(G.Nodes, len(inputs)), nil
+}
+
+// nodeType is the Hindley-Milner type Gorgonia gives a value of this dtype and rank.
+func nodeType(dt tensor.Dtype, dims int) hm.Type {
+	if dims == 0 {
+		return dt
+	}
+	return G.TensorType{Dims: dims, Of: dt}
+}
+
+// apply builds an fnOp node with the given output dtype and rank.
+func apply(name string, out tensor.Dtype, outDims int, shape func([]tensor.Shape) (tensor.Shape, error), do func([]G.Value) (G.Value, error), inputs ...*G.Node) (*G.Node, error) {
+	ts := make(hm.Types, 0, len(inputs)+1)
+	for _, n := range inputs {
+		ts = append(ts, n.Type())
+	}
+	ts = append(ts, nodeType(out, outDims))
+	op := &fnOp{name: name, arity: len(inputs), typ: hm.NewFnType(ts...), shape: shape, do: do}
+	n, err := G.ApplyOp(op, inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// float is the set of element types the kernels run on.
+type float interface{ ~float32 | ~float64 }
+
+// data returns the backing slice of a dense value.
+func data(v G.Value) any {
+	if d, ok := v.(tensor.Tensor); ok {
+		return d.Data()
+	}
+	return v.Data()
+}
+
+// dense wraps a backing slice in a tensor of the given shape.
+func dense(backing any, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(backing))
+}
+
+// StopGradient returns a node with x's value through which no gradient flows.
+func StopGradient(x *G.Node) (*G.Node, error) {
+	return apply("stopgrad", x.Dtype(), x.Dims(),
+		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
+		func(in []G.Value) (G.Value, error) {
+			t, ok := in[0].(tensor.Tensor)
+			if !ok {
+				return in[0], nil
+			}
+			return t.Clone().(G.Value), nil
+		}, x)
+}
