@@ -49,10 +49,12 @@ func (SquaredEuclidean) LargerIsCloser() bool { return false }
 func (Cosine) LargerIsCloser() bool           { return true }
 func (DotProduct) LargerIsCloser() bool       { return true }
 
-func (d Euclidean) String() string        { return fmt.Sprintf("euclidean(normalize=%t)", d.Normalize) }
-func (d SquaredEuclidean) String() string { return fmt.Sprintf("sqeuclidean(normalize=%t)", d.Normalize) }
-func (Cosine) String() string             { return "cosine" }
-func (d DotProduct) String() string       { return fmt.Sprintf("dot(normalize=%t)", d.Normalize) }
+func (d Euclidean) String() string { return fmt.Sprintf("euclidean(normalize=%t)", d.Normalize) }
+func (d SquaredEuclidean) String() string {
+	return fmt.Sprintf("sqeuclidean(normalize=%t)", d.Normalize)
+}
+func (Cosine) String() string       { return "cosine" }
+func (d DotProduct) String() string { return fmt.Sprintf("dot(normalize=%t)", d.Normalize) }
 
 // Matrix implements Distance.
 func (d Euclidean) Matrix(x, y *G.Node) (*G.Node, error) {

@@ -583,7 +583,7 @@ func TestMeans(t *testing.T) {
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	require.NoError(t, m.RunAll())
-	require.Equal(t, 3.0, a.Data())  // (2+4+3)/3
+	require.Equal(t, 3.0, a.Data())   // (2+4+3)/3
 	require.Equal(t, 5.0/3, b.Data()) // (0+2+3)/3
 	require.Equal(t, 0.0, c.Data())   // nothing non-zero: 0, not NaN
 	require.Equal(t, 0.0, d.Data())   // no weight: 0, not NaN

@@ -26,13 +26,13 @@ type fnOp struct {
 	do    func(in []G.Value) (G.Value, error)
 }
 
-func (o *fnOp) Arity() int                      { return o.arity }
-func (o *fnOp) Type() hm.Type                   { return o.typ }
-func (o *fnOp) ReturnsPtr() bool                { return false }
-func (o *fnOp) CallsExtern() bool               { return false }
-func (o *fnOp) OverwritesInput() int            { return -1 }
-func (o *fnOp) WriteHash(h hash.Hash)           { fmt.Fprint(h, o.name) }
-func (o *fnOp) String() string                  { return o.name }
+func (o *fnOp) Arity() int                        { return o.arity }
+func (o *fnOp) Type() hm.Type                     { return o.typ }
+func (o *fnOp) ReturnsPtr() bool                  { return false }
+func (o *fnOp) CallsExtern() bool                 { return false }
+func (o *fnOp) OverwritesInput() int              { return -1 }
+func (o *fnOp) WriteHash(h hash.Hash)             { fmt.Fprint(h, o.name) }
+func (o *fnOp) String() string                    { return o.name }
 func (o *fnOp) Do(in ...G.Value) (G.Value, error) { return o.do(in) }
 
 func (o *fnOp) Hashcode() uint32 {
