@@ -643,3 +643,54 @@ func TestL2NormalizeZeroRow(t *testing.T) {
 		return c, []*G.Node{xn}, err
 	}, graphtest.GradOptions{})
 }
+
+func TestPairwise(t *testing.T) {
+	v := []float64{0.5, 2, -1, 2}
+	has := []float64{1, 1, 0, 1}
+	g := G.NewGraph()
+	vn := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("v"), G.WithValue(tensor.New(tensor.WithBacking(v))))
+	hn := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("has"), G.WithValue(tensor.New(tensor.WithBacking(has))))
+	mx, err := graph.PairwiseMax(vn, hn)
+	require.NoError(t, err)
+	lae, err := graph.PairwiseLogAddExp(vn, hn)
+	require.NoError(t, err)
+	var mv, lv G.Value
+	G.Read(mx, &mv)
+	G.Read(lae, &lv)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	require.NoError(t, m.RunAll())
+	for i := range v {
+		for j := range v {
+			var wantMax, wantLAE float64 // oracle: direct definition
+			switch {
+			case has[i] != 0 && has[j] != 0:
+				wantMax = math.Max(v[i], v[j])
+				wantLAE = math.Log(math.Exp(v[i]) + math.Exp(v[j]))
+			case has[i] != 0:
+				wantMax, wantLAE = v[i], v[i]
+			case has[j] != 0:
+				wantMax, wantLAE = v[j], v[j]
+			}
+			graphtest.RequireClose(t, wantMax, mv.Data().([]float64)[i*4+j], 0, 0, fmt.Sprintf("max(%d,%d)", i, j))
+			graphtest.RequireClose(t, wantLAE, lv.Data().([]float64)[i*4+j], 1e-15, 1e-15, fmt.Sprintf("logaddexp(%d,%d)", i, j))
+		}
+	}
+	for _, fn := range []func(v, has *G.Node) (*G.Node, error){graph.PairwiseMax, graph.PairwiseLogAddExp} {
+		graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+			vn := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("v"), G.WithValue(tensor.New(tensor.WithBacking([]float64{0.5, 2.5, -1, 2}))))
+			hn := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("has"), G.WithValue(tensor.New(tensor.WithBacking(has))))
+			out, err := fn(vn, hn)
+			if err != nil {
+				return nil, nil, err
+			}
+			w := G.NewConstant(tensor.New(tensor.WithShape(4, 4), tensor.WithBacking(randMatrix(rand.New(rand.NewPCG(1, 1)), 4, 4, 1))))
+			p, err := G.HadamardProd(out, w)
+			if err != nil {
+				return nil, nil, err
+			}
+			c, err := G.Sum(p)
+			return c, []*G.Node{vn}, err
+		}, graphtest.GradOptions{})
+	}
+}

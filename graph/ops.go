@@ -84,6 +84,24 @@ func apply(name string, out tensor.Dtype, outDims int, shape func([]tensor.Shape
 	return n, nil
 }
 
+// ApplyForward adds a forward-only op to the graph of inputs: do computes
+// the output value from the input values, shape infers the output shape from
+// the input shapes, and out/outDims give the output dtype and rank (0 for a
+// scalar). No gradient flows through the op. name identifies the op for
+// Gorgonia's node deduplication and must spell out every parameter that
+// changes what do computes.
+func ApplyForward(name string, out tensor.Dtype, outDims int, shape func(in []tensor.Shape) (tensor.Shape, error), do func(in []G.Value) (G.Value, error), inputs ...*G.Node) (*G.Node, error) {
+	if len(inputs) == 0 {
+		return nil, fmt.Errorf("graph: %s: no inputs", name)
+	}
+	for i, n := range inputs {
+		if n == nil {
+			return nil, fmt.Errorf("graph: %s: input %d is nil", name, i)
+		}
+	}
+	return apply(name, out, outDims, shape, do, inputs...)
+}
+
 // float is the set of element types the kernels run on.
 type float interface{ ~float32 | ~float64 }
 

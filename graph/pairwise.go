@@ -1,0 +1,198 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// pairFlags builds, without gradient, a B×B matrix from per-row values v and
+// flags has (both length B):
+//
+//	"i":    has_i
+//	"j":    has_j
+//	"any":  has_i or has_j
+//	"seli": has_i and (not has_j or v_i ≥ v_j)   (row i wins, ties to i)
+//	"selj": has_j and not seli
+func pairFlags(kind string, v, has *G.Node) (*G.Node, error) {
+	b := v.Shape()[0]
+	return apply("pairflags("+kind+")", v.Dtype(), 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, b}, nil },
+		func(in []G.Value) (G.Value, error) {
+			switch vv := data(in[0]).(type) {
+			case []float32:
+				return dense(pairFlagKernel(kind, vv, data(in[1]).([]float32)), b, b), nil
+			case []float64:
+				return dense(pairFlagKernel(kind, vv, data(in[1]).([]float64)), b, b), nil
+			}
+			return nil, fmt.Errorf("graph: pairflags: unsupported dtype %v", in[0].Dtype())
+		}, v, has)
+}
+
+func pairFlagKernel[T float](kind string, v, has []T) []T {
+	b := len(v)
+	out := make([]T, b*b)
+	for i := 0; i < b; i++ {
+		hi := has[i] != 0
+		for j := 0; j < b; j++ {
+			hj := has[j] != 0
+			seli := hi && (!hj || v[i] >= v[j])
+			var on bool
+			switch kind {
+			case "i":
+				on = hi
+			case "j":
+				on = hj
+			case "any":
+				on = hi || hj
+			case "seli":
+				on = seli
+			case "selj":
+				on = hj && !seli
+			}
+			if on {
+				out[i*b+j] = 1
+			}
+		}
+	}
+	return out
+}
+
+func checkPair(v, has *G.Node) error {
+	if v == nil || has == nil {
+		return fmt.Errorf("graph: pairwise: nil input")
+	}
+	if v.Dims() != 1 || !v.Shape().Eq(has.Shape()) {
+		return fmt.Errorf("graph: pairwise: v %v and has %v must be vectors of one length", v.Shape(), has.Shape())
+	}
+	if v.Dtype() != has.Dtype() {
+		return fmt.Errorf("graph: pairwise: v is %v but has is %v", v.Dtype(), has.Dtype())
+	}
+	_, err := FloatDtype("pairwise input", v)
+	return err
+}
+
+// PairwiseMax returns the B×B matrix max(v_i, v_j) over the rows that are
+// flagged in has (a 0/1 vector without gradient): v_i alone where only i is
+// flagged, v_j alone where only j is, and 0 where neither is. The gradient
+// goes to exactly one of the two (i on ties).
+func PairwiseMax(v, has *G.Node) (*G.Node, error) {
+	if err := checkPair(v, has); err != nil {
+		return nil, err
+	}
+	seli, err := pairFlags("seli", v, has)
+	if err != nil {
+		return nil, err
+	}
+	selj, err := pairFlags("selj", v, has)
+	if err != nil {
+		return nil, err
+	}
+	vi, err := MulCol(seli, v)
+	if err != nil {
+		return nil, err
+	}
+	row, err := asRow(v)
+	if err != nil {
+		return nil, err
+	}
+	vj, err := G.BroadcastHadamardProd(selj, row, nil, []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(vi, vj)
+}
+
+// PairwiseLogAddExp returns the B×B matrix log(has_i·e^{v_i} + has_j·e^{v_j}),
+// computed stably, and exactly 0 (zero gradient) where neither row is
+// flagged. With v_i = log Σ_k exp(a_ik) it combines two rows' sums
+// of exponentials, as the smooth lifted structured loss does.
+func PairwiseLogAddExp(v, has *G.Node) (*G.Node, error) {
+	if err := checkPair(v, has); err != nil {
+		return nil, err
+	}
+	mx, err := PairwiseMax(v, has)
+	if err != nil {
+		return nil, err
+	}
+	if mx, err = StopGradient(mx); err != nil {
+		return nil, err
+	}
+	term := func(kind string) (*G.Node, error) {
+		flag, err := pairFlags(kind, v, has)
+		if err != nil {
+			return nil, err
+		}
+		var diff *G.Node
+		if kind == "i" {
+			c, err := asCol(v)
+			if err != nil {
+				return nil, err
+			}
+			diff, err = G.BroadcastSub(c, mx, []byte{1}, nil)
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			r, err := asRow(v)
+			if err != nil {
+				return nil, err
+			}
+			diff, err = G.BroadcastSub(r, mx, []byte{0}, nil)
+			if err != nil {
+				return nil, err
+			}
+		}
+		// unflagged entries become exp(0)·0: no overflow into Inf·0
+		z, err := G.HadamardProd(diff, flag)
+		if err != nil {
+			return nil, err
+		}
+		e, err := G.Exp(z)
+		if err != nil {
+			return nil, err
+		}
+		return G.HadamardProd(e, flag)
+	}
+	ei, err := term("i")
+	if err != nil {
+		return nil, err
+	}
+	ej, err := term("j")
+	if err != nil {
+		return nil, err
+	}
+	any, err := pairFlags("any", v, has)
+	if err != nil {
+		return nil, err
+	}
+	none, err := G.Sub(Const(v.Dtype(), 1), any)
+	if err != nil {
+		return nil, err
+	}
+	s, err := G.Add(ei, ej)
+	if err != nil {
+		return nil, err
+	}
+	if s, err = G.Add(s, none); err != nil {
+		return nil, err
+	}
+	l, err := G.Log(s)
+	if err != nil {
+		return nil, err
+	}
+	out, err := G.Add(mx, l)
+	if err != nil {
+		return nil, err
+	}
+	return G.HadamardProd(out, any)
+}
+
+// PairAny returns, without gradient, the B×B matrix has_i or has_j.
+func PairAny(v, has *G.Node) (*G.Node, error) {
+	if err := checkPair(v, has); err != nil {
+		return nil, err
+	}
+	return pairFlags("any", v, has)
+}

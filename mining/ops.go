@@ -1,0 +1,212 @@
+package mining
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
+)
+
+// MinedTriplets is the graph side of a triplet miner: index tensors of a
+// fixed capacity C, recomputed from the current step's matrix and labels
+// every time the graph runs.
+type MinedTriplets struct {
+	// AP and AN are Int vectors of length C holding the flat indices a·B+p
+	// and a·B+n into the B×B matrix, for gathering with G.ByIndices on axis 0
+	// of the matrix reshaped to (B·B, 1). Padding slots point at entry 0.
+	AP, AN *G.Node
+	// Weight is the C-vector of slot weights (0 for padding), of the
+	// matrix's dtype. No gradient flows into it.
+	Weight   *G.Node
+	Capacity int
+}
+
+func checkInputs(dist, labels *G.Node) (int, error) {
+	if _, err := graph.FloatDtype("distance matrix", dist); err != nil {
+		return 0, err
+	}
+	s := dist.Shape()
+	if len(s) != 2 || s[0] != s[1] {
+		return 0, fmt.Errorf("mining: distance matrix must be square B×B; got shape %v", s)
+	}
+	if err := graph.Labels(labels, s[0]); err != nil {
+		return 0, err
+	}
+	return s[0], nil
+}
+
+// readBatch converts the op inputs into a Batch (reusing buf).
+func readBatch(in []G.Value, larger bool, dim int, buf []float64) (Batch, error) {
+	labels, ok := in[1].Data().([]int)
+	if !ok {
+		return Batch{}, fmt.Errorf("mining: labels must be ints; got %T", in[1].Data())
+	}
+	switch d := in[0].Data().(type) {
+	case []float64:
+		copy(buf, d)
+	case []float32:
+		for i, v := range d {
+			buf[i] = float64(v)
+		}
+	default:
+		return Batch{}, fmt.Errorf("mining: distance matrix of type %T", in[0].Data())
+	}
+	batch := Batch{Dist: buf, LargerIsCloser: larger, Labels: labels, Dim: dim}
+	return batch, batch.Validate()
+}
+
+// MineTriplets adds miner m to the graph of dist (the B×B matrix of the
+// current forward pass; similarities when larger is true) and labels (Int
+// vector of length B). dim is the embedding dimension. The miner runs once
+// per pass, inside the pass, so the encoder runs forward once per step.
+func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*MinedTriplets, error) {
+	if m == nil {
+		return nil, fmt.Errorf("mining: nil triplet miner")
+	}
+	b, err := checkInputs(dist, labels)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.TripletCapacity(b)
+	if err != nil {
+		return nil, err
+	}
+	if c < 1 {
+		return nil, fmt.Errorf("mining: %T asks for capacity %d; want ≥ 1", m, c)
+	}
+	out := NewTriplets(c)
+	buf := make([]float64, b*b)
+	name := fmt.Sprintf("minetriplets(%T%+v,larger=%t,dim=%d,cap=%d)", m, m, larger, dim, c)
+	packed, err := graph.ApplyForward(name, tensor.Float64, 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{3, c}, nil },
+		func(in []G.Value) (G.Value, error) {
+			batch, err := readBatch(in, larger, dim, buf)
+			if err != nil {
+				return nil, err
+			}
+			if err := m.MineTriplets(batch, out); err != nil {
+				return nil, err
+			}
+			res := make([]float64, 3*c)
+			for k := 0; k < out.Len(); k++ {
+				a, p, n := out.Anchor[k], out.Positive[k], out.Negative[k]
+				if a < 0 || a >= b || p < 0 || p >= b || n < 0 || n >= b {
+					return nil, fmt.Errorf("mining: %T produced triplet (%d, %d, %d) outside a batch of %d", m, a, p, n, b)
+				}
+				res[k] = float64(a*b + p)
+				res[c+k] = float64(a*b + n)
+				res[2*c+k] = out.Weight[k]
+			}
+			return tensor.New(tensor.WithShape(3, c), tensor.WithBacking(res)), nil
+		}, dist, labels)
+	if err != nil {
+		return nil, err
+	}
+	mt := &MinedTriplets{Capacity: c}
+	if mt.AP, err = pickInts(packed, 0, c); err != nil {
+		return nil, err
+	}
+	if mt.AN, err = pickInts(packed, 1, c); err != nil {
+		return nil, err
+	}
+	if mt.Weight, err = pickFloats(packed, 2, c, dist.Dtype()); err != nil {
+		return nil, err
+	}
+	return mt, nil
+}
+
+// pickInts returns row k of a packed float64 (r×c) node as an Int vector.
+func pickInts(packed *G.Node, k, c int) (*G.Node, error) {
+	return graph.ApplyForward(fmt.Sprintf("pickints(%d)", k), tensor.Int, 1,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
+		func(in []G.Value) (G.Value, error) {
+			src := in[0].Data().([]float64)[k*c : (k+1)*c]
+			out := make([]int, c)
+			for i, v := range src {
+				out[i] = int(v)
+			}
+			return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
+		}, packed)
+}
+
+// pickFloats returns row k of a packed float64 (r×c) node as a vector of dtype dt.
+func pickFloats(packed *G.Node, k, c int, dt tensor.Dtype) (*G.Node, error) {
+	return graph.ApplyForward(fmt.Sprintf("pickfloats(%d,%v)", k, dt), dt, 1,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
+		func(in []G.Value) (G.Value, error) {
+			src := in[0].Data().([]float64)[k*c : (k+1)*c]
+			if dt == tensor.Float32 {
+				out := make([]float32, c)
+				for i, v := range src {
+					out[i] = float32(v)
+				}
+				return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
+			}
+			return tensor.New(tensor.WithShape(c), tensor.WithBacking(append([]float64(nil), src...))), nil
+		}, packed)
+}
+
+// MinePairs adds pair miner m to the graph of dist and labels and returns
+// two B×B weight matrices of dist's dtype: entry (i, j) of pos is the total
+// weight of the mined positive pairs (i, j), and likewise neg. A pair loss
+// multiplies its per-pair terms by them, so a batch where nothing is mined
+// gives zero weights, loss 0 and a zero gradient.
+func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
+	if m == nil {
+		return nil, nil, fmt.Errorf("mining: nil pair miner")
+	}
+	b, err := checkInputs(dist, labels)
+	if err != nil {
+		return nil, nil, err
+	}
+	cp, cn, err := m.PairCapacity(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cp < 1 || cn < 1 {
+		return nil, nil, fmt.Errorf("mining: %T asks for capacities %d, %d; want ≥ 1", m, cp, cn)
+	}
+	pp, np := NewPairs(cp), NewPairs(cn)
+	buf := make([]float64, b*b)
+	name := fmt.Sprintf("minepairs(%T%+v,larger=%t,dim=%d)", m, m, larger, dim)
+	packed, err := graph.ApplyForward(name, tensor.Float64, 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{2, b * b}, nil },
+		func(in []G.Value) (G.Value, error) {
+			batch, err := readBatch(in, larger, dim, buf)
+			if err != nil {
+				return nil, err
+			}
+			if err := m.MinePairs(batch, pp, np); err != nil {
+				return nil, err
+			}
+			res := make([]float64, 2*b*b)
+			for k, list := range []*Pairs{pp, np} {
+				for s := 0; s < list.Len(); s++ {
+					i, j := list.I[s], list.J[s]
+					if i < 0 || i >= b || j < 0 || j >= b {
+						return nil, fmt.Errorf("mining: %T produced pair (%d, %d) outside a batch of %d", m, i, j, b)
+					}
+					res[k*b*b+i*b+j] += list.Weight[s]
+				}
+			}
+			return tensor.New(tensor.WithShape(2, b*b), tensor.WithBacking(res)), nil
+		}, dist, labels)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pos, err = pickFloats(packed, 0, b*b, dist.Dtype()); err != nil {
+		return nil, nil, err
+	}
+	if neg, err = pickFloats(packed, 1, b*b, dist.Dtype()); err != nil {
+		return nil, nil, err
+	}
+	if pos, err = G.Reshape(pos, tensor.Shape{b, b}); err != nil {
+		return nil, nil, err
+	}
+	if neg, err = G.Reshape(neg, tensor.Shape{b, b}); err != nil {
+		return nil, nil, err
+	}
+	return pos, neg, nil
+}
