@@ -311,11 +311,20 @@ func WeightedMean(x, w *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	den, err := atLeastOne(sw)
+	return DivAtLeastOne(num, sw)
+}
+
+// DivAtLeastOne returns num / max(den, 1) for scalars, where den is a count
+// or total weight that carries no gradient: the mean of nothing is 0.
+func DivAtLeastOne(num, den *G.Node) (*G.Node, error) {
+	if !den.IsScalar() || !num.IsScalar() {
+		return nil, fmt.Errorf("graph: DivAtLeastOne wants scalars; got %v and %v", num.Shape(), den.Shape())
+	}
+	d, err := atLeastOne(den)
 	if err != nil {
 		return nil, err
 	}
-	return G.Div(num, den)
+	return G.Div(num, d)
 }
 
 // MeanNonZero returns Σ x / max(#{x > 0}, 1): the mean over the terms that
@@ -334,11 +343,7 @@ func MeanNonZero(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	den, err := atLeastOne(cnt)
-	if err != nil {
-		return nil, err
-	}
-	return G.Div(num, den)
+	return DivAtLeastOne(num, cnt)
 }
 
 // Softplus returns log(1 + exp(x)) elementwise, accurate to the last bits

@@ -1,0 +1,185 @@
+package losses
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
+)
+
+// NCELogistic is the noise-contrastive estimation objective of Gutmann &
+// Hyvärinen (2010): the binary logistic loss between data and noise samples.
+// data holds, for N data samples, the logits l(u) = log p_θ(u) − log q(u)
+// (model log-density minus noise log-density); noise holds the same for the
+// k·N noise samples drawn from q (any shape with k·N elements, k ≥ 1). With
+// ν = k, h(u) = σ(l(u) − log ν) and
+//
+//	L = −1/N [ Σ_data log h(x) + Σ_noise log(1 − h(x̃)) ]
+//
+// which for k = 1 is the seed's −1/N Σ_i [log σ(l(x_i)) + log(1 − σ(l(x̃_i)))].
+// It is computed with a stable softplus (log σ(x) = −softplus(−x)), so very
+// large logits give exact values and no NaN.
+func NCELogistic(data, noise *G.Node) (*G.Node, error) {
+	if data == nil || noise == nil {
+		return nil, fmt.Errorf("losses: nce: nil logits")
+	}
+	dt, err := graph.FloatDtype("data logits", data)
+	if err != nil {
+		return nil, fmt.Errorf("losses: nce: %w", err)
+	}
+	if noise.Dtype() != dt {
+		return nil, fmt.Errorf("losses: nce: data logits are %v, noise logits %v", dt, noise.Dtype())
+	}
+	if data.Graph() != noise.Graph() {
+		return nil, fmt.Errorf("losses: nce: data and noise logits belong to different graphs")
+	}
+	n, kn := data.Shape().TotalSize(), noise.Shape().TotalSize()
+	if n < 1 || kn < 1 || kn%n != 0 {
+		return nil, fmt.Errorf("losses: nce: %d noise logits for %d data logits; want k·N with k ≥ 1", kn, n)
+	}
+	logNu := math.Log(float64(kn / n))
+	// −log h(x) = softplus(−(l − log ν)); −log(1 − h(x̃)) = softplus(l̃ − log ν)
+	dl, err := G.Sub(graph.Const(dt, logNu), data)
+	if err != nil {
+		return nil, err
+	}
+	nl, err := G.Sub(noise, graph.Const(dt, logNu))
+	if err != nil {
+		return nil, err
+	}
+	return nceSum(dl, nl, nil, nil, float64(n), dt)
+}
+
+// nceSum returns (Σ w_d·softplus(dl) + Σ w_n·softplus(nl)) / N, with N a
+// constant or, when count is set, max(Σ count, 1).
+func nceSum(dl, nl, wd, wn *G.Node, n float64, dt tensor.Dtype, count ...*G.Node) (*G.Node, error) {
+	sum := func(x, w *G.Node) (*G.Node, error) {
+		sp, err := graph.Softplus(x)
+		if err != nil {
+			return nil, err
+		}
+		if w != nil {
+			if sp, err = G.HadamardProd(sp, w); err != nil {
+				return nil, err
+			}
+		}
+		return G.Sum(sp)
+	}
+	a, err := sum(dl, wd)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sum(nl, wn)
+	if err != nil {
+		return nil, err
+	}
+	total, err := G.Add(a, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(count) > 0 {
+		return graph.DivAtLeastOne(total, count[0])
+	}
+	return G.Div(total, graph.Const(dt, n))
+}
+
+// NCE applies NCELogistic to a labelled embedding batch: the positive pairs
+// (i, j), i ≠ j, same label, are the data and the negative pairs the noise,
+// with the model's logit s_ij/τ for a similarity s (Cosine by default; a
+// distance is negated), noise ratio ν = #negative pairs / #positive pairs of
+// the batch, and the mean over positive pairs. The noise density q is
+// uniform over pairs, a constant that the learned scale absorbs, so it is
+// left out of the logit. A batch without positive pairs gives the noise term
+// alone divided by 1; without negatives ν is taken as 1.
+type NCE struct {
+	// Distance; nil means Cosine{}.
+	Distance graph.Distance
+	// Temperature τ > 0 dividing the similarity.
+	Temperature float64
+}
+
+// NewNCE returns NCE on cosine similarity with τ = 0.1 (the temperature of
+// supervised contrastive learning, Khosla et al. 2020; Gutmann & Hyvärinen
+// have no temperature).
+func NewNCE() NCE { return NCE{Distance: graph.Cosine{}, Temperature: 0.1} }
+
+// Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
+func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
+	const name = "nce"
+	_, _, dt, err := batch(name, emb, labels)
+	if err != nil {
+		return nil, err
+	}
+	if !(l.Temperature > 0) || math.IsInf(l.Temperature, 0) {
+		return nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0", name, l.Temperature)
+	}
+	dist := l.Distance
+	if dist == nil {
+		dist = graph.Cosine{}
+	}
+	m, err := dist.Matrix(emb, emb)
+	if err != nil {
+		return nil, fmt.Errorf("losses: %s: %w", name, err)
+	}
+	scale := 1 / l.Temperature
+	if !dist.LargerIsCloser() {
+		scale = -scale
+	}
+	logits, err := G.Mul(m, graph.Const(dt, scale))
+	if err != nil {
+		return nil, err
+	}
+	pos, err := graph.LabelMask(labels, graph.SameLabel, dt)
+	if err != nil {
+		return nil, err
+	}
+	neg, err := graph.LabelMask(labels, graph.DifferentLabel, dt)
+	if err != nil {
+		return nil, err
+	}
+	np, err := G.Sum(pos)
+	if err != nil {
+		return nil, err
+	}
+	nn, err := G.Sum(neg)
+	if err != nil {
+		return nil, err
+	}
+	// log ν = log(max(#neg, 1)) − log(max(#pos, 1)), a constant per batch
+	logNu, err := graph.ApplyForward("ncelognu", dt, 0,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil },
+		func(in []G.Value) (G.Value, error) {
+			p, _ := graphFloat(in[0])
+			q, _ := graphFloat(in[1])
+			v := math.Log(math.Max(q, 1)) - math.Log(math.Max(p, 1))
+			if dt == tensor.Float32 {
+				return G.NewF32(float32(v)), nil
+			}
+			return G.NewF64(v), nil
+		}, np, nn)
+	if err != nil {
+		return nil, err
+	}
+	dl, err := G.Sub(logNu, logits) // scalar − matrix broadcasts
+	if err != nil {
+		return nil, err
+	}
+	nl, err := G.Sub(logits, logNu)
+	if err != nil {
+		return nil, err
+	}
+	return nceSum(dl, nl, pos, neg, 0, dt, np)
+}
+
+func graphFloat(v G.Value) (float64, bool) {
+	switch x := v.Data().(type) {
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
