@@ -1,0 +1,50 @@
+// Package losses holds contrastive and metric-learning objectives as
+// Gorgonia expressions, so their gradients come from Gorgonia's symbolic
+// differentiation.
+//
+// Every loss has the method
+//
+//	Loss(embeddings, labels *G.Node) (*G.Node, error)
+//
+// taking a B×D float32 or float64 embedding node and an Int label vector of
+// length B (bound per batch with G.Let; the graph is built once) and
+// returning a scalar node of the embeddings' dtype. Func adapts a closure to
+// the same method.
+//
+// # Objectives and defaults
+//
+// The New… constructors return the formulas of the seed document; the …PML
+// constructors return pytorch-metric-learning's defaults.
+//
+//	Contrastive   Chopra et al. 2005 / Hadsell et al. 2006   NewContrastive: Euclidean, D² and max(0, 1 − D)², mean
+//	Triplet       Schroff et al. 2015 (FaceNet)              NewTriplet: squared Euclidean, margin 0.2, sum over all valid triplets
+//	Lifted        Song et al. 2016                           NewLifted: Euclidean (not squared), margin 1, smooth; LiftedHard for the max form
+//	NPair         Sohn 2016                                  NewNPair: raw dot products, one tuple per class, L2 0.002
+//	NCELogistic   Gutmann & Hyvärinen 2010                   logits l = log p_θ − log q for data and k·N noise samples
+//	NCE           NCELogistic on a labelled batch            NewNCE: cosine / τ = 0.1, positive pairs as data, negative pairs as noise
+//
+// Distances come from package graph; a loss written for distances serves
+// similarities too (their matrix is negated, and margins of pair losses flip
+// sign as in pytorch-metric-learning).
+//
+// # Conventions
+//
+// Pairs are ordered (i, j), i ≠ j. A row or a batch with nothing to compare
+// (no positive, no negative, nothing mined) contributes exactly 0 with a
+// zero gradient, never NaN. Mean and MeanNonZero divide by max(count, 1).
+//
+// # Miners
+//
+// Triplet takes a mining.TripletMiner and Contrastive and Lifted a
+// mining.PairMiner. The miner runs inside the same forward pass on the
+// current matrix and labels and yields index tensors of fixed capacity with
+// a weight per slot, which the loss gathers with (G.ByIndices on axis 0 of
+// the B·B×1 reshaped matrix). Without a miner every valid tuple is used.
+//
+// # Errors
+//
+// Bad input gives an error that starts with "losses: " and names the
+// problem, never a panic: labels whose length is not B, embeddings that are
+// not 2-D or not float, labels that are not int, nodes from two graphs, a
+// negative margin for a distance, a temperature that is not positive.
+package losses
