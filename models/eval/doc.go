@@ -1,0 +1,83 @@
+// Package eval computes retrieval metrics for embeddings held in plain
+// float32 slices: precision@1, R-precision, MAP@R and k-NN accuracy.
+//
+// # Shapes
+//
+// Embeddings are row-major: a set of n embeddings of dimension dim is a
+// []float32 of length n*dim whose row i is x[i*dim:(i+1)*dim], with one int
+// label per row. Retrieval ranks a reference set against separate queries;
+// SelfRetrieval ranks a set against itself, leaving each query out of its
+// own neighbours by index (a duplicate of the query stored at another index
+// is a neighbour at distance 0). Both return a Report and leave their
+// inputs unmodified.
+//
+// # Ranking
+//
+// References are ranked by Euclidean distance to the query, nearest first;
+// equal distances are broken by lower reference index. The distance used
+// for ranking is the squared Euclidean distance computed in float64 from
+// the float32 inputs. The search is exact, but evaluates it cheaply: for
+// each block of queries a float32 matrix product (gonum's Sgemm) gives
+// d32 = ‖q‖² + ‖r‖² − 2q·r, clamped at 0, against every reference, and a
+// rounding-error bound e ≥ |d32 − d64| (Higham 2002, §3.1: a float32 dot
+// product of length dim is off by at most about dim·2⁻²⁴·‖q‖·‖r‖) decides
+// which references can be among the nearest and which of them can be out of
+// order. Only those whose order can change a metric are recomputed in
+// float64. The metrics are exactly those of a full sort by float64 distance
+// (summed over four interleaved partial sums, so a plain loop can differ in
+// the last bit, which matters only for distances within an ulp or so of
+// each other), and they do not depend on Options.BlockSize or
+// Options.Workers. The cost is one float32 matrix product plus linear work
+// per query, except for data whose distances are tiny next to their norms
+// (a large common offset, values near float32 underflow) or whose norms
+// approach float32 overflow, where more or all references fall back to
+// float64.
+//
+// Memory is bounded by Workers × BlockSize × nr float32 distances (by
+// default at most 16 MiB per worker) plus O(nq + nr); the nq×nr distance
+// matrix is never formed. Each query finds its max(R, K) nearest references
+// by a linear-time radix selection on the float32 distance bits and sorts
+// only those, by a radix sort.
+//
+// # Metrics
+//
+// For a query, let R be the number of references with its label (in
+// SelfRetrieval, not counting the query itself) and rel(i) = 1 if the
+// reference at rank i (1-based) has the query's label, else 0
+// (Musgrave, Belongie and Lim 2020):
+//
+//	precision@1  = rel(1)
+//	R-precision  = (1/R) Σ_{i=1..R} rel(i)
+//	MAP@R        = (1/R) Σ_{i=1..R} P(i)·rel(i),  P(i) = (1/i) Σ_{j=1..i} rel(j)
+//
+// Each is averaged over the queries with R ≥ 1; queries with R = 0 are
+// counted in Report.Excluded, and if every query is excluded the three
+// averages are NaN.
+//
+// k-NN accuracy (Cover and Hart 1967) is the fraction of all queries,
+// excluded ones included, whose label wins a majority vote among their K
+// nearest references. A tie in the vote goes to the tied label whose
+// best-ranked member is nearest. Options.K = 0 means K = DefaultK = 5
+// (fewer if fewer references are available).
+//
+// # Errors
+//
+// Retrieval and SelfRetrieval return an error, never panic, when dim ≤ 0,
+// a slice's length is not a multiple of dim, a label slice's length differs
+// from its embedding rows, a set is empty (SelfRetrieval: fewer than 2
+// rows), K, BlockSize or Workers is negative, an explicit K exceeds the
+// references each query can retrieve (SelfRetrieval: rows minus 1), or an
+// embedding holds NaN or ±Inf (the message names the set, row and column).
+//
+// # References
+//
+//   - K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning Reality
+//     Check", ECCV 2020 (arXiv:2003.08505): R-precision and MAP@R.
+//   - K. Musgrave, S. Belongie and S.-N. Lim, "PyTorch Metric Learning",
+//     arXiv:2008.09164, 2020: AccuracyCalculator's precision_at_1,
+//     r_precision and mean_average_precision_at_r use the same definitions.
+//   - T. Cover and P. Hart, "Nearest neighbor pattern classification",
+//     IEEE Trans. Information Theory 13(1), 1967: k-NN classification.
+//   - N. J. Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed.,
+//     SIAM 2002, §3.1: rounding-error bound for inner products.
+package eval
