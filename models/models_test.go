@@ -1,0 +1,270 @@
+package models_test
+
+import (
+	"context"
+
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/contrastive-go/contrastive/losses"
+	"github.com/contrastive-go/contrastive/mining"
+	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/eval"
+	"github.com/contrastive-go/contrastive/models/mnist"
+)
+
+func smallConfigs() map[string]models.Config {
+	mlp := models.Config{Arch: models.MLP, Channels: 1, Height: 6, Width: 6, Hidden: []int{8}, Dim: 4, Normalize: true, Seed: 3}
+	cnn := models.Config{Arch: models.ConvNet, Channels: 1, Height: 10, Width: 10, Hidden: []int{3, 4}, Kernel: 3, Dim: 4, Seed: 3}
+	mlp64 := mlp
+	mlp64.Float64 = true
+	return map[string]models.Config{"mlp": mlp, "cnn": cnn, "mlp-float64": mlp64}
+}
+
+func randInputs(seed uint64, n, in int) []float32 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	x := make([]float32, n*in)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	return x
+}
+
+// TestEmbedBatchingIsExact: embedding in batches of 7 (last one partial)
+// gives the same rows as one row at a time.
+func TestEmbedBatchingIsExact(t *testing.T) {
+	for name, cfg := range smallConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := models.New(cfg)
+			require.NoError(t, err)
+			x := randInputs(1, 17, cfg.Inputs())
+			a, err := m.Embed(x, 7, nil)
+			require.NoError(t, err)
+			b, err := m.Embed(x, 1, nil)
+			require.NoError(t, err)
+			require.Len(t, a, 17*cfg.Dim)
+			require.InDeltaSlice(t, b, a, 1e-6) // row-wise matmuls sum in one order: equal up to rounding
+		})
+	}
+}
+
+func TestDeterministicInit(t *testing.T) {
+	cfg := models.DefaultMLP(8)
+	a, err := models.New(cfg)
+	require.NoError(t, err)
+	b, err := models.New(cfg)
+	require.NoError(t, err)
+	cfg.Seed++
+	c, err := models.New(cfg)
+	require.NoError(t, err)
+	require.Equal(t, a.Params[0].Value.Data(), b.Params[0].Value.Data())
+	require.NotEqual(t, a.Params[0].Value.Data(), c.Params[0].Value.Data())
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for name, cfg := range smallConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := models.New(cfg)
+			require.NoError(t, err)
+			// train a few steps so the weights are not the seed's
+			_, err = models.Train(context.Background(), m, losses.NewTriplet(), models.Dataset{
+				X: randInputs(2, 24, cfg.Inputs()), Labels: []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2},
+			}, models.TrainConfig{P: 3, K: 2, Epochs: 1, Solver: models.Adam, LearnRate: 1e-2, Seed: 1})
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "model.safetensors")
+			require.NoError(t, m.Save(path))
+			l, err := models.Load(path)
+			require.NoError(t, err)
+			require.Equal(t, m.Config, l.Config)
+			x := randInputs(3, 9, cfg.Inputs())
+			a, err := m.Embed(x, 4, nil)
+			require.NoError(t, err)
+			b, err := l.Embed(x, 4, nil)
+			require.NoError(t, err)
+			require.Equal(t, a, b) // bit for bit
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	good := filepath.Join(dir, "good.safetensors")
+	require.NoError(t, m.Save(good))
+	raw, err := os.ReadFile(good)
+	require.NoError(t, err)
+
+	truncated := filepath.Join(dir, "truncated.safetensors")
+	require.NoError(t, os.WriteFile(truncated, raw[:len(raw)-10], 0o644))
+	corrupt := filepath.Join(dir, "corrupt.safetensors")
+	bad := append([]byte(nil), raw...)
+	bad[9] ^= 0xff // inside the JSON header
+	require.NoError(t, os.WriteFile(corrupt, bad, 0o644))
+
+	other := cfg
+	other.Hidden = []int{5}
+	om, err := models.New(other)
+	require.NoError(t, err)
+	// a file whose metadata claims cfg but whose tensors are other's
+	mismatch := filepath.Join(dir, "mismatch.safetensors")
+	var ts []models.CheckpointTensor
+	for _, p := range om.Params {
+		ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: p.Value.Data().([]float32)})
+	}
+	_, meta, err := models.ReadCheckpoint(good)
+	require.NoError(t, err)
+	require.NoError(t, models.WriteCheckpoint(mismatch, ts, meta))
+	notModel := filepath.Join(dir, "plain.safetensors")
+	require.NoError(t, models.WriteCheckpoint(notModel, ts, nil))
+
+	for _, tc := range []struct{ name, path, want string }{
+		{"missing", filepath.Join(dir, "nope.safetensors"), "nope.safetensors"},
+		{"truncated", truncated, "truncated.safetensors"},
+		{"corrupt", corrupt, "corrupt.safetensors"},
+		{"mismatch", mismatch, "fc0.weight has shape [36 5]; want (36, 8)"},
+		{"not-a-model", notModel, "not a saved model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := models.Load(tc.path)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*models.Config)
+		want string
+	}{
+		{"arch", func(c *models.Config) { c.Arch = "rnn" }, `unknown architecture "rnn"`},
+		{"dim", func(c *models.Config) { c.Dim = 0 }, "embedding dimension is 0"},
+		{"hidden", func(c *models.Config) { c.Hidden = []int{4, -1} }, "hidden width 1 is -1"},
+		{"shape", func(c *models.Config) { c.Height = 0 }, "must be positive"},
+		{"too-small", func(c *models.Config) { c.Arch = models.ConvNet; c.Kernel = 5; c.Hidden = []int{2, 2, 2} }, "too small"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := models.DefaultMLP(4)
+			tc.mod(&cfg)
+			_, err := models.New(cfg)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	m, err := models.New(models.DefaultMLP(4))
+	require.NoError(t, err)
+	_, err = m.Embed(make([]float32, 10), 4, nil)
+	require.ErrorContains(t, err, "not a positive multiple of 784")
+	_, err = models.Train(context.Background(), m, losses.NewTriplet(), models.Dataset{X: make([]float32, 784), Labels: []int{1, 2}}, models.DefaultTrainConfig())
+	require.ErrorContains(t, err, "784 features for 2 labels")
+	bad := models.DefaultTrainConfig()
+	bad.LearnRate = 0
+	_, err = models.NewTrainer(m, losses.NewTriplet(), 4, bad)
+	require.ErrorContains(t, err, "learning rate is 0")
+	bad = models.DefaultTrainConfig()
+	bad.Solver = "lbfgs"
+	_, err = models.NewTrainer(m, losses.NewTriplet(), 4, bad)
+	require.ErrorContains(t, err, `unknown solver "lbfgs"`)
+}
+
+func TestTrainStopsOnCancel(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	labels := make([]int, 60)
+	for i := range labels {
+		labels[i] = i % 3
+	}
+	tc := models.TrainConfig{P: 3, K: 2, Epochs: 5, Solver: models.SGD, Momentum: 0.9, LearnRate: 0.01, Seed: 1,
+		Progress: func(p models.Progress) {
+			if p.Step == 4 {
+				cancel()
+			}
+		}}
+	h, err := models.Train(ctx, m, losses.NewTriplet(), models.Dataset{X: randInputs(4, 60, cfg.Inputs()), Labels: labels}, tc)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 4, h.Steps)
+	require.Len(t, h.Losses, 4)
+}
+
+// TestTrainerMemoryIsFlat: the graph is built once, so thousands of steps
+// must not grow the heap. Heap in use after GC is sampled after 200 and
+// after 1200 further steps; growth beyond 2 MiB fails.
+func TestTrainerMemoryIsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1400 steps")
+	}
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	l := losses.NewTriplet()
+	l.Miner = mining.BatchHard{}
+	tr, err := models.NewTrainer(m, l, 8, models.DefaultTrainConfig())
+	require.NoError(t, err)
+	defer tr.Close()
+	x := randInputs(5, 8, cfg.Inputs())
+	labels := []int{0, 0, 1, 1, 2, 2, 3, 3}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for i := 0; i < 200; i++ {
+		_, err := tr.Step(x, labels)
+		require.NoError(t, err)
+	}
+	before := heap()
+	for i := 0; i < 1200; i++ {
+		_, err := tr.Step(x, labels)
+		require.NoError(t, err)
+	}
+	after := heap()
+	require.Less(t, int64(after)-int64(before), int64(2<<20), "heap grew from %d to %d bytes", before, after)
+}
+
+// TestTrainOnMNISTImprovesRetrieval trains an MLP briefly on 3000 real MNIST
+// images and checks that test precision@1 against the training images rises
+// well above chance (0.1 for ten digits) and above the untrained encoder.
+func TestTrainOnMNISTImprovesRetrieval(t *testing.T) {
+	dir, err := mnist.DefaultDir()
+	require.NoError(t, err)
+	train, test, err := mnist.Load(dir)
+	require.NoError(t, err)
+	if train, err = train.Subset(3000); err != nil {
+		t.Fatal(err)
+	}
+	if test, err = test.Subset(1000); err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.New(models.DefaultMLP(32))
+	require.NoError(t, err)
+	p1 := func() float64 {
+		q, err := m.Embed(test.Images, 500, nil)
+		require.NoError(t, err)
+		r, err := m.Embed(train.Images, 500, nil)
+		require.NoError(t, err)
+		rep, err := eval.Retrieval(q, test.Labels, r, train.Labels, 32, eval.Options{})
+		require.NoError(t, err)
+		return rep.PrecisionAt1
+	}
+	before := p1()
+	l := losses.TripletPML()
+	l.Miner = mining.BatchHard{}
+	l.Margin = 0.2
+	cfg := models.TrainConfig{P: 10, K: 6, Epochs: 3, Solver: models.Adam, LearnRate: 1e-3, Seed: 7}
+	h, err := models.Train(context.Background(), m, l, models.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+	require.NoError(t, err)
+	require.Greater(t, h.Steps, 100)
+	after := p1()
+	t.Logf("precision@1 before %.3f after %.3f (%d steps, %v)", before, after, h.Steps, h.Elapsed)
+	require.Greater(t, after, 0.85)
+	require.Greater(t, after, before+0.1)
+}

@@ -1,0 +1,303 @@
+package models
+
+import (
+	"context"
+
+	"fmt"
+	"math"
+	"time"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/mining"
+)
+
+// Loss is what the training loop needs of an objective: a scalar node from
+// the embeddings (B×D) and the batch's labels (Int vector of length B).
+// Every loss of package losses satisfies it.
+type Loss interface {
+	Loss(embeddings, labels *G.Node) (*G.Node, error)
+}
+
+// Dataset is a labelled set of inputs: X holds N rows of Config.Inputs()
+// float32 features, Labels N labels.
+type Dataset struct {
+	X      []float32
+	Labels []int
+}
+
+// Len returns the number of samples.
+func (d Dataset) Len() int { return len(d.Labels) }
+
+func (d Dataset) check(inputs int) error {
+	if len(d.Labels) == 0 {
+		return fmt.Errorf("models: empty dataset")
+	}
+	if len(d.X) != len(d.Labels)*inputs {
+		return fmt.Errorf("models: dataset has %d features for %d labels; want %d per sample", len(d.X), len(d.Labels), inputs)
+	}
+	return nil
+}
+
+// Solver names an optimiser.
+type Solver string
+
+const (
+	// Adam is Kingma & Ba's optimiser (β1 0.9, β2 0.999, ε 1e-8).
+	Adam Solver = "adam"
+	// SGD is stochastic gradient descent with momentum.
+	SGD Solver = "sgd"
+)
+
+// TrainConfig configures Train. Start from DefaultTrainConfig.
+type TrainConfig struct {
+	// P classes × K samples per batch.
+	P, K int
+	// Epochs over the data (as the P×K sampler defines an epoch).
+	Epochs int
+	// MaxSteps stops after this many steps when > 0.
+	MaxSteps int
+	Solver   Solver
+	// LearnRate is the step size.
+	LearnRate float64
+	// Momentum for SGD.
+	Momentum float64
+	// WeightDecay adds WeightDecay·w to every gradient (L2).
+	WeightDecay float64
+	// Seed drives the batch sampler.
+	Seed uint64
+	// Progress, when set, is called after every step.
+	Progress func(Progress)
+}
+
+// DefaultTrainConfig returns Adam with learning rate 1e-3, batches of 16
+// classes × 4 samples, one epoch.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{P: 16, K: 4, Epochs: 1, Solver: Adam, LearnRate: 1e-3, Momentum: 0.9, Seed: 1}
+}
+
+// Progress is reported after each training step.
+type Progress struct {
+	Step, TotalSteps   int
+	Epoch, Epochs      int
+	StepInEpoch        int
+	StepsPerEpoch      int
+	Loss               float64 // this step's loss
+	RunningLoss        float64 // exponential moving average (factor 0.98, bias-corrected)
+	Elapsed            time.Duration
+	SamplesPerSecond   float64
+	EstimatedRemaining time.Duration
+}
+
+// History is what Train returns: the loss of every step.
+type History struct {
+	Losses  []float64
+	Steps   int
+	Epochs  int
+	Elapsed time.Duration
+}
+
+// Trainer holds a compiled training graph: encoder + loss + gradients,
+// built once for batches of a fixed size and reused for every step.
+type Trainer struct {
+	model  *Model
+	g      *G.ExprGraph
+	vm     G.VM
+	built  *Built
+	labels *G.Node
+	cost   *G.Node
+	solver G.Solver
+	xbuf   *tensor.Dense
+	lbuf   *tensor.Dense
+	vg     []G.ValueGrad
+	batch  int
+}
+
+// NewTrainer builds and compiles the training graph for batches of b
+// samples.
+func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
+	if m == nil || loss == nil {
+		return nil, fmt.Errorf("models: nil model or loss")
+	}
+	if !(cfg.LearnRate > 0) || math.IsInf(cfg.LearnRate, 0) {
+		return nil, fmt.Errorf("models: learning rate is %v; want > 0", cfg.LearnRate)
+	}
+	if cfg.WeightDecay < 0 {
+		return nil, fmt.Errorf("models: weight decay is %v; want ≥ 0", cfg.WeightDecay)
+	}
+	var opts []G.SolverOpt
+	opts = append(opts, G.WithLearnRate(cfg.LearnRate))
+	if cfg.WeightDecay > 0 {
+		opts = append(opts, G.WithL2Reg(cfg.WeightDecay))
+	}
+	var solver G.Solver
+	switch cfg.Solver {
+	case Adam, "":
+		solver = G.NewAdamSolver(opts...)
+	case SGD:
+		if cfg.Momentum < 0 || cfg.Momentum >= 1 {
+			return nil, fmt.Errorf("models: momentum is %v; want 0 ≤ momentum < 1", cfg.Momentum)
+		}
+		if cfg.Momentum > 0 {
+			solver = G.NewMomentum(append(opts, G.WithMomentum(cfg.Momentum))...)
+		} else {
+			solver = G.NewVanillaSolver(opts...)
+		}
+	default:
+		return nil, fmt.Errorf("models: unknown solver %q (want %q or %q)", cfg.Solver, Adam, SGD)
+	}
+	g := G.NewGraph()
+	built, err := m.Build(g, b)
+	if err != nil {
+		return nil, err
+	}
+	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"))
+	cost, err := loss.Loss(built.Embeddings, labels)
+	if err != nil {
+		return nil, err
+	}
+	if !cost.IsScalar() {
+		return nil, fmt.Errorf("models: the loss returned shape %v; want a scalar", cost.Shape())
+	}
+	if _, err := G.Grad(cost, built.Learnables...); err != nil {
+		return nil, fmt.Errorf("models: gradient: %w", err)
+	}
+	t := &Trainer{
+		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b,
+		vm:   G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
+		xbuf: tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
+		lbuf: tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
+		vg:   G.NodesToValueGrads(built.Learnables),
+	}
+	return t, nil
+}
+
+// Close releases the compiled machine.
+func (t *Trainer) Close() { t.vm.Close() }
+
+// BatchSize returns the fixed batch size of the graph.
+func (t *Trainer) BatchSize() int { return t.batch }
+
+// Step trains on one batch: x holds BatchSize() rows of inputs, labels
+// their labels. It returns the batch's loss (before the update) and refuses
+// a non-finite loss, leaving the weights untouched.
+func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
+	in := t.model.Config.Inputs()
+	if len(labels) != t.batch || len(x) != t.batch*in {
+		return 0, fmt.Errorf("models: batch has %d labels and %d features; want %d and %d", len(labels), len(x), t.batch, t.batch*in)
+	}
+	switch d := t.xbuf.Data().(type) {
+	case []float32:
+		copy(d, x)
+	case []float64:
+		for i, v := range x {
+			d[i] = float64(v)
+		}
+	}
+	copy(t.lbuf.Data().([]int), labels)
+	if err := G.Let(t.built.Input, t.xbuf); err != nil {
+		return 0, err
+	}
+	if err := G.Let(t.labels, t.lbuf); err != nil {
+		return 0, err
+	}
+	defer t.vm.Reset()
+	if err := t.vm.RunAll(); err != nil {
+		return 0, fmt.Errorf("models: forward/backward: %w", err)
+	}
+	var loss float64
+	switch v := t.cost.Value().Data().(type) {
+	case float32:
+		loss = float64(v)
+	case float64:
+		loss = v
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
+	}
+	if err := t.solver.Step(t.vg); err != nil {
+		return loss, fmt.Errorf("models: solver: %w", err)
+	}
+	return loss, nil
+}
+
+// Train trains m with loss on data, in batches of P classes × K samples
+// drawn by mining.PKSampler, for cfg.Epochs epochs (or cfg.MaxSteps steps).
+// It stops cleanly between steps when ctx is done, returning the history so
+// far and ctx's error; the model's weights are then those of the last
+// completed step.
+func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConfig) (*History, error) {
+	if m == nil {
+		return nil, fmt.Errorf("models: nil model")
+	}
+	if err := data.check(m.Config.Inputs()); err != nil {
+		return nil, err
+	}
+	if cfg.Epochs < 1 {
+		return nil, fmt.Errorf("models: epochs is %d; want ≥ 1", cfg.Epochs)
+	}
+	sampler, err := mining.NewPKSampler(data.Labels, cfg.P, cfg.K, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	b := cfg.P * cfg.K
+	tr, err := NewTrainer(m, loss, b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	in := m.Config.Inputs()
+	x := make([]float32, b*in)
+	lab := make([]int, b)
+	perEpoch := sampler.BatchesPerEpoch()
+	total := perEpoch * cfg.Epochs
+	if cfg.MaxSteps > 0 && cfg.MaxSteps < total {
+		total = cfg.MaxSteps
+	}
+	h := &History{Losses: make([]float64, 0, total)}
+	start := time.Now()
+	ema, weight := 0.0, 0.0
+	for epoch := 0; epoch < cfg.Epochs && h.Steps < total; epoch++ {
+		batches, err := sampler.Epoch(epoch)
+		if err != nil {
+			return h, err
+		}
+		for i, idx := range batches {
+			if h.Steps >= total {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				h.Elapsed = time.Since(start)
+				return h, fmt.Errorf("models: training stopped at step %d: %w", h.Steps, err)
+			}
+			for r, s := range idx {
+				copy(x[r*in:(r+1)*in], data.X[s*in:(s+1)*in])
+				lab[r] = data.Labels[s]
+			}
+			l, err := tr.Step(x, lab)
+			if err != nil {
+				h.Elapsed = time.Since(start)
+				return h, fmt.Errorf("models: step %d (epoch %d): %w", h.Steps, epoch, err)
+			}
+			h.Losses = append(h.Losses, l)
+			h.Steps++
+			ema = 0.98*ema + 0.02*l
+			weight = 0.98*weight + 0.02
+			if cfg.Progress != nil {
+				el := time.Since(start)
+				p := Progress{
+					Step: h.Steps, TotalSteps: total, Epoch: epoch + 1, Epochs: cfg.Epochs,
+					StepInEpoch: i + 1, StepsPerEpoch: perEpoch,
+					Loss: l, RunningLoss: ema / weight, Elapsed: el,
+					SamplesPerSecond: float64(h.Steps*b) / el.Seconds(),
+				}
+				p.EstimatedRemaining = time.Duration(float64(el) / float64(h.Steps) * float64(total-h.Steps))
+				cfg.Progress(p)
+			}
+		}
+		h.Epochs = epoch + 1
+	}
+	h.Elapsed = time.Since(start)
+	return h, nil
+}
