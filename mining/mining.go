@@ -195,6 +195,12 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 	if m.Capacity > 0 {
 		return m.Capacity, nil
 	}
+	if b < 0 {
+		return 0, fmt.Errorf("mining: batch size %d; want ≥ 0", b)
+	}
+	if b > 1<<20 { // the product below would overflow; the bound is far past MaxSlots anyway
+		return 0, fmt.Errorf("mining: all triplets of a batch of %d need more than %d slots; set AllTriplets.Capacity (PKTriplets(p, k) for P×K batches) or use a miner", b, MaxSlots)
+	}
 	// Σ_a (n_a − 1)(b − n_a) ≤ b · max_n (n−1)(b−n), n integer
 	h := (b - 1) / 2
 	worst := b * h * (b - 1 - h)
@@ -209,7 +215,13 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 
 // MineTriplets implements TripletMiner.
 func (m AllTriplets) MineTriplets(batch Batch, out *Triplets) error {
+	if out == nil {
+		return fmt.Errorf("mining: nil output triplets")
+	}
 	out.Reset()
+	if err := batch.Validate(); err != nil {
+		return err
+	}
 	b := batch.Len()
 	for a := 0; a < b; a++ {
 		for p := 0; p < b; p++ {

@@ -1,0 +1,54 @@
+package mining
+
+// BatchHard selects one triplet per anchor: its farthest positive and its
+// closest negative in the batch ("batch hard", Hermans, Beyer & Leibe 2017).
+// Anchors without a positive or without a negative give no triplet.
+// Distances and similarities are both handled through Batch.Dissimilarity:
+// "farthest" is the largest distance or the smallest similarity.
+//
+// Ties: among positives (or negatives) at exactly the same value, the one
+// with the lowest batch index wins.
+//
+// Triplets come in increasing anchor order with weight 1. The capacity is B.
+type BatchHard struct{}
+
+// TripletCapacity implements TripletMiner: one slot per anchor.
+func (BatchHard) TripletCapacity(b int) (int, error) {
+	if err := checkBatchSize(b); err != nil {
+		return 0, err
+	}
+	return max(b, 1), nil
+}
+
+// MineTriplets implements TripletMiner.
+func (BatchHard) MineTriplets(batch Batch, out *Triplets) error {
+	if err := beginTriplets(batch, out); err != nil {
+		return err
+	}
+	b := batch.Len()
+	for a := 0; a < b; a++ {
+		p, n := -1, -1
+		var dp, dn float64
+		la := batch.Labels[a]
+		for j := 0; j < b; j++ {
+			if j == a {
+				continue
+			}
+			d := batch.Dissimilarity(a, j)
+			if batch.Labels[j] == la {
+				if p < 0 || d > dp { // strict: the lowest index keeps a tie
+					p, dp = j, d
+				}
+			} else if n < 0 || d < dn {
+				n, dn = j, d
+			}
+		}
+		if p < 0 || n < 0 {
+			continue
+		}
+		if err := addTriplet("BatchHard", out, a, p, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
