@@ -29,13 +29,15 @@ func (BatchHard) MineTriplets(batch Batch, out *Triplets) error {
 	for a := 0; a < b; a++ {
 		p, n := -1, -1
 		var dp, dn float64
-		la := batch.Labels[a]
-		for j := 0; j < b; j++ {
+		labels := batch.Labels
+		la := labels[a]
+		row, sign := orientedRow(batch, a)
+		for j, l := range labels {
 			if j == a {
 				continue
 			}
-			d := batch.Dissimilarity(a, j)
-			if batch.Labels[j] == la {
+			d := sign * row[j]
+			if l == la {
 				if p < 0 || d > dp { // strict: the lowest index keeps a tie
 					p, dp = j, d
 				}

@@ -96,3 +96,15 @@ func addPair(name, kind string, list *Pairs, i, j int) error {
 	}
 	return nil
 }
+
+// orientedRow returns row a of the matrix and the sign that orients it so
+// that smaller is closer: Dissimilarity(a, j) == sign*row[j] exactly
+// (multiplying by −1 only flips the sign bit).
+func orientedRow(batch Batch, a int) (row []float64, sign float64) {
+	b := batch.Len()
+	sign = 1
+	if batch.LargerIsCloser {
+		sign = -1
+	}
+	return batch.Dist[a*b : (a+1)*b], sign
+}

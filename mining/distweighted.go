@@ -32,10 +32,12 @@ const (
 // overflows nor underflows to an all-zero row.
 //
 // For every ordered anchor–positive pair (a, p), a ≠ p, one negative is
-// drawn independently from the anchor's distribution (the authors' code
-// draws k−1 negatives per anchor for its k−1 positives; PML draws one per
-// anchor–positive pair). Anchors whose negatives all have weight 0 give no
-// triplet. Triplets come in order of a, then p, with weight 1.
+// drawn independently from the anchor's distribution, as in the authors'
+// reference code, which pairs each anchor with each of its k−1 positives
+// (pytorch-metric-learning instead also draws the positives at random).
+// Anchors whose negatives all have weight 0 give no triplet, as in PML
+// (the authors' code falls back to a uniform draw). Triplets come in order
+// of a, then p, with weight 1.
 //
 // It assumes Euclidean (not squared) distances between L2-normalised
 // embeddings, so that distances lie in [0, 2]: MineTriplets returns an

@@ -49,18 +49,18 @@ func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *Pairs) error {
 	if err := checkMargin("MultiSimilarity.Epsilon", m.Epsilon); err != nil {
 		return err
 	}
-	b := batch.Len()
-	for i := 0; i < b; i++ {
-		li := batch.Labels[i]
+	labels := batch.Labels
+	for i, li := range labels {
+		row, sign := orientedRow(batch, i)
 		// hardest positive (largest dissimilarity), hardest negative (smallest)
 		hasPos, hasNeg := false, false
 		var maxPos, minNeg float64
-		for j := 0; j < b; j++ {
+		for j, lj := range labels {
 			if j == i {
 				continue
 			}
-			d := batch.Dissimilarity(i, j)
-			if batch.Labels[j] == li {
+			d := sign * row[j]
+			if lj == li {
 				if !hasPos || d > maxPos {
 					maxPos = d
 				}
@@ -75,13 +75,13 @@ func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *Pairs) error {
 		if !hasPos || !hasNeg {
 			continue
 		}
-		for j := 0; j < b; j++ {
+		for j, lj := range labels {
 			if j == i {
 				continue
 			}
-			d := batch.Dissimilarity(i, j)
+			d := sign * row[j]
 			var err error
-			if batch.Labels[j] == li {
+			if lj == li {
 				if d+m.Epsilon > minNeg {
 					err = addPair("MultiSimilarity", "positive", pos, i, j)
 				}

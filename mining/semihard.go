@@ -110,19 +110,20 @@ func (m SemiHard) MineTriplets(batch Batch, out *Triplets) error {
 	for a := 0; a < b; a++ {
 		pos, neg = pos[:0], neg[:0]
 		la := batch.Labels[a]
+		row, sign := orientedRow(batch, a)
 		// Closest and farthest negatives, lowest index on ties.
 		closest, farthest := -1, -1
 		var dc, df float64
-		for j := 0; j < b; j++ {
+		for j, l := range batch.Labels {
 			if j == a {
 				continue
 			}
-			if batch.Labels[j] == la {
+			if l == la {
 				pos = append(pos, j)
 				continue
 			}
 			neg = append(neg, j)
-			d := batch.Dissimilarity(a, j)
+			d := sign * row[j]
 			if closest < 0 || d < dc {
 				closest, dc = j, d
 			}
@@ -137,24 +138,24 @@ func (m SemiHard) MineTriplets(batch Batch, out *Triplets) error {
 		if useSort {
 			sorted = append(sorted[:0], neg...)
 			sort.SliceStable(sorted, func(x, y int) bool {
-				return batch.Dissimilarity(a, sorted[x]) < batch.Dissimilarity(a, sorted[y])
+				return sign*row[sorted[x]] < sign*row[sorted[y]]
 			})
 		}
 		for _, p := range pos {
-			dap := batch.Dissimilarity(a, p)
+			dap := sign * row[p]
 			hi := dap + m.Margin
 			n := -1
 			if useSort {
 				// first negative strictly farther than the positive; the
 				// stable sort keeps the lowest index first among equals.
-				k := sort.Search(len(sorted), func(k int) bool { return batch.Dissimilarity(a, sorted[k]) > dap })
-				if k < len(sorted) && batch.Dissimilarity(a, sorted[k]) < hi {
+				k := sort.Search(len(sorted), func(k int) bool { return sign*row[sorted[k]] > dap })
+				if k < len(sorted) && sign*row[sorted[k]] < hi {
 					n = sorted[k]
 				}
 			} else {
 				var dn float64
 				for _, j := range neg {
-					d := batch.Dissimilarity(a, j)
+					d := sign * row[j]
 					if d > dap && d < hi && (n < 0 || d < dn) {
 						n, dn = j, d
 					}

@@ -95,16 +95,16 @@ func (m TripletsOfType) MineTriplets(batch Batch, out *Triplets) error {
 	if err := checkMargin("TripletsOfType.Margin", m.Margin); err != nil {
 		return err
 	}
-	b := batch.Len()
-	for a := 0; a < b; a++ {
-		la := batch.Labels[a]
-		for p := 0; p < b; p++ {
-			if p == a || batch.Labels[p] != la {
+	labels := batch.Labels
+	for a, la := range labels {
+		row, sign := orientedRow(batch, a)
+		for p, lp := range labels {
+			if p == a || lp != la {
 				continue
 			}
-			dap := batch.Dissimilarity(a, p)
-			for n := 0; n < b; n++ {
-				if batch.Labels[n] == la || !m.Type.keep(batch.Dissimilarity(a, n)-dap, m.Margin) {
+			dap := sign * row[p]
+			for n, ln := range labels {
+				if ln == la || !m.Type.keep(sign*row[n]-dap, m.Margin) {
 					continue
 				}
 				if err := addTriplet("TripletsOfType", out, a, p, n); err != nil {
