@@ -48,6 +48,7 @@ type options struct {
 	P         int     `json:"p"`
 	K         int     `json:"k"`
 	Margin    float64 `json:"margin"`
+	Soft      bool    `json:"soft_margin"`
 	Miner     string  `json:"miner"`
 	Loss      string  `json:"loss"`
 	LR        float64 `json:"lr"`
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.P, "p", 10, "classes per batch (batch = P×K)")
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
 	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted)")
+	fs.BoolVar(&o.Soft, "soft", false, "triplet loss: softplus instead of the hinge (Hermans et al. 2017)")
 	fs.StringVar(&o.Miner, "miner", "batch-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
 	fs.Float64Var(&o.LR, "lr", 1e-3, "Adam learning rate")
@@ -186,7 +188,7 @@ func buildLoss(o options) (models.Loss, error) {
 	// The encoders L2-normalise, so the Euclidean distance lies in [0, 2].
 	switch o.Loss {
 	case "triplet":
-		return losses.Triplet{Distance: graph.Euclidean{}, Margin: o.Margin, Reduction: losses.MeanNonZero, Miner: tm}, nil
+		return losses.Triplet{Distance: graph.Euclidean{}, Margin: o.Margin, SoftMargin: o.Soft, Reduction: losses.MeanNonZero, Miner: tm}, nil
 	case "contrastive":
 		c := losses.ContrastivePML()
 		c.Distance, c.NegMargin, c.Miner = graph.Euclidean{}, o.Margin, pm
