@@ -83,18 +83,9 @@ func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %w", name, err)
 	}
-	var pos, neg *G.Node
-	if c.Miner != nil {
-		if pos, neg, err = mining.MinePairs(c.Miner, raw, labels, dist.LargerIsCloser(), d); err != nil {
-			return nil, err
-		}
-	} else {
-		if pos, err = graph.LabelMask(labels, graph.SameLabel, dt); err != nil {
-			return nil, err
-		}
-		if neg, err = graph.LabelMask(labels, graph.DifferentLabel, dt); err != nil {
-			return nil, err
-		}
+	pos, neg, err := pairWeights(c.Miner, raw, labels, dist.LargerIsCloser(), d)
+	if err != nil {
+		return nil, err
 	}
 	// oriented units: positives h(m − sign·PosMargin), negatives h(sign·NegMargin − m)
 	pt, err := G.Sub(m, graph.Const(dt, sign*c.PosMargin))

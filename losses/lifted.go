@@ -75,18 +75,9 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %w", name, err)
 	}
-	var pos, neg *G.Node
-	if l.Miner != nil {
-		if pos, neg, err = mining.MinePairs(l.Miner, raw, labels, dist.LargerIsCloser(), d); err != nil {
-			return nil, err
-		}
-	} else {
-		if pos, err = graph.LabelMask(labels, graph.SameLabel, dt); err != nil {
-			return nil, err
-		}
-		if neg, err = graph.LabelMask(labels, graph.DifferentLabel, dt); err != nil {
-			return nil, err
-		}
+	pos, neg, err := pairWeights(l.Miner, raw, labels, dist.LargerIsCloser(), d)
+	if err != nil {
+		return nil, err
 	}
 	// Mined negatives enter as a set (weight > 0), as the masks must be 0/1.
 	if neg, err = graph.Indicator(neg, 0); err != nil {

@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/mining"
 )
 
 // Func adapts a function to the method that every loss of this package has,
@@ -142,6 +143,22 @@ func orient(d graph.Distance, emb *G.Node) (oriented, raw *G.Node, sign float64,
 	}
 	oriented, err = G.Neg(raw)
 	return oriented, raw, -1, err
+}
+
+// pairWeights returns the B×B weights of positive and negative pairs: the
+// miner's selection when miner is set, otherwise the label masks (every
+// ordered pair i ≠ j).
+func pairWeights(miner mining.PairMiner, raw, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
+	if miner != nil {
+		return mining.MinePairs(miner, raw, labels, larger, dim)
+	}
+	if pos, err = graph.LabelMask(labels, graph.SameLabel, raw.Dtype()); err != nil {
+		return nil, nil, err
+	}
+	if neg, err = graph.LabelMask(labels, graph.DifferentLabel, raw.Dtype()); err != nil {
+		return nil, nil, err
+	}
+	return pos, neg, nil
 }
 
 // hinge returns max(0, x), squared when squared is set.
