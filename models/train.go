@@ -44,7 +44,8 @@ func (d Dataset) check(inputs int) error {
 type Solver string
 
 const (
-	// Adam is Kingma & Ba's optimiser (β1 0.9, β2 0.999, ε 1e-8).
+	// Adam is Kingma & Ba's optimiser (β1 0.9, β2 0.999, ε 1e-8), with L2
+	// weight decay added to the gradient.
 	Adam Solver = "adam"
 	// SGD is stochastic gradient descent with momentum.
 	SGD Solver = "sgd"
@@ -65,6 +66,8 @@ type TrainConfig struct {
 	Momentum float64
 	// WeightDecay adds WeightDecay·w to every gradient (L2).
 	WeightDecay float64
+	// Schedule of the learning rate over the run (Constant or Cosine).
+	Schedule Schedule
 	// Seed drives the batch sampler.
 	Seed uint64
 	// Progress, when set, is called after every step.
@@ -107,11 +110,11 @@ type Trainer struct {
 	built  *Built
 	labels *G.Node
 	cost   *G.Node
-	solver G.Solver
+	solver *optimizer
 	xbuf   *tensor.Dense
 	lbuf   *tensor.Dense
-	vg     []G.ValueGrad
 	batch  int
+	lr     float64
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -126,27 +129,20 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	if cfg.WeightDecay < 0 {
 		return nil, fmt.Errorf("models: weight decay is %v; want ≥ 0", cfg.WeightDecay)
 	}
-	var opts []G.SolverOpt
-	opts = append(opts, G.WithLearnRate(cfg.LearnRate))
-	if cfg.WeightDecay > 0 {
-		opts = append(opts, G.WithL2Reg(cfg.WeightDecay))
-	}
-	var solver G.Solver
 	switch cfg.Solver {
 	case Adam, "":
-		solver = G.NewAdamSolver(opts...)
+		cfg.Solver = Adam
 	case SGD:
 		if cfg.Momentum < 0 || cfg.Momentum >= 1 {
 			return nil, fmt.Errorf("models: momentum is %v; want 0 ≤ momentum < 1", cfg.Momentum)
 		}
-		if cfg.Momentum > 0 {
-			solver = G.NewMomentum(append(opts, G.WithMomentum(cfg.Momentum))...)
-		} else {
-			solver = G.NewVanillaSolver(opts...)
-		}
 	default:
 		return nil, fmt.Errorf("models: unknown solver %q (want %q or %q)", cfg.Solver, Adam, SGD)
 	}
+	if cfg.Schedule != Constant && cfg.Schedule != Cosine {
+		return nil, fmt.Errorf("models: unknown learning-rate schedule %d", int(cfg.Schedule))
+	}
+	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
 	g := G.NewGraph()
 	built, err := m.Build(g, b)
 	if err != nil {
@@ -168,7 +164,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		vm:   G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
 		xbuf: tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
 		lbuf: tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
-		vg:   G.NodesToValueGrads(built.Learnables),
+		lr:   cfg.LearnRate,
 	}
 	return t, nil
 }
@@ -216,10 +212,19 @@ func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
 	}
-	if err := t.solver.Step(t.vg); err != nil {
-		return loss, fmt.Errorf("models: solver: %w", err)
+	if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
+		return loss, err
 	}
 	return loss, nil
+}
+
+// SetLearnRate changes the learning rate of the following steps.
+func (t *Trainer) SetLearnRate(lr float64) error {
+	if !(lr >= 0) || math.IsInf(lr, 0) {
+		return fmt.Errorf("models: learning rate is %v; want ≥ 0", lr)
+	}
+	t.lr = lr
+	return nil
 }
 
 // Train trains m with loss on data, in batches of P classes × K samples
@@ -274,6 +279,9 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 			for r, s := range idx {
 				copy(x[r*in:(r+1)*in], data.X[s*in:(s+1)*in])
 				lab[r] = data.Labels[s]
+			}
+			if err := tr.SetLearnRate(cfg.Schedule.rateAt(cfg.LearnRate, h.Steps, total)); err != nil {
+				return h, err
 			}
 			l, err := tr.Step(x, lab)
 			if err != nil {

@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Soft, "soft", false, "triplet loss: softplus instead of the hinge (Hermans et al. 2017)")
 	fs.StringVar(&o.Miner, "miner", "batch-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
-	fs.Float64Var(&o.LR, "lr", 1e-3, "Adam learning rate")
+	fs.Float64Var(&o.LR, "lr", 1e-3, "Adam learning rate at the start of a cosine decay to 0")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed for initialisation, batch sampling and random miners")
 	fs.IntVar(&o.Limit, "limit", 0, "train on the first N training images only (0: all 60,000)")
 	fs.StringVar(&o.Out, "out", "", "output directory (default: a new folder runs/mnist-triplet-<time>)")
@@ -307,7 +307,7 @@ func train(ctx context.Context, o options, stdout io.Writer) error {
 		o.Model, o.Dim, o.Loss, o.Miner, o.P, o.K, o.Epochs, trainSet.Len())
 
 	var bar *progress
-	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Seed: o.Seed}
+	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed}
 	var running float64
 	tc.Progress = func(p models.Progress) {
 		if bar == nil {

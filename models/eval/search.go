@@ -20,6 +20,10 @@ const (
 	tileRefs    = 192
 )
 
+// maxAnchors is the largest number of reference labels for which queries
+// are grouped by their nearest label mean before being cut into blocks.
+const maxAnchors = 64
+
 // problem is the read-only state shared by the workers.
 type problem struct {
 	q, r   []float32
@@ -29,9 +33,12 @@ type problem struct {
 	self   bool // queries and refs are the same rows; skip index i for query i
 	k      int
 
-	rnorm   []float32   // squared norms of the references, rounded to float32
-	maxNorm float64     // largest Euclidean norm of a reference
-	count   map[int]int // references per label
+	count map[int]int // references per label
+
+	// order lists the queries grouped so that each block's queries lie
+	// near one another; block b is order[bounds[b]:bounds[b+1]].
+	order  []int32
+	bounds []int
 
 	res []result
 }
@@ -46,23 +53,95 @@ type result struct {
 
 func newProblem(q []float32, ql []int, r []float32, rl []int, dim, nq, nr int, self bool, k int) *problem {
 	p := &problem{q: q, r: r, ql: ql, rl: rl, dim: dim, nq: nq, nr: nr, self: self, k: k,
-		rnorm: make([]float32, nr), count: make(map[int]int), res: make([]result, nq)}
-	for j := range nr {
-		var s float64
-		for _, v := range r[j*dim : (j+1)*dim] {
-			s += float64(v) * float64(v)
-		}
-		p.rnorm[j] = float32(s)
-		p.maxNorm = max(p.maxNorm, math.Sqrt(s))
-		p.count[rl[j]]++
+		count: make(map[int]int), res: make([]result, nq)}
+	for _, l := range rl {
+		p.count[l]++
 	}
 	return p
+}
+
+// plan fills p.order and p.bounds for blocks of at most bs queries.
+//
+// The float32 distances are computed after moving each block's queries and
+// all references by the block's mean query (distances do not change), and
+// their error bound shrinks with the norms of the moved vectors, so a block
+// should hold queries that lie near one another. With at most maxAnchors
+// reference labels, each query is assigned to the nearest mean of a
+// label's references (ties to the lower label), queries are ordered by
+// that label and then by index, and blocks never span two labels; with
+// more labels, blocks are cut from the queries in index order. Either way
+// the grouping only affects speed: the metrics are exact for any blocks.
+func (p *problem) plan(bs int) {
+	dim := p.dim
+	group := make([]int32, p.nq)
+	labels := make([]int, 0, len(p.count))
+	for l := range p.count {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	ng := 1
+	if len(labels) > 1 && len(labels) <= maxAnchors {
+		ng = len(labels)
+		slot := make(map[int]int, ng)
+		for a, l := range labels {
+			slot[l] = a
+		}
+		means := make([]float64, ng*dim)
+		for j, l := range p.rl {
+			a := slot[l]
+			for t, v := range p.r[j*dim : (j+1)*dim] {
+				means[a*dim+t] += float64(v)
+			}
+		}
+		for a, l := range labels {
+			for t := range dim {
+				means[a*dim+t] /= float64(p.count[l])
+			}
+		}
+		for i := range p.nq {
+			qv := p.q[i*dim : (i+1)*dim]
+			best, bestD := 0, math.Inf(1)
+			for a := range ng {
+				var d float64
+				for t, v := range qv {
+					x := float64(v) - means[a*dim+t]
+					d += x * x
+				}
+				if d < bestD {
+					best, bestD = a, d
+				}
+			}
+			group[i] = int32(best)
+		}
+	}
+	// Counting sort by group, stable in query index.
+	start := make([]int, ng+1)
+	for _, g := range group {
+		start[g+1]++
+	}
+	for g := range ng {
+		start[g+1] += start[g]
+	}
+	p.order = make([]int32, p.nq)
+	next := slices.Clone(start[:ng])
+	for i, g := range group {
+		p.order[next[g]] = int32(i)
+		next[g]++
+	}
+	p.bounds = p.bounds[:0]
+	for g := range ng {
+		for b := start[g]; b < start[g+1]; b += bs {
+			p.bounds = append(p.bounds, b)
+		}
+	}
+	p.bounds = append(p.bounds, p.nq)
 }
 
 // run evaluates every query and averages the results.
 func (p *problem) run(opt Options) Report {
 	bs := blockSize(opt, p.nq, p.nr)
-	nb := (p.nq + bs - 1) / bs
+	p.plan(bs)
+	nb := len(p.bounds) - 1
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers(opt, nb) {
@@ -75,7 +154,7 @@ func (p *problem) run(opt Options) Report {
 				if b >= nb {
 					return
 				}
-				p.block(w, b*bs, min((b+1)*bs, p.nq))
+				p.block(w, p.order[p.bounds[b]:p.bounds[b+1]])
 			}
 		}()
 	}
@@ -107,11 +186,18 @@ func (p *problem) run(opt Options) Report {
 // worker holds one goroutine's scratch space.
 type worker struct {
 	dist    []float32 // block of distances, queries × references
+	centre  []float32 // the block's mean query
+	c64     []float64
+	qc      []float32 // the block's queries minus centre
+	qn      []float64 // their squared norms
+	rc      []float32 // one tile of references minus centre
+	rn      []float32 // squared norms of all references minus centre
 	hist    [2048]int32
 	hist2   [2048]int32
 	scratch []uint32
 	cands   []cand
 	tmp     []cand
+	unsure  []bool
 	group   []exact
 	q64     []float64
 	votes   map[int]int
@@ -123,7 +209,7 @@ type cand struct {
 	idx int32
 }
 
-// exact is a candidate neighbour with its float64 distance.
+// exact is a candidate neighbour with the distance it is sorted by.
 type exact struct {
 	d   float64
 	idx int32
@@ -132,6 +218,12 @@ type exact struct {
 func newWorker(p *problem, bs int) *worker {
 	return &worker{
 		dist:    make([]float32, bs*p.nr),
+		centre:  make([]float32, p.dim),
+		c64:     make([]float64, p.dim),
+		qc:      make([]float32, bs*p.dim),
+		qn:      make([]float64, bs),
+		rc:      make([]float32, tileRefs*p.dim),
+		rn:      make([]float32, p.nr),
 		scratch: make([]uint32, p.nr),
 		cands:   make([]cand, p.nr),
 		q64:     make([]float64, p.dim),
@@ -139,45 +231,85 @@ func newWorker(p *problem, bs int) *worker {
 	}
 }
 
-// block evaluates queries [start, end).
-func (p *problem) block(w *worker, start, end int) {
-	nb, nr, dim := end-start, p.nr, p.dim
+// block evaluates the queries qs.
+//
+// Distances do not change when every vector is moved by the same amount,
+// but the float32 rounding error of ‖q‖² + ‖r‖² − 2q·r grows with the
+// norms (see errorBound). So the queries and the references are first
+// moved by the block's mean query c, rounded to float32: q' = fl(q − c),
+// r' = fl(r − c), and the product is taken of those. For embeddings that
+// occupy a small region far from the origin (L2-normalised embeddings of
+// a trained model, or data with a large common offset) this shrinks the
+// norms, and with them the error bound, by orders of magnitude.
+func (p *problem) block(w *worker, qs []int32) {
+	nb, nr, dim := len(qs), p.nr, p.dim
+	clear(w.c64)
+	for _, qi := range qs {
+		for t, v := range p.q[int(qi)*dim : (int(qi)+1)*dim] {
+			w.c64[t] += float64(v)
+		}
+	}
+	for t, s := range w.c64 {
+		w.centre[t] = float32(s / float64(nb))
+	}
+	for i, qi := range qs {
+		w.qn[i] = sub(w.qc[i*dim:(i+1)*dim], p.q[int(qi)*dim:(int(qi)+1)*dim], w.centre)
+	}
 	c := w.dist[:nb*nr]
+	var maxRn float32
 	impl := gonum.Implementation{}
-	for i0 := 0; i0 < nb; i0 += tileQueries {
-		mi := min(tileQueries, nb-i0)
-		for j0 := 0; j0 < nr; j0 += tileRefs {
-			nj := min(tileRefs, nr-j0)
+	for j0 := 0; j0 < nr; j0 += tileRefs {
+		nj := min(tileRefs, nr-j0)
+		rc := w.rc[:nj*dim]
+		for j := range nj {
+			s := float32(sub(rc[j*dim:(j+1)*dim], p.r[(j0+j)*dim:(j0+j+1)*dim], w.centre))
+			w.rn[j0+j] = s
+			maxRn = max(maxRn, s)
+		}
+		for i0 := 0; i0 < nb; i0 += tileQueries {
+			mi := min(tileQueries, nb-i0)
 			impl.Sgemm(blas.NoTrans, blas.Trans, mi, nj, dim,
-				-2, p.q[(start+i0)*dim:], dim, p.r[j0*dim:], dim,
+				-2, w.qc[i0*dim:], dim, rc, dim,
 				0, c[i0*nr+j0:], nr)
 		}
 	}
-	for i := range nb {
-		p.query(w, start+i, c[i*nr:(i+1)*nr])
+	for i, qi := range qs {
+		p.query(w, int(qi), c[i*nr:(i+1)*nr], w.qn[i], maxRn)
 	}
 }
 
-// query ranks the references for query qi, given row = -2 q·r for every
-// reference r, and records its metrics.
+// sub sets dst = fl(x − c) elementwise in float32 and returns ‖dst‖² in
+// float64 (+Inf if a difference overflows float32).
+func sub(dst, x, c []float32) float64 {
+	dst, c = dst[:len(x)], c[:len(x)]
+	var s float64
+	for t, v := range x {
+		d := v - c[t]
+		dst[t] = d
+		s += float64(d) * float64(d)
+	}
+	return s
+}
+
+// query ranks the references for query qi, given row = -2 q'·r' for every
+// reference (q' and r' moved by the block's centre), the squared norm qn of
+// q' and the largest squared norm maxRn of an r' (as held in w.rn), and
+// records its metrics.
 //
-// The ranking is by the float64 squared distance d64 (sqDist64) with ties
-// broken by lower index. Computing d64 for every reference would be slow,
-// so the float32 distances d32 = ‖q‖² + ‖r‖² − 2q·r stand in for it where
-// they provably give the same answer: |d32 − d64| ≤ e for every reference
-// (errorBound). Then the m nearest references all have d32 ≤ v + 2e, where
-// v is the m-th smallest d32, and two references whose d32 differ by more
-// than 2e are in the same order by d64. Only runs of candidates closer
-// than 2e to each other whose order can change a metric get their float64
-// distances computed and are re-sorted; the metrics are then exactly those
-// of the float64 ranking.
-func (p *problem) query(w *worker, qi int, row []float32) {
+// The ranking is by the float64 squared distance d64 (sqDist64, on the
+// unmoved inputs) with ties broken by lower index. Computing d64 for every
+// reference would be slow, so the float32 distances
+// d32 = ‖q'‖² + ‖r'‖² − 2q'·r' stand in for it where they provably give
+// the same answer: |d32 − d64| ≤ e for every reference (errorBound). Then
+// the m nearest references all have d32 ≤ v + 2e, where v is the m-th
+// smallest d32, and two references whose d32 differ by more than 2e are in
+// the same order by d64. Only references whose order can change a metric
+// get their float64 distances computed (see nearest); the metrics are then
+// exactly those of the float64 ranking.
+func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn float32) {
 	dim := p.dim
-	qv := p.q[qi*dim : (qi+1)*dim]
-	var qn float64
-	for l, v := range qv {
-		w.q64[l] = float64(v)
-		qn += float64(v) * float64(v)
+	for t, v := range p.q[qi*dim : (qi+1)*dim] {
+		w.q64[t] = float64(v)
 	}
 	self := -1
 	if p.self {
@@ -191,8 +323,9 @@ func (p *problem) query(w *worker, qi int, row []float32) {
 	m := max(rel, p.k)
 
 	var cands []cand
-	if e, ok := errorBound(dim, math.Sqrt(qn), p.maxNorm); ok {
-		cands = p.nearest(w, row, qn, self, label, m, e)
+	qnorm := math.Sqrt(qn)
+	if e, ok := errorBound(dim, qnorm, normOf(maxRn)); ok {
+		cands = p.nearest(w, row, qn, qnorm, self, label, rel, e)
 	} else {
 		// float32 could overflow (or dim ≥ 2²³ makes the bound useless):
 		// rank every reference in float64.
@@ -201,23 +334,33 @@ func (p *problem) query(w *worker, qi int, row []float32) {
 	p.record(w, qi, label, rel, cands[:m])
 }
 
-// errorBound returns e ≥ |d32 − d64| for every reference, given the
-// query's norm qn, the largest reference norm rn and the dimension, or
-// false if float32 arithmetic could overflow.
+// normOf returns an upper bound on the norm of a vector whose squared norm,
+// computed in float64 and rounded to float32, is sq.
+func normOf(sq float32) float64 {
+	return math.Sqrt(float64(sq)) * (1 + 0x1p-22)
+}
+
+// errorBound returns e ≥ |d32 − d64| for every reference whose moved
+// vector r' has norm at most rn, given the norm qn of the query's moved
+// vector q' and the dimension, or false if float32 arithmetic could
+// overflow.
 //
-// With u = 2⁻²⁴, d32 = fl(fl(‖q‖²₃₂ + ‖r‖²₃₂) − 2·dot₃₂) where each squared
-// norm is rounded once to float32 (error ≤ u‖·‖²), the float32 dot
-// product of length dim has error ≤ γ_dim·Σ|q_l r_l| ≤ γ_dim‖q‖‖r‖ with
-// γ_dim = dim·u/(1 − dim·u) (Higham 2002, §3.1), and each of the two
-// additions adds at most u times a magnitude ≤ (‖q‖+‖r‖)². Summing:
+// With u = 2⁻²⁴, d32 = fl(fl(‖q'‖²₃₂ + ‖r'‖²₃₂) − 2·dot₃₂) where each
+// squared norm is rounded once to float32 (error ≤ u‖·‖²), the float32
+// dot product of length dim has error ≤ γ_dim·Σ|q'_l r'_l| ≤ γ_dim‖q'‖‖r'‖
+// with γ_dim = dim·u/(1 − dim·u) (Higham 2002, §3.1), and each of the two
+// additions adds at most u times a magnitude ≤ (‖q'‖+‖r'‖)². So
 //
-//	|d32 − d| ≤ u·(2(‖q‖²+‖r‖²) + (‖q‖+‖r‖)²) + 2γ_dim‖q‖‖r‖ + O(u²)
-//	          ≤ 3u(‖q‖+‖r‖)² + 2γ_dim‖q‖‖r‖ + O(u²).
+//	|d32 − ‖q'−r'‖²| ≤ 3u(‖q'‖+‖r'‖)² + 2γ_dim‖q'‖‖r'‖ + O(u²).
 //
-// The float64 distance d64 differs from d by at most about dim·2⁻⁵³·d.
-// The bound below adds 1% for the O(u²) terms, and an absolute term for
-// float32 underflow: each of the 2·dim+4 roundings loses at most 2⁻¹⁵⁰
-// besides its relative error, and the dot product's count twice.
+// Moving by the centre c rounds once per element: q' − r' = (q − r) + δ
+// with ‖δ‖ ≤ u(‖q−c‖ + ‖r−c‖) (a difference of float32 values that lands
+// in the subnormal range is exact), so ‖q'−r'‖² is within
+// 2u(‖q'‖+‖r'‖)² + O(u²) of d = ‖q−r‖². The float64 distance d64 differs
+// from d by at most about dim·2⁻⁵³·d ≤ dim·2⁻⁵³(‖q'‖+‖r'‖)². The bound
+// below adds 1% for the O(u²) terms, and an absolute term for float32
+// underflow: each of the 2·dim+4 roundings loses at most 2⁻¹⁵⁰ besides its
+// relative error, and the dot product's count twice.
 func errorBound(dim int, qn, rn float64) (float64, bool) {
 	const u = 0x1p-24
 	n := float64(dim)
@@ -226,20 +369,25 @@ func errorBound(dim int, qn, rn float64) (float64, bool) {
 		return 0, false
 	}
 	gamma := n * u / (1 - n*u)
-	e := 3*u*s2 + 2*gamma*qn*rn + 2*n*0x1p-53*s2
+	e := 5*u*s2 + 2*gamma*qn*rn + 2*n*0x1p-53*s2
 	return 1.01*e + (4*n+8)*0x1p-150, true
 }
 
-// nearest returns candidates sorted by (d64, index) whose first m entries
-// are the m nearest references; e bounds |d32 − d64|.
-func (p *problem) nearest(w *worker, row []float32, qn float64, self, label, m int, e float64) []cand {
+// nearest returns candidates whose first m = max(rel, k) entries are the m
+// nearest references, in an order that agrees with the (d64, index)
+// ranking in everything the metrics read: the first k entries are the k
+// nearest in order, and the sequence of same-label and other-label
+// references is that of the ranking. e bounds |d32 − d64| for every
+// reference; qn and qnorm are the squared norm and norm of q'.
+func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, label, rel int, e float64) []cand {
+	m := max(rel, p.k)
 	// d32 and a histogram of its top bits, kept in two halves so that
 	// consecutive increments of one bucket do not wait on each other.
 	qn32 := float32(qn)
 	h0, h1 := &w.hist, &w.hist2
 	clear(h0[:])
 	clear(h1[:])
-	rn := p.rnorm[:len(row)]
+	rn := w.rn[:len(row)]
 	j := 0
 	for ; j+2 <= len(row); j += 2 {
 		d0 := qn32 + rn[j] + row[j]
@@ -273,54 +421,114 @@ func (p *problem) nearest(w *worker, row []float32, qn float64, self, label, m i
 	}
 	v := float64(math.Float32frombits(kthSmallest(row, m-1, hist, w.scratch)))
 
-	// Candidates: d32 ≤ v + 2e, as float32 bits, in index order.
-	t := float32(v + 2*e)
-	if float64(t) > v+2*e {
-		t = math.Nextafter32(t, 0)
-	}
-	tk := math.Float32bits(t)
+	// Candidates: d32 ≤ v + 2e, as float32 bits, in index order. e covers
+	// the reference farthest from the centre; the candidates, which lie
+	// near the query, usually have much smaller norms, so a bound e2 ≤ e
+	// from their largest norm narrows them further (every reference that
+	// can be among the m nearest is a candidate, so e2 bounds the error of
+	// all that matter).
+	tk := below(v + 2*e)
 	cands := w.cands[:len(row)]
 	n := 0
+	var maxRn float32
 	for j, d := range row {
 		k := math.Float32bits(d)
 		cands[n] = cand{k, int32(j)}
 		if k <= tk {
+			maxRn = max(maxRn, rn[j])
 			n++
 		}
+	}
+	if e2, _ := errorBound(p.dim, qnorm, normOf(maxRn)); e2 < e {
+		e = e2
+		tk = below(v + 2*e)
+		n2 := 0
+		for _, c := range cands[:n] {
+			cands[n2] = c
+			if c.key <= tk {
+				n2++
+			}
+		}
+		n = n2
 	}
 	cands = cands[:n]
 	w.tmp = slices.Grow(w.tmp[:0], len(cands))[:len(cands)]
 	sortCands(cands, w.tmp[:len(cands)], hist)
 	w.cands = cands
 
+	e0 := e
 	// Runs of candidates whose float32 distances are within 2e of each
-	// other may be out of order. Re-sort a run by float64 distance only if
-	// its order can change a metric: if it reaches into the k voters, or
-	// into the first rel ranks while holding both same-label and
-	// other-label references. (Permuting a run whose members are all
-	// relevant, or all irrelevant, leaves rel(i) unchanged for every rank.)
-	for i := 0; i < m; {
-		j := i + 1
-		for j < len(cands) && float64(math.Float32frombits(cands[j].key))-float64(math.Float32frombits(cands[j-1].key)) <= 2*e {
+	// other may be out of order; runs are in order among themselves. Only
+	// the runs up to the one holding rank m matter.
+	twoE := 2 * e
+	d := func(i int) float64 { return float64(math.Float32frombits(cands[i].key)) }
+	end := m
+	for end < len(cands) && d(end)-d(end-1) <= twoE {
+		end++
+	}
+	// A candidate is unsure, and needs its float64 distance, if it can be
+	// among the k voters (d32 ≤ d32 of the k-th + 2e: the k-NN vote reads
+	// labels and their order), or if a candidate of the other relevance
+	// (same label as the query or not) lies within 2e of it: MAP@R and
+	// R-precision read only the sequence of relevant and irrelevant
+	// references, and two candidates more than 2e apart compare the same
+	// way by d32 and by d64.
+	unsure := slices.Grow(w.unsure[:0], end)[:end]
+	w.unsure = unsure
+	vk := d(p.k-1) + twoE
+	lastIn, lastOut := math.Inf(-1), math.Inf(-1)
+	for i := range end {
+		di := d(i)
+		if p.rl[cands[i].idx] == label {
+			unsure[i] = di <= vk || di-lastOut <= twoE
+			lastIn = di
+		} else {
+			unsure[i] = di <= vk || di-lastIn <= twoE
+			lastOut = di
+		}
+	}
+	nextIn, nextOut := math.Inf(1), math.Inf(1)
+	for i := end - 1; i >= 0; i-- {
+		di := d(i)
+		if p.rl[cands[i].idx] == label {
+			unsure[i] = unsure[i] || nextOut-di <= twoE
+			nextIn = di
+		} else {
+			unsure[i] = unsure[i] || nextIn-di <= twoE
+			nextOut = di
+		}
+	}
+	if dbgHook != nil {
+		dbgHook(e0, e, len(cands), end, unsure)
+	}
+	// Sort each run holding an unsure candidate by d64 for the unsure ones
+	// and d32 for the rest, then by index. This order puts the k nearest
+	// first, in order, and agrees with the (d64, index) ranking on every
+	// pair of candidates of different relevance: such a pair is either
+	// both unsure, and compared by d64, or more than 2e apart, where
+	// either distance orders it correctly. That fixes the sequence of
+	// relevant and irrelevant references.
+	for i := 0; i < end; {
+		j, any := i+1, unsure[i]
+		for j < end && d(j)-d(j-1) <= twoE {
+			any = any || unsure[j]
 			j++
 		}
-		if j-i > 1 && (i < p.k || p.mixed(cands[i:j], label)) {
-			p.resolve(w, cands[i:j])
+		if j-i > 1 && any {
+			p.resolve(w, cands[i:j], unsure[i:j])
 		}
 		i = j
 	}
 	return cands
 }
 
-// mixed reports whether cs holds references with and without label.
-func (p *problem) mixed(cs []cand, label int) bool {
-	first := p.rl[cs[0].idx] == label
-	for _, c := range cs[1:] {
-		if (p.rl[c.idx] == label) != first {
-			return true
-		}
+// below returns the bits of the largest float32 ≤ x (x ≥ 0).
+func below(x float64) uint32 {
+	t := float32(x)
+	if float64(t) > x {
+		t = math.Nextafter32(t, 0)
 	}
-	return false
+	return math.Float32bits(t)
 }
 
 // nearestExact returns all references but self sorted by (d64, index).
@@ -332,16 +540,23 @@ func (p *problem) nearestExact(w *worker, self int) []cand {
 		}
 	}
 	w.cands = cands
-	p.resolve(w, cands)
+	p.resolve(w, cands, nil)
 	return cands
 }
 
-// resolve sorts cs by (d64, index).
-func (p *problem) resolve(w *worker, cs []cand) {
+// resolve sorts cs by (d, index), where d is d64 for the candidates marked
+// in unsure (all if unsure is nil) and d32 for the others.
+func (p *problem) resolve(w *worker, cs []cand, unsure []bool) {
 	g := w.group[:0]
-	for _, c := range cs {
-		j := int(c.idx)
-		g = append(g, exact{sqDist64(w.q64, p.r[j*p.dim:(j+1)*p.dim]), c.idx})
+	for i, c := range cs {
+		var d float64
+		if unsure == nil || unsure[i] {
+			j := int(c.idx)
+			d = sqDist64(w.q64, p.r[j*p.dim:(j+1)*p.dim])
+		} else {
+			d = float64(math.Float32frombits(c.key))
+		}
+		g = append(g, exact{d, c.idx})
 	}
 	w.group = g
 	if len(g) <= 16 {
@@ -429,3 +644,5 @@ func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 	r.rprec = float64(hits) / float64(rel)
 	r.ap = ap / float64(rel)
 }
+
+var dbgHook func(e, e2 float64, ncand, end int, unsure []bool)

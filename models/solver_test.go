@@ -1,0 +1,53 @@
+package models
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// stepOnce runs one optimizer step on w with the gradient of Σ w²/2 (= w).
+func stepOnce(t *testing.T, o *optimizer, w []float64, lr float64) []float64 {
+	t.Helper()
+	g := G.NewGraph()
+	n := G.NewVector(g, tensor.Float64, G.WithShape(len(w)), G.WithName("w"), G.WithValue(tensor.New(tensor.WithBacking(w))))
+	sq, err := G.Square(n)
+	require.NoError(t, err)
+	s, err := G.Sum(sq)
+	require.NoError(t, err)
+	c, err := G.Mul(s, G.NewConstant(0.5))
+	require.NoError(t, err)
+	_, err = G.Grad(c, n)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g, G.BindDualValues(n))
+	defer vm.Close()
+	require.NoError(t, vm.RunAll())
+	require.NoError(t, o.step(G.Nodes{n}, lr))
+	return n.Value().Data().([]float64)
+}
+
+func TestAdamFirstStep(t *testing.T) {
+	// Adam's first step is lr·g/(|g| + ε') after bias correction: with
+	// m̂ = g and v̂ = g², the update is lr·g/(|g|+ε) ≈ lr·sign(g).
+	w := stepOnce(t, newOptimizer(Adam, 0, 0), []float64{2, -0.5}, 0.1)
+	require.InDelta(t, 2-0.1*2/(2+1e-8), w[0], 1e-15)
+	require.InDelta(t, -0.5+0.1*0.5/(0.5+1e-8), w[1], 1e-15)
+}
+
+func TestSGDMomentumAndDecay(t *testing.T) {
+	// g = w + 0.1·w (weight decay 0.1); velocity starts at g, so
+	// w ← w − lr·1.1·w = w·(1 − 0.5·1.1) = 0.45·w.
+	w := stepOnce(t, newOptimizer(SGD, 0.9, 0.1), []float64{2, -4}, 0.5)
+	require.InDelta(t, 0.9, w[0], 1e-15)
+	require.InDelta(t, -1.8, w[1], 1e-15)
+}
+
+func TestCosineSchedule(t *testing.T) {
+	require.Equal(t, 0.1, Cosine.rateAt(0.1, 0, 100))
+	require.InDelta(t, 0.05, Cosine.rateAt(0.1, 50, 100), 1e-15) // cos(π/2) = 0
+	require.InDelta(t, 0.1*0.5*(1+math.Cos(math.Pi*0.99)), Cosine.rateAt(0.1, 99, 100), 1e-15)
+	require.Equal(t, 0.1, Constant.rateAt(0.1, 99, 100))
+}
