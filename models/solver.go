@@ -45,7 +45,7 @@ func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
 }
 
 // step applies one update with learning rate lr to the learnables, whose
-// gradients the machine has just computed.
+// gradients the machine has just computed, and zeroes those gradients.
 func (o *optimizer) step(nodes G.Nodes, lr float64) error {
 	if o.m == nil {
 		o.m = make([][]float64, len(nodes))
@@ -97,4 +97,7 @@ func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, 
 		v[k] = o.beta2*v[k] + (1-o.beta2)*g*g
 		w[k] -= T(lr * (m[k] / c1) / (math.Sqrt(v[k]/c2) + o.eps))
 	}
+	// The machine adds each run's gradient into this buffer: clear it for
+	// the next step (Gorgonia's own solvers do the same).
+	clear(grad)
 }

@@ -37,6 +37,31 @@ func TestAdamFirstStep(t *testing.T) {
 	require.InDelta(t, -0.5+0.1*0.5/(0.5+1e-8), w[1], 1e-15)
 }
 
+// TestGradientsDoNotAccumulate: Gorgonia adds every run's gradient into
+// the learnables' gradient buffers, so a step must clear them. Two steps of
+// plain SGD (no momentum) on Σ w²/2 with lr 0.5 halve w twice.
+func TestGradientsDoNotAccumulate(t *testing.T) {
+	g := G.NewGraph()
+	n := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{8}))))
+	sq, err := G.Square(n)
+	require.NoError(t, err)
+	c, err := G.Mul(sq, G.NewConstant(0.5))
+	require.NoError(t, err)
+	s, err := G.Sum(c)
+	require.NoError(t, err)
+	_, err = G.Grad(s, n)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g, G.BindDualValues(n))
+	defer vm.Close()
+	o := newOptimizer(SGD, 0, 0)
+	for i := 0; i < 2; i++ {
+		require.NoError(t, vm.RunAll())
+		require.NoError(t, o.step(G.Nodes{n}, 0.5))
+		vm.Reset()
+	}
+	require.Equal(t, 2.0, n.Value().Data().([]float64)[0]) // 8 → 4 → 2
+}
+
 func TestSGDMomentumAndDecay(t *testing.T) {
 	// g = w + 0.1·w (weight decay 0.1); velocity starts at g, so
 	// w ← w − lr·1.1·w = w·(1 − 0.5·1.1) = 0.45·w.

@@ -260,16 +260,21 @@ func (p *problem) block(w *worker, qs []int32) {
 	impl := gonum.Implementation{}
 	for j0 := 0; j0 < nr; j0 += tileRefs {
 		nj := min(tileRefs, nr-j0)
-		rc := w.rc[:nj*dim]
+		rc := w.rc[:dim*nj] // dim × nj: the tile moved and transposed
 		for j := range nj {
-			s := float32(sub(rc[j*dim:(j+1)*dim], p.r[(j0+j)*dim:(j0+j+1)*dim], w.centre))
-			w.rn[j0+j] = s
-			maxRn = max(maxRn, s)
+			var s float64
+			for t, v := range p.r[(j0+j)*dim : (j0+j+1)*dim] {
+				x := v - w.centre[t]
+				rc[t*nj+j] = x
+				s += float64(x) * float64(x)
+			}
+			w.rn[j0+j] = float32(s)
+			maxRn = max(maxRn, float32(s))
 		}
 		for i0 := 0; i0 < nb; i0 += tileQueries {
 			mi := min(tileQueries, nb-i0)
-			impl.Sgemm(blas.NoTrans, blas.Trans, mi, nj, dim,
-				-2, w.qc[i0*dim:], dim, rc, dim,
+			impl.Sgemm(blas.NoTrans, blas.NoTrans, mi, nj, dim,
+				-2, w.qc[i0*dim:], dim, rc, nj,
 				0, c[i0*nr+j0:], nr)
 		}
 	}
@@ -430,14 +435,18 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	tk := below(v + 2*e)
 	cands := w.cands[:len(row)]
 	n := 0
-	var maxRn float32
 	for j, d := range row {
 		k := math.Float32bits(d)
 		cands[n] = cand{k, int32(j)}
+		inc := 0
 		if k <= tk {
-			maxRn = max(maxRn, rn[j])
-			n++
+			inc = 1
 		}
+		n += inc
+	}
+	var maxRn float32
+	for _, c := range cands[:n] {
+		maxRn = max(maxRn, rn[c.idx])
 	}
 	if e2, _ := errorBound(p.dim, qnorm, normOf(maxRn)); e2 < e {
 		e = e2
