@@ -123,3 +123,22 @@ func TestHelp(t *testing.T) {
 		require.Contains(t, stderr.String(), "  "+f+" ")
 	}
 }
+
+// TestSameSeedSameMetrics: two runs with one seed give identical metrics.
+func TestSameSeedSameMetrics(t *testing.T) {
+	var results []map[string]any
+	for i := 0; i < 2; i++ {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"-model", "mlp", "-epochs", "1", "-limit", "1000", "-dim", "8", "-seed", "5", "-out", out}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(raw, &m))
+		results = append(results, m)
+	}
+	for _, k := range []string{"precision_at_1", "r_precision", "map_at_r", "knn_accuracy", "final_running_loss"} {
+		require.Equal(t, results[0][k], results[1][k], k)
+	}
+}
