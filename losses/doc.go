@@ -23,6 +23,12 @@
 //	NCELogistic   Gutmann & Hyvärinen 2010                   logits l = log p_θ − log q for data and k·N noise samples
 //	NCE           NCELogistic on a labelled batch            NewNCE: cosine / τ = 0.1, positive pairs as data, negative pairs as noise
 //
+// and beyond the seed:
+//
+//	NTXent               Chen et al. 2020 (SimCLR), InfoNCE    NewNTXent: cosine / τ = 0.07 (pytorch-metric-learning)
+//	SupCon               Khosla et al. 2020                    NewSupCon: cosine / τ = 0.1, L^sup_out
+//	SoftNearestNeighbor  Frosst et al. 2019                    NewSoftNearestNeighbor: squared Euclidean, T = 1
+//
 // Distances come from package graph; a loss written for distances serves
 // similarities too (their matrix is negated, and margins of pair losses flip
 // sign as in pytorch-metric-learning).

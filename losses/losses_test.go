@@ -84,6 +84,11 @@ func cases() []lossCase {
 				oracle: liftedOracle{mt.m, 1, hard}.loss,
 			})
 		}
+		out = append(out,
+			lossCase{"ntxent/" + mt.name, losses.NTXent{Distance: mt.d, Temperature: 0.5}, ntxentOracle{mt.m, 0.5}.loss},
+			lossCase{"supcon/" + mt.name, losses.SupCon{Distance: mt.d, Temperature: 0.5}, supconOracle{mt.m, 0.5}.loss},
+			lossCase{"snn/" + mt.name, losses.SoftNearestNeighbor{Distance: mt.d, Temperature: 2}, snnOracle{mt.m, 2}.loss},
+		)
 		if mt.name != "euclidean-norm" {
 			out = append(out, lossCase{
 				name:   "nce/" + mt.name,
@@ -102,6 +107,9 @@ func cases() []lossCase {
 		lossCase{"npair/default", losses.NewNPair(), npairOracle{0.002}.loss},
 		lossCase{"npair/no-l2", losses.NPair{}, npairOracle{0}.loss},
 		lossCase{"nce/default", losses.NewNCE(), nceOracle{metric{"cosine", true}, 0.1}.loss},
+		lossCase{"ntxent/default", losses.NewNTXent(), ntxentOracle{metric{"cosine", true}, 0.07}.loss},
+		lossCase{"supcon/default", losses.NewSupCon(), supconOracle{metric{"cosine", true}, 0.1}.loss},
+		lossCase{"snn/default", losses.NewSoftNearestNeighbor(), snnOracle{metric{"sqeuclidean", false}, 1}.loss},
 	)
 	return out
 }
@@ -219,6 +227,10 @@ func TestEmptySelectionsGiveZero(t *testing.T) {
 		{"lifted-hard/one-class", losses.Lifted{Margin: 1, Form: losses.LiftedHard}, []int{1, 1, 1, 1}},
 		{"npair/distinct", losses.NPair{}, []int{0, 1, 2, 3}},
 		{"npair/one-class", losses.NPair{}, []int{1, 1, 1, 1}}, // one tuple: no negatives
+		{"ntxent/distinct", losses.NewNTXent(), []int{0, 1, 2, 3}},
+		{"ntxent/one-class", losses.NewNTXent(), []int{1, 1, 1, 1}},
+		{"supcon/distinct", losses.NewSupCon(), []int{0, 1, 2, 3}},
+		{"snn/distinct", losses.NewSoftNearestNeighbor(), []int{0, 1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := graphtest.Eval(build(tc.loss, x, tc.labels, 3))
@@ -235,15 +247,21 @@ func TestLowTemperature(t *testing.T) {
 	labels := []int{0, 0, 1, 1, 2, 2}
 	x := randEmb(21, len(labels), 4, 1)
 	for _, tau := range []float64{0.05, 0.01, 1e-3} {
-		t.Run(fmt.Sprint(tau), func(t *testing.T) {
-			l := losses.NCE{Distance: graph.Cosine{}, Temperature: tau}
-			res, err := graphtest.Eval(build(l, x, labels, 4))
-			require.NoError(t, err)
-			graphtest.RequireClose(t, nceOracle{metric{"cosine", true}, tau}.loss(rows(x, 4), labels), res.Cost, 1e-9, 1e-9, "loss")
-			for _, g := range res.Grads[0] {
-				require.False(t, math.IsNaN(g) || math.IsInf(g, 0))
-			}
-		})
+		for _, lc := range []lossCase{
+			{"nce", losses.NCE{Distance: graph.Cosine{}, Temperature: tau}, nceOracle{metric{"cosine", true}, tau}.loss},
+			{"ntxent", losses.NTXent{Distance: graph.Cosine{}, Temperature: tau}, ntxentOracle{metric{"cosine", true}, tau}.loss},
+			{"supcon", losses.SupCon{Distance: graph.Cosine{}, Temperature: tau}, supconOracle{metric{"cosine", true}, tau}.loss},
+			{"snn", losses.SoftNearestNeighbor{Temperature: tau}, snnOracle{metric{"sqeuclidean", false}, tau}.loss},
+		} {
+			t.Run(fmt.Sprint(lc.name, "/", tau), func(t *testing.T) {
+				res, err := graphtest.Eval(build(lc.loss, x, labels, 4))
+				require.NoError(t, err)
+				graphtest.RequireClose(t, lc.oracle(rows(x, 4), labels), res.Cost, 1e-9, 1e-9, "loss")
+				for _, g := range res.Grads[0] {
+					require.False(t, math.IsNaN(g) || math.IsInf(g, 0))
+				}
+			})
+		}
 	}
 }
 
@@ -320,7 +338,8 @@ func TestErrors(t *testing.T) {
 	lab3 := G.NewVector(g, tensor.Int, G.WithShape(3), G.WithName("labels3"))
 	labF := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("labelsf"))
 	other := G.NewVector(G.NewGraph(), tensor.Int, G.WithShape(4), G.WithName("other"))
-	all := []lossFn{losses.NewContrastive(), losses.NewTriplet(), losses.NewLifted(), losses.NewNPair(), losses.NewNCE()}
+	all := []lossFn{losses.NewContrastive(), losses.NewTriplet(), losses.NewLifted(), losses.NewNPair(), losses.NewNCE(),
+		losses.NewNTXent(), losses.NewSupCon(), losses.NewSoftNearestNeighbor()}
 	for _, tc := range []struct {
 		name     string
 		emb, lab *G.Node
@@ -355,6 +374,9 @@ func TestErrors(t *testing.T) {
 		{"nce-temperature-negative", losses.NCE{Temperature: -1}, "temperature is -1"},
 		{"nce-temperature-nan", losses.NCE{Temperature: math.NaN()}, "temperature is NaN"},
 		{"npair-l2", losses.NPair{L2: -1}, "L2 is -1"},
+		{"ntxent-temperature", losses.NTXent{}, "nt-xent: temperature is 0"},
+		{"supcon-temperature", losses.SupCon{Temperature: -0.1}, "supcon: temperature is -0.1"},
+		{"snn-temperature", losses.SoftNearestNeighbor{Temperature: math.Inf(1)}, "temperature is +Inf"},
 		{"reduction", losses.Triplet{Reduction: 42}, "unknown reduction 42"},
 		{"lifted-form", losses.Lifted{Form: 7}, "unknown form 7"},
 		{"all-triplets-too-big", losses.Triplet{Miner: mining.AllTriplets{Capacity: -1}}, "Capacity is -1"},

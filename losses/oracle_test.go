@@ -284,3 +284,111 @@ func (o nceOracle) loss(x [][]float64, labels []int) float64 {
 	}
 	return s / math.Max(float64(len(pos)), 1)
 }
+
+// logSumExp of a non-empty list, shifted by its maximum.
+func logSumExp(v []float64) float64 {
+	mx := v[0]
+	for _, x := range v {
+		mx = math.Max(mx, x)
+	}
+	s := 0.0
+	for _, x := range v {
+		s += math.Exp(x - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// z returns the logit s_ij/τ (or −d_ij/τ).
+func (m metric) z(x [][]float64, i, j int, tau float64) float64 { return -m.d(x, i, j) / tau }
+
+type ntxentOracle struct {
+	m   metric
+	tau float64
+}
+
+func (o ntxentOracle) loss(x [][]float64, labels []int) float64 {
+	sum, n := 0.0, 0
+	for i := range x {
+		for j := range x {
+			if i == j || labels[i] != labels[j] {
+				continue
+			}
+			n++
+			den := []float64{o.m.z(x, i, j, o.tau)}
+			for k := range x {
+				if labels[k] != labels[i] {
+					den = append(den, o.m.z(x, i, k, o.tau))
+				}
+			}
+			sum += logSumExp(den) - o.m.z(x, i, j, o.tau)
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+type supconOracle struct {
+	m   metric
+	tau float64
+}
+
+func (o supconOracle) loss(x [][]float64, labels []int) float64 {
+	sum, n := 0.0, 0
+	for i := range x {
+		var all, pos []float64
+		for a := range x {
+			if a == i {
+				continue
+			}
+			all = append(all, o.m.z(x, i, a, o.tau))
+			if labels[a] == labels[i] {
+				pos = append(pos, o.m.z(x, i, a, o.tau))
+			}
+		}
+		if len(pos) == 0 {
+			continue
+		}
+		n++
+		l := 0.0
+		for _, p := range pos {
+			l -= p - logSumExp(all)
+		}
+		sum += l / float64(len(pos))
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+type snnOracle struct {
+	m metric
+	t float64
+}
+
+func (o snnOracle) loss(x [][]float64, labels []int) float64 {
+	sum, n := 0.0, 0
+	for i := range x {
+		var all, pos []float64
+		for j := range x {
+			if j == i {
+				continue
+			}
+			all = append(all, o.m.z(x, i, j, o.t))
+			if labels[j] == labels[i] {
+				pos = append(pos, o.m.z(x, i, j, o.t))
+			}
+		}
+		if len(pos) == 0 {
+			continue
+		}
+		n++
+		sum -= logSumExp(pos) - logSumExp(all)
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}

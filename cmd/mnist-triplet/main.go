@@ -63,7 +63,7 @@ var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8}
 
 var (
 	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "none"}
-	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce"}
+	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn"}
 )
 
 // usageError is a bad flag value or combination: exit status 2.
@@ -204,6 +204,12 @@ func buildLoss(o options) (models.Loss, error) {
 		return losses.NewNPair(), nil
 	case "nce":
 		return losses.NewNCE(), nil
+	case "ntxent":
+		return losses.NewNTXent(), nil
+	case "supcon":
+		return losses.NewSupCon(), nil
+	case "snn":
+		return losses.NewSoftNearestNeighbor(), nil
 	}
 	return nil, usagef("unknown -loss %q", o.Loss)
 }
