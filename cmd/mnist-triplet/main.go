@@ -370,7 +370,9 @@ func train(ctx context.Context, o options, stdout io.Writer) error {
 		{"pca.png", func(p string) error {
 			return plotPCA(p, testEmb, o.Dim, testSet.Labels, fmt.Sprintf("MNIST test embeddings (PCA), P@1 %.4f", m.PrecisionAt1))
 		}},
-		{"loss.png", func(p string) error { return plotLoss(p, hist.Losses, fmt.Sprintf("%s loss, %s miner", o.Loss, o.Miner)) }},
+		{"loss.png", func(p string) error {
+			return plotLoss(p, hist.Losses, fmt.Sprintf("%s loss, %s miner", o.Loss, o.Miner))
+		}},
 	}
 	for _, f := range files {
 		if err := f.write(filepath.Join(out, f.name)); err != nil {

@@ -16,28 +16,58 @@
 // References are ranked by Euclidean distance to the query, nearest first;
 // equal distances are broken by lower reference index. The distance used
 // for ranking is the squared Euclidean distance computed in float64 from
-// the float32 inputs. The search is exact, but evaluates it cheaply: for
-// each block of queries a float32 matrix product (gonum's Sgemm) gives
-// d32 = ‖q‖² + ‖r‖² − 2q·r, clamped at 0, against every reference, and a
-// rounding-error bound e ≥ |d32 − d64| (Higham 2002, §3.1: a float32 dot
-// product of length dim is off by at most about dim·2⁻²⁴·‖q‖·‖r‖) decides
-// which references can be among the nearest and which of them can be out of
-// order. Only those whose order can change a metric are recomputed in
-// float64. The metrics are exactly those of a full sort by float64 distance
-// (summed over four interleaved partial sums, so a plain loop can differ in
-// the last bit, which matters only for distances within an ulp or so of
-// each other), and they do not depend on Options.BlockSize or
-// Options.Workers. The cost is one float32 matrix product plus linear work
-// per query, except for data whose distances are tiny next to their norms
-// (a large common offset, values near float32 underflow) or whose norms
-// approach float32 overflow, where more or all references fall back to
-// float64.
+// the float32 inputs. The metrics are exactly those of a full sort by that
+// distance (summed over four interleaved partial sums, so a plain loop can
+// differ in the last bit, which matters only for distances within an ulp
+// or so of each other), and they do not depend on Options.BlockSize or
+// Options.Workers.
+//
+// The search is exact, but evaluates it cheaply. Queries are processed in
+// blocks of up to BlockSize; when the references carry at most 64 labels,
+// each query is assigned to the nearest per-label mean of the references
+// and a block holds queries of one assignment only, so that its queries
+// lie near one another. For each block a float32 matrix product (gonum's
+// Sgemm) gives d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at 0, against every
+// reference, where q' = q − c and r' = r − c are moved by the block's mean
+// query c (rounded to float32) if the block's queries lie within half
+// their largest norm of c, else c = 0. Moving leaves distances unchanged
+// but shrinks the norms, and with them a rounding-error bound e ≥
+// |d32 − d64| (Higham 2002, §3.1: a float32 dot product of length dim is
+// off by at most about dim·2⁻²⁴·‖q'‖·‖r'‖), which decides which references
+// can be among the nearest and which of them can be out of order. Only
+// those whose order can change a metric are recomputed in float64: any
+// reference that can be among the K voters, and any reference within 2e
+// of a candidate of the other relevance (same label as the query or not),
+// because precision@1 is read off the voters, and R-precision and MAP@R
+// depend only on the sequence of same-label and other-label references, not
+// on the order among references of equal relevance.
+//
+// Why this design: L2-normalised embeddings of a trained model often fill
+// a small cap of the unit sphere. For the 64-d MNIST embeddings of a
+// trained model this package was tuned on (the 10,000 test embeddings all
+// within 0.023 of their mean) the squared distance at rank R ≈ 6000 is
+// about 5e-5, while the float32 bound without moving is 8e-6: float32
+// orders almost nothing and nearly every candidate (14,000 per query) had
+// to be recomputed and sorted in float64, taking about ten times as long as
+// the matrix product. Moved by the block mean, the bound drops to about
+// 3e-10 and about 8% of the candidates need float64 distances. A float64
+// matrix product (gonum's Dgemm) instead would cost about twice the float32
+// one, and would still need a float64 check of near ties to match the
+// ranking distance above.
+//
+// The cost is one float32 matrix product plus linear work per query,
+// except for data whose distances stay tiny next to the moved norms
+// (values near float32 underflow, blocks whose queries are spread over
+// far-apart clusters, as when labels do not follow the clusters) or whose
+// norms approach float32 overflow, where more or all references fall back
+// to float64.
 //
 // Memory is bounded by Workers × BlockSize × nr float32 distances (by
-// default at most 16 MiB per worker) plus O(nq + nr); the nq×nr distance
-// matrix is never formed. Each query finds its max(R, K) nearest references
-// by a linear-time radix selection on the float32 distance bits and sorts
-// only those, by a radix sort.
+// default at most 16 MiB per worker) plus O(nr) scratch per worker and
+// O(nq + nr + labels × dim); the nq×nr distance matrix is never formed.
+// Each query finds its max(R, K) nearest references by a linear-time radix
+// selection on the float32 distance bits and sorts only those, by a radix
+// sort.
 //
 // # Metrics
 //

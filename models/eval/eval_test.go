@@ -224,6 +224,48 @@ func TestSmallCases(t *testing.T) {
 	}
 }
 
+// TestFloat32Misorder pins a case where the float32 distances order the
+// k-NN voters wrongly and no same-label reference is near them: only the
+// rule that every possible voter is ranked in float64 gets the vote right.
+//
+// One dimension; queries ±1000.37 (label 0), references mirrored at ± the
+// values below, so every label's mean is 0, both queries share a block,
+// and its mean (0) does not move them. The float32 distance
+// ‖q‖² + ‖r‖² − 2q·r is then off by up to about 0.5 around 1e6 − 1e6:
+//
+//	ref          label  d64 = (q−r)²  float32 distance
+//	1000.42      0      0.0025        (far below the rest)
+//	1000.47      0      0.01
+//	1002.52795   2      4.65679       4.75
+//	1002.52814   1      4.65758       4.625
+//	1002.53467   1      4.68581       4.625
+//	1002.53577   1      4.69057       4.625
+//	1002.5364    1      4.69321       4.625
+//
+// By d64 the K = 5 nearest are 0, 0, 2, 1, 1: labels 0 and 1 tie with 2
+// votes and 0 is ranked first, so the vote is right; by the float32
+// distances they would be 0, 0, 1, 1, 1 and label 1 would win. R = 4 (the
+// mirrored label-0 references count): rel = 1,1,0,0 -> P@1 1,
+// R-precision 1/2, AP (1/4)(1/1 + 2/2) = 1/2.
+func TestFloat32Misorder(t *testing.T) {
+	half := []float32{1000.42, 1000.47, 1002.52795, 1002.52814, 1002.53467, 1002.53577, 1002.5364}
+	halfLabels := []int{0, 0, 2, 1, 1, 1, 1}
+	var refs []float32
+	var labels []int
+	for _, sign := range []float32{1, -1} {
+		for i, v := range half {
+			refs = append(refs, sign*v)
+			labels = append(labels, halfLabels[i])
+		}
+	}
+	q, ql := []float32{1000.37, -1000.37}, []int{0, 0}
+	got, err := eval.Retrieval(q, ql, refs, labels, 1, eval.Options{K: 5})
+	noError(t, err)
+	want := eval.Report{PrecisionAt1: 1, RPrecision: 0.5, MAPAtR: 0.5, KNNAccuracy: 1, Queries: 2, K: 5}
+	reportsEqual(t, got, want)
+	reportsEqual(t, bruteForce(q, ql, refs, labels, 1, false, 5), want)
+}
+
 // bruteForce is the test oracle: for every query it computes the float64
 // squared distance to every reference by a plain loop, sorts all of them
 // by (distance, index), and applies the definitions in doc.go.
@@ -310,7 +352,15 @@ func bruteForce(q []float32, ql []int, r []float32, rl []int, dim int, self bool
 // "offset": gauss plus 1000 on every coordinate (large float32 rounding
 // error relative to the distances); "huge": gauss times 1e19 (float32
 // squared norms overflow); "tiny": gauss times 1e-25 (float32 products
-// underflow).
+// underflow); "tight": unit-norm clusters of radius about 0.05 around the
+// class centres; "collapsed": every row within about 0.02 of one unit
+// vector, classes 0.01 apart (like the L2-normalised embeddings of a
+// briefly trained model: squared distances near 1e-4, comparable to the
+// float32 rounding error of ‖q‖² + ‖r‖² − 2q·r); "twin": rows alternate
+// between two clusters of radius about 0.01 at ± class 0's centre, with
+// labels unrelated to the cluster (a block of queries spans both, so its
+// mean is near the origin and the float32 distances, off by about 1e-4
+// against within-cluster distances near 1e-4, order almost nothing).
 func genData(rng *rand.Rand, n, dim, classes int, kind string) ([]float32, []int) {
 	centres := make([]float64, classes*dim)
 	for i := range centres {
@@ -342,6 +392,21 @@ func genData(rng *rand.Rand, n, dim, classes int, kind string) ([]float32, []int
 				row[l] = float32(1e19 * v[l])
 			case "tiny":
 				row[l] = float32(1e-25 * v[l])
+			case "tight":
+				row[l] = float32(centres[c*dim+l] + 0.05*(v[l]-centres[c*dim+l]))
+			case "collapsed":
+				row[l] = float32(1 + 0.01*centres[c*dim+l] + 0.004*(v[l]-centres[c*dim+l]))
+			case "twin":
+				row[l] = float32(float64(1-2*(i%2))*centres[l] + 0.001*(v[l]-centres[c*dim+l]))
+			}
+		}
+		if kind == "tight" || kind == "collapsed" {
+			var s float64
+			for _, x := range row {
+				s += float64(x) * float64(x)
+			}
+			for l := range row {
+				row[l] = float32(float64(row[l]) / math.Sqrt(s))
 			}
 		}
 	}
@@ -378,6 +443,17 @@ func TestAgainstBruteForce(t *testing.T) {
 		{nq: 400, dim: 2, classes: 3, kind: "grid", self: true, opt: eval.Options{K: 10, Workers: 1}},
 		{nq: 50, dim: 12, classes: 3, kind: "huge", self: true},
 		{nq: 2, dim: 3, classes: 1, kind: "gauss", self: true},
+		// Clustered unit-norm data, where float32 distances alone cannot
+		// rank the neighbours: queries are grouped by nearest class mean,
+		// moved by their block's mean, and near ties resolved in float64.
+		{nq: 120, nr: 3000, dim: 16, classes: 4, kind: "collapsed"},
+		{nq: 90, nr: 2000, dim: 64, classes: 10, kind: "collapsed", opt: eval.Options{K: 9, BlockSize: 8, Workers: 2}},
+		{nq: 100, nr: 2500, dim: 24, classes: 6, kind: "tight", opt: eval.Options{BlockSize: 13}},
+		{nq: 600, dim: 32, classes: 5, kind: "collapsed", self: true},
+		{nq: 500, dim: 8, classes: 70, kind: "tight", self: true, opt: eval.Options{K: 4}},
+		// Nearly every candidate needs its float64 distance.
+		{nq: 100, nr: 600, dim: 16, classes: 5, kind: "twin", opt: eval.Options{K: 7}},
+		{nq: 300, dim: 32, classes: 3, kind: "twin", self: true},
 	}
 	for _, tt := range tests {
 		for seed := uint64(1); seed <= 3; seed++ {
@@ -530,13 +606,22 @@ func TestErrors(t *testing.T) {
 
 // BenchmarkRetrieval times exact retrieval of Q queries against R
 // references of dimension D with 10 classes (R/10 same-label references
-// per query, as in MNIST) and the default options.
+// per query, as in MNIST) and the default options, on "unit" data and on
+// "collapsed" data (like trained MNIST embeddings: every distance near the
+// float32 rounding error of the matrix-product formula).
 func BenchmarkRetrieval(b *testing.B) {
-	for _, size := range []struct{ q, r, d int }{{1000, 6000, 64}, {10000, 60000, 64}} {
-		b.Run(fmt.Sprintf("Q=%d/R=%d/D=%d", size.q, size.r, size.d), func(b *testing.B) {
+	for _, size := range []struct {
+		q, r, d int
+		kind    string
+	}{{1000, 6000, 64, "unit"}, {10000, 60000, 64, "unit"}, {1000, 6000, 64, "collapsed"}, {10000, 60000, 64, "collapsed"}} {
+		name := fmt.Sprintf("Q=%d/R=%d/D=%d", size.q, size.r, size.d)
+		if size.kind != "unit" {
+			name += "/" + size.kind
+		}
+		b.Run(name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			q, ql := genData(rng, size.q, size.d, 10, "unit")
-			r, rl := genData(rng, size.r, size.d, 10, "unit")
+			q, ql := genData(rng, size.q, size.d, 10, size.kind)
+			r, rl := genData(rng, size.r, size.d, 10, size.kind)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := eval.Retrieval(q, ql, r, rl, size.d, eval.Options{}); err != nil {

@@ -13,8 +13,11 @@ import (
 // Tile sizes for the float32 matrix product. Gonum's Sgemm runs serially
 // (no goroutines of its own) while its operands span fewer than 4 of its
 // internal 64×64 blocks, so tiles of 64 queries × 192 references keep the
-// parallelism under Options.Workers' control; 192 reference rows (48 KiB
-// at dim 64) also stay in cache while the 64 queries stream past them.
+// parallelism under Options.Workers' control. Each tile of references is
+// copied, moved and transposed (dim × 192, 48 KiB at dim 64), which lets
+// Sgemm run as axpy updates of contiguous rows (its NoTrans×NoTrans case,
+// about 30% faster than dot products against untransposed rows) and stays
+// in cache while the 64 queries stream past it.
 const (
 	tileQueries = 64
 	tileRefs    = 192
@@ -188,6 +191,7 @@ type worker struct {
 	dist    []float32 // block of distances, queries × references
 	centre  []float32 // the block's mean query
 	c64     []float64
+	moved   bool      // centre is not 0
 	qc      []float32 // the block's queries minus centre
 	qn      []float64 // their squared norms
 	rc      []float32 // one tile of references minus centre
@@ -232,28 +236,54 @@ func newWorker(p *problem, bs int) *worker {
 }
 
 // block evaluates the queries qs.
+func (p *problem) block(w *worker, qs []int32) {
+	maxRn := p.distances(w, qs)
+	nr := p.nr
+	for i, qi := range qs {
+		p.query(w, int(qi), w.dist[i*nr:(i+1)*nr], w.qn[i], maxRn)
+	}
+}
+
+// distances fills w.dist with −2q'·r' for every query of qs (one row of
+// nr per query) and reference, w.qn with ‖q'‖², w.rn with ‖r'‖² rounded to
+// float32, and w.moved, and returns the largest w.rn.
 //
 // Distances do not change when every vector is moved by the same amount,
 // but the float32 rounding error of ‖q‖² + ‖r‖² − 2q·r grows with the
-// norms (see errorBound). So the queries and the references are first
-// moved by the block's mean query c, rounded to float32: q' = fl(q − c),
-// r' = fl(r − c), and the product is taken of those. For embeddings that
-// occupy a small region far from the origin (L2-normalised embeddings of
-// a trained model, or data with a large common offset) this shrinks the
-// norms, and with them the error bound, by orders of magnitude.
-func (p *problem) block(w *worker, qs []int32) {
+// norms (see errorBound). So when the block's queries lie closer to their
+// mean c than to the origin (within half their largest norm), the queries
+// and the references are first moved by c, rounded to float32:
+// q' = fl(q − c), r' = fl(r − c), and the product is taken of those; else
+// c = 0 and q' = q, r' = r. For embeddings that occupy a small region far
+// from the origin (L2-normalised embeddings of a trained model, data with
+// a large common offset) this shrinks the norms, and with them the error
+// bound, by orders of magnitude.
+func (p *problem) distances(w *worker, qs []int32) float32 {
 	nb, nr, dim := len(qs), p.nr, p.dim
 	clear(w.c64)
+	var maxQ float64
 	for _, qi := range qs {
+		var s float64
 		for t, v := range p.q[int(qi)*dim : (int(qi)+1)*dim] {
 			w.c64[t] += float64(v)
+			s += float64(v) * float64(v)
 		}
+		maxQ = max(maxQ, s)
 	}
 	for t, s := range w.c64 {
 		w.centre[t] = float32(s / float64(nb))
 	}
+	var maxQc float64
 	for i, qi := range qs {
 		w.qn[i] = sub(w.qc[i*dim:(i+1)*dim], p.q[int(qi)*dim:(int(qi)+1)*dim], w.centre)
+		maxQc = max(maxQc, w.qn[i])
+	}
+	w.moved = maxQc <= maxQ/4 // squared norms: within half the largest norm
+	if !w.moved {
+		clear(w.centre)
+		for i, qi := range qs {
+			w.qn[i] = sub(w.qc[i*dim:(i+1)*dim], p.q[int(qi)*dim:(int(qi)+1)*dim], w.centre)
+		}
 	}
 	c := w.dist[:nb*nr]
 	var maxRn float32
@@ -278,9 +308,7 @@ func (p *problem) block(w *worker, qs []int32) {
 				0, c[i0*nr+j0:], nr)
 		}
 	}
-	for i, qi := range qs {
-		p.query(w, int(qi), c[i*nr:(i+1)*nr], w.qn[i], maxRn)
-	}
+	return maxRn
 }
 
 // sub sets dst = fl(x − c) elementwise in float32 and returns ‖dst‖² in
@@ -329,7 +357,7 @@ func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn floa
 
 	var cands []cand
 	qnorm := math.Sqrt(qn)
-	if e, ok := errorBound(dim, qnorm, normOf(maxRn)); ok {
+	if e, ok := errorBound(dim, qnorm, normOf(maxRn), w.moved); ok {
 		cands = p.nearest(w, row, qn, qnorm, self, label, rel, e)
 	} else {
 		// float32 could overflow (or dim ≥ 2²³ makes the bound useless):
@@ -347,26 +375,28 @@ func normOf(sq float32) float64 {
 
 // errorBound returns e ≥ |d32 − d64| for every reference whose moved
 // vector r' has norm at most rn, given the norm qn of the query's moved
-// vector q' and the dimension, or false if float32 arithmetic could
-// overflow.
+// vector q', the dimension, and whether the vectors were moved by a
+// centre c ≠ 0, or false if float32 arithmetic could overflow.
 //
 // With u = 2⁻²⁴, d32 = fl(fl(‖q'‖²₃₂ + ‖r'‖²₃₂) − 2·dot₃₂) where each
 // squared norm is rounded once to float32 (error ≤ u‖·‖²), the float32
 // dot product of length dim has error ≤ γ_dim·Σ|q'_l r'_l| ≤ γ_dim‖q'‖‖r'‖
-// with γ_dim = dim·u/(1 − dim·u) (Higham 2002, §3.1), and each of the two
-// additions adds at most u times a magnitude ≤ (‖q'‖+‖r'‖)². So
+// with γ_dim = dim·u/(1 − dim·u) for any order of summation (Higham 2002,
+// §3.1), and each of the two additions adds at most u times a magnitude
+// ≤ (‖q'‖+‖r'‖)². Summing:
 //
-//	|d32 − ‖q'−r'‖²| ≤ 3u(‖q'‖+‖r'‖)² + 2γ_dim‖q'‖‖r'‖ + O(u²).
+//	|d32 − ‖q'−r'‖²| ≤ u·(2(‖q'‖²+‖r'‖²) + (‖q'‖+‖r'‖)²) + 2γ_dim‖q'‖‖r'‖ + O(u²)
+//	                 ≤ 3u(‖q'‖+‖r'‖)² + 2γ_dim‖q'‖‖r'‖ + O(u²).
 //
-// Moving by the centre c rounds once per element: q' − r' = (q − r) + δ
-// with ‖δ‖ ≤ u(‖q−c‖ + ‖r−c‖) (a difference of float32 values that lands
-// in the subnormal range is exact), so ‖q'−r'‖² is within
-// 2u(‖q'‖+‖r'‖)² + O(u²) of d = ‖q−r‖². The float64 distance d64 differs
-// from d by at most about dim·2⁻⁵³·d ≤ dim·2⁻⁵³(‖q'‖+‖r'‖)². The bound
-// below adds 1% for the O(u²) terms, and an absolute term for float32
-// underflow: each of the 2·dim+4 roundings loses at most 2⁻¹⁵⁰ besides its
-// relative error, and the dot product's count twice.
-func errorBound(dim int, qn, rn float64) (float64, bool) {
+// Moving by c ≠ 0 rounds once per element: q' − r' = (q − r) + δ with
+// ‖δ‖ ≤ u(‖q−c‖ + ‖r−c‖) (a difference of float32 values that lands in the
+// subnormal range is exact), so ‖q'−r'‖² is within 2u(‖q'‖+‖r'‖)² + O(u²)
+// of d = ‖q−r‖²; with c = 0 it is d. The float64 distance d64 differs from
+// d by at most about dim·2⁻⁵³·d ≤ dim·2⁻⁵³(‖q'‖+‖r'‖)². The bound below adds
+// 1% for the O(u²) terms, and an absolute term for float32 underflow: each
+// of the 2·dim+4 roundings loses at most 2⁻¹⁵⁰ besides its relative error,
+// and the dot product's count twice.
+func errorBound(dim int, qn, rn float64, moved bool) (float64, bool) {
 	const u = 0x1p-24
 	n := float64(dim)
 	s2 := (qn + rn) * (qn + rn)
@@ -374,7 +404,11 @@ func errorBound(dim int, qn, rn float64) (float64, bool) {
 		return 0, false
 	}
 	gamma := n * u / (1 - n*u)
-	e := 5*u*s2 + 2*gamma*qn*rn + 2*n*0x1p-53*s2
+	c := 3 * u
+	if moved {
+		c = 5 * u
+	}
+	e := c*s2 + 2*gamma*qn*rn + 2*n*0x1p-53*s2
 	return 1.01*e + (4*n+8)*0x1p-150, true
 }
 
@@ -448,7 +482,7 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	for _, c := range cands[:n] {
 		maxRn = max(maxRn, rn[c.idx])
 	}
-	if e2, _ := errorBound(p.dim, qnorm, normOf(maxRn)); e2 < e {
+	if e2, ok := errorBound(p.dim, qnorm, normOf(maxRn), w.moved); ok && e2 < e {
 		e = e2
 		tk = below(v + 2*e)
 		n2 := 0
@@ -465,7 +499,6 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	sortCands(cands, w.tmp[:len(cands)], hist)
 	w.cands = cands
 
-	e0 := e
 	// Runs of candidates whose float32 distances are within 2e of each
 	// other may be out of order; runs are in order among themselves. Only
 	// the runs up to the one holding rank m matter.
@@ -506,9 +539,6 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 			unsure[i] = unsure[i] || nextIn-di <= twoE
 			nextOut = di
 		}
-	}
-	if dbgHook != nil {
-		dbgHook(e0, e, len(cands), end, unsure)
 	}
 	// Sort each run holding an unsure candidate by d64 for the unsure ones
 	// and d32 for the rest, then by index. This order puts the k nearest
@@ -653,5 +683,3 @@ func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 	r.rprec = float64(hits) / float64(rel)
 	r.ap = ap / float64(rel)
 }
-
-var dbgHook func(e, e2 float64, ncand, end int, unsure []bool)
