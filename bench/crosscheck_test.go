@@ -1,0 +1,51 @@
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gorgonia.org/tensor"
+)
+
+// TestCrossCheckDump writes a fixed small float64 batch (B=8, D=4, four
+// classes of two in shuffled order) with every loss's Go value and gradient
+// to the JSON file named by BENCH_CROSSCHECK, for torch_losses.py
+// --crosscheck to recompute in PyTorch (compare.sh runs both). It is a
+// cross-check tool, not a CI test: without the variable it is skipped.
+func TestCrossCheckDump(t *testing.T) {
+	path := os.Getenv("BENCH_CROSSCHECK")
+	if path == "" {
+		t.Skip("set BENCH_CROSSCHECK=out.json to write the cross-check dump")
+	}
+	const b, d, p, k = 8, 4, 4, 2
+	labels := []int{2, 0, 1, 0, 3, 2, 1, 3}
+	x := embeddings(b, d, tensor.Float64)
+	type entry struct {
+		Value float64   `json:"value"`
+		Grad  []float64 `json:"grad"`
+	}
+	out := struct {
+		Labels []int            `json:"labels"`
+		X      [][]float64      `json:"x"`
+		Losses map[string]entry `json:"losses"`
+	}{Labels: labels, Losses: map[string]entry{}}
+	flat := x.([]float64)
+	for i := 0; i < b; i++ {
+		out.X = append(out.X, flat[i*d:(i+1)*d])
+	}
+	for _, c := range lossCases() {
+		s, err := buildWith(c, append([]float64(nil), flat...), labels, d, p, k)
+		require.NoError(t, err, c.name)
+		require.NoError(t, s.m.RunAll(), c.name)
+		v, ok := scalar(s.loss.Value())
+		require.True(t, ok, c.name)
+		out.Losses[c.name] = entry{Value: v, Grad: floats(s.grad.Value().Data())}
+		t.Logf("%-18s %.17g", c.name, v)
+		s.close()
+	}
+	js, err := json.MarshalIndent(out, "", " ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, js, 0o644))
+}
