@@ -207,28 +207,32 @@ func L2Normalize(x *G.Node) (*G.Node, error) {
 }
 
 // offDiagonal zeroes the diagonal of a square matrix (value and gradient).
+// The mask is made by a forward-only op, not a B×B constant: Gorgonia hashes
+// constants by printing them, which cost ~350 ms per graph at B = 1024.
 func offDiagonal(m *G.Node) (*G.Node, error) {
 	n := m.Shape()[0]
-	dt := m.Dtype()
-	var eye tensor.Tensor
-	if dt == tensor.Float32 {
-		b := make([]float32, n*n)
-		for i := range b {
-			if i%(n+1) != 0 {
-				b[i] = 1
+	mask, err := apply(fmt.Sprintf("offdiagmask(%d,%v)", n, m.Dtype()), m.Dtype(), 2,
+		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
+		func(in []G.Value) (G.Value, error) {
+			if m.Dtype() == tensor.Float32 {
+				return dense(offDiagMask[float32](n), n, n), nil
 			}
-		}
-		eye = dense(b, n, n)
-	} else {
-		b := make([]float64, n*n)
-		for i := range b {
-			if i%(n+1) != 0 {
-				b[i] = 1
-			}
-		}
-		eye = dense(b, n, n)
+			return dense(offDiagMask[float64](n), n, n), nil
+		}, m)
+	if err != nil {
+		return nil, err
 	}
-	return G.HadamardProd(m, G.NewConstant(eye))
+	return G.HadamardProd(m, mask)
+}
+
+func offDiagMask[T float](n int) []T {
+	b := make([]T, n*n)
+	for i := range b {
+		if i%(n+1) != 0 {
+			b[i] = 1
+		}
+	}
+	return b
 }
 
 // Oriented returns the matrix of dis-similarities of d between x and y:

@@ -694,3 +694,40 @@ func TestPairwise(t *testing.T) {
 		}, graphtest.GradOptions{})
 	}
 }
+
+func TestGather(t *testing.T) {
+	x := []float64{1, -2, 3, 0.5, 4, -1}
+	idx := []int{2, 0, 2, 5} // 2 repeats: its gradients add up
+	res := graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+		xn := matNode(g, "x", 2, 3, x)
+		in := G.NewVector(g, tensor.Int, G.WithShape(len(idx)), G.WithName("idx"), G.WithValue(tensor.New(tensor.WithBacking(idx))))
+		gth, err := graph.Gather(xn, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		w := G.NewConstant(tensor.New(tensor.WithShape(4), tensor.WithBacking([]float64{1, 2, 3, 4})))
+		sq, err := G.Square(gth)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := G.HadamardProd(sq, w)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := G.Sum(p)
+		return c, []*G.Node{xn}, err
+	}, graphtest.GradOptions{})
+	// value: 1·3² + 2·1² + 3·3² + 4·(−1)² = 42; gradient of x[2] = (1+3)·2·3
+	require.Equal(t, 42.0, res.Cost)
+	require.Equal(t, []float64{4, 0, 24, 0, 0, -8}, res.Grads[0])
+
+	g := G.NewGraph()
+	xn := matNode(g, "x", 2, 3, x)
+	bad := G.NewVector(g, tensor.Int, G.WithShape(1), G.WithName("bad"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]int{6}))))
+	gth, err := graph.Gather(xn, bad)
+	require.NoError(t, err)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	_ = gth
+	require.ErrorContains(t, m.RunAll(), "index 6 at position 0 is outside 6 entries")
+}

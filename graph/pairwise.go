@@ -35,24 +35,39 @@ func pairFlagKernel[T float](kind string, v, has []T) []T {
 	out := make([]T, b*b)
 	for i := 0; i < b; i++ {
 		hi := has[i] != 0
-		for j := 0; j < b; j++ {
-			hj := has[j] != 0
-			seli := hi && (!hj || v[i] >= v[j])
-			var on bool
-			switch kind {
-			case "i":
-				on = hi
-			case "j":
-				on = hj
-			case "any":
-				on = hi || hj
-			case "seli":
-				on = seli
-			case "selj":
-				on = hj && !seli
+		row := out[i*b : (i+1)*b]
+		switch kind {
+		case "i":
+			if hi {
+				for j := range row {
+					row[j] = 1
+				}
 			}
-			if on {
-				out[i*b+j] = 1
+		case "j":
+			for j := range row {
+				if has[j] != 0 {
+					row[j] = 1
+				}
+			}
+		case "any":
+			for j := range row {
+				if hi || has[j] != 0 {
+					row[j] = 1
+				}
+			}
+		case "seli":
+			if hi {
+				for j := range row {
+					if has[j] == 0 || v[i] >= v[j] {
+						row[j] = 1
+					}
+				}
+			}
+		case "selj":
+			for j := range row {
+				if has[j] != 0 && !(hi && v[i] >= v[j]) {
+					row[j] = 1
+				}
 			}
 		}
 	}

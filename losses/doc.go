@@ -44,8 +44,8 @@
 // Triplet takes a mining.TripletMiner and Contrastive and Lifted a
 // mining.PairMiner. The miner runs inside the same forward pass on the
 // current matrix and labels and yields index tensors of fixed capacity with
-// a weight per slot, which the loss gathers with (G.ByIndices on axis 0 of
-// the B·B×1 reshaped matrix). Without a miner every valid tuple is used.
+// a weight per slot, which the loss gathers with (graph.Gather on flat
+// indices a·B+p of the B×B matrix). Without a miner every valid tuple is used.
 //
 // # Errors
 //

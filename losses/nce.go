@@ -50,38 +50,29 @@ func NCELogistic(data, noise *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nceSum(dl, nl, nil, nil, float64(n), dt)
+	return nceSum(dl, nl, float64(n), dt)
 }
 
-// nceSum returns (Σ w_d·softplus(dl) + Σ w_n·softplus(nl)) / N, with N a
-// constant or, when count is set, max(Σ count, 1).
-func nceSum(dl, nl, wd, wn *G.Node, n float64, dt tensor.Dtype, count ...*G.Node) (*G.Node, error) {
-	sum := func(x, w *G.Node) (*G.Node, error) {
+// nceSum returns (Σ softplus(dl) + Σ softplus(nl)) / n.
+func nceSum(dl, nl *G.Node, n float64, dt tensor.Dtype) (*G.Node, error) {
+	sum := func(x *G.Node) (*G.Node, error) {
 		sp, err := graph.Softplus(x)
 		if err != nil {
 			return nil, err
 		}
-		if w != nil {
-			if sp, err = G.HadamardProd(sp, w); err != nil {
-				return nil, err
-			}
-		}
 		return G.Sum(sp)
 	}
-	a, err := sum(dl, wd)
+	a, err := sum(dl)
 	if err != nil {
 		return nil, err
 	}
-	b, err := sum(nl, wn)
+	b, err := sum(nl)
 	if err != nil {
 		return nil, err
 	}
 	total, err := G.Add(a, b)
 	if err != nil {
 		return nil, err
-	}
-	if len(count) > 0 {
-		return graph.DivAtLeastOne(total, count[0])
 	}
 	return G.Div(total, graph.Const(dt, n))
 }
@@ -163,15 +154,35 @@ func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	dl, err := G.Sub(logNu, logits) // scalar − matrix broadcasts
+	// One softplus over the matrix: data (positive pairs) pay
+	// softplus(−(l − log ν)), noise (negative pairs) softplus(l − log ν).
+	shifted, err := G.Sub(logits, logNu)
 	if err != nil {
 		return nil, err
 	}
-	nl, err := G.Sub(logits, logNu)
+	sign, err := G.Sub(neg, pos)
 	if err != nil {
 		return nil, err
 	}
-	return nceSum(dl, nl, pos, neg, 0, dt, np)
+	if shifted, err = G.HadamardProd(shifted, sign); err != nil {
+		return nil, err
+	}
+	terms, err := graph.Softplus(shifted)
+	if err != nil {
+		return nil, err
+	}
+	w, err := G.Add(pos, neg)
+	if err != nil {
+		return nil, err
+	}
+	if terms, err = G.HadamardProd(terms, w); err != nil {
+		return nil, err
+	}
+	total, err := G.Sum(terms)
+	if err != nil {
+		return nil, err
+	}
+	return graph.DivAtLeastOne(total, np)
 }
 
 func graphFloat(v G.Value) (float64, bool) {
