@@ -49,12 +49,12 @@ func (gatherOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[0]}, nil
 }
-func (gatherOp) ReturnsPtr() bool      { return false }
-func (gatherOp) CallsExtern() bool     { return false }
-func (gatherOp) OverwritesInput() int  { return -1 }
+func (gatherOp) ReturnsPtr() bool        { return false }
+func (gatherOp) CallsExtern() bool       { return false }
+func (gatherOp) OverwritesInput() int    { return -1 }
 func (o gatherOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "gatherflat(%d,%v)", o.dims, o.dt) }
-func (o gatherOp) Hashcode() uint32    { return hashOf(o) }
-func (gatherOp) String() string        { return "gatherflat" }
+func (o gatherOp) Hashcode() uint32      { return hashOf(o) }
+func (gatherOp) String() string          { return "gatherflat" }
 
 func hashOf(o interface{ WriteHash(hash.Hash) }) uint32 {
 	h := fnv.New32a()
