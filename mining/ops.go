@@ -2,6 +2,7 @@ package mining
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -78,9 +79,16 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 	}
 	out := NewTriplets(c)
 	buf := make([]float64, b*b)
-	name := fmt.Sprintf("minetriplets(%T%+v,larger=%t,dim=%d,cap=%d)", m, m, larger, dim, c)
-	packed, err := graph.ApplyForward(name, tensor.Float64, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{3, c}, nil },
+	dt := dist.Dtype()
+	// The mining op returns the a·B+p indices; the a·B+n indices and the
+	// weights of the same run are kept here and handed out by two companion
+	// ops that take the mining node as input, so they run after it in the
+	// same pass and the miner runs once. The id keeps Gorgonia from merging
+	// two MineTriplets calls, which would share one companion state.
+	var an, w G.Value
+	name := fmt.Sprintf("minetriplets#%d(%T%+v,larger=%t,dim=%d,cap=%d)", opID.Add(1), m, m, larger, dim, c)
+	ap, err := graph.ApplyForward(name, tensor.Int, 1,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
 		func(in []G.Value) (G.Value, error) {
 			batch, err := readBatch(in, larger, dim, buf)
 			if err != nil {
@@ -89,46 +97,54 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 			if err := m.MineTriplets(batch, out); err != nil {
 				return nil, err
 			}
-			res := make([]float64, 3*c)
+			apIdx, anIdx := make([]int, c), make([]int, c)
 			for k := 0; k < out.Len(); k++ {
 				a, p, n := out.Anchor[k], out.Positive[k], out.Negative[k]
 				if a < 0 || a >= b || p < 0 || p >= b || n < 0 || n >= b {
 					return nil, fmt.Errorf("mining: %T produced triplet (%d, %d, %d) outside a batch of %d", m, a, p, n, b)
 				}
-				res[k] = float64(a*b + p)
-				res[c+k] = float64(a*b + n)
-				res[2*c+k] = out.Weight[k]
+				apIdx[k], anIdx[k] = a*b+p, a*b+n
 			}
-			return tensor.New(tensor.WithShape(3, c), tensor.WithBacking(res)), nil
+			an = tensor.New(tensor.WithShape(c), tensor.WithBacking(anIdx))
+			w = weights(out.Weight, dt)
+			return tensor.New(tensor.WithShape(c), tensor.WithBacking(apIdx)), nil
 		}, dist, labels)
 	if err != nil {
 		return nil, err
 	}
-	mt := &MinedTriplets{Capacity: c}
-	if mt.AP, err = pickInts(packed, 0, c); err != nil {
+	mt := &MinedTriplets{Capacity: c, AP: ap}
+	companion := func(what string, out tensor.Dtype, v *G.Value) (*G.Node, error) {
+		return graph.ApplyForward(name+"."+what, out, 1,
+			func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
+			func([]G.Value) (G.Value, error) {
+				if *v == nil {
+					return nil, fmt.Errorf("mining: %s read before the miner ran", what)
+				}
+				return *v, nil
+			}, ap)
+	}
+	if mt.AN, err = companion("an", tensor.Int, &an); err != nil {
 		return nil, err
 	}
-	if mt.AN, err = pickInts(packed, 1, c); err != nil {
-		return nil, err
-	}
-	if mt.Weight, err = pickFloats(packed, 2, c, dist.Dtype()); err != nil {
+	if mt.Weight, err = companion("weight", dt, &w); err != nil {
 		return nil, err
 	}
 	return mt, nil
 }
 
-// pickInts returns row k of a packed float64 (r×c) node as an Int vector.
-func pickInts(packed *G.Node, k, c int) (*G.Node, error) {
-	return graph.ApplyForward(fmt.Sprintf("pickints(%d)", k), tensor.Int, 1,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			src := in[0].Data().([]float64)[k*c : (k+1)*c]
-			out := make([]int, c)
-			for i, v := range src {
-				out[i] = int(v)
-			}
-			return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
-		}, packed)
+// opID numbers mining ops so that Gorgonia never merges two of them.
+var opID atomic.Uint64
+
+// weights converts slot weights to a vector of dtype dt.
+func weights(w []float64, dt tensor.Dtype) *tensor.Dense {
+	if dt == tensor.Float32 {
+		out := make([]float32, len(w))
+		for i, v := range w {
+			out[i] = float32(v)
+		}
+		return tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(out))
+	}
+	return tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(append([]float64(nil), w...)))
 }
 
 // pickFloats returns row k of a packed float64 (r×c) node as a vector of dtype dt.
