@@ -345,6 +345,7 @@ func train(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "evaluating %d test queries against %d training references...\n", testSet.Len(), trainSet.Len())
 	rep, err := eval.Retrieval(testEmb, testSet.Labels, trainEmb, trainSet.Labels, o.Dim, eval.Options{})
 	if err != nil {
 		return err
