@@ -1,9 +1,10 @@
-// Package bench holds the benchmarks of the loss kernels (losses_test.go)
-// and of training steps, and the scripts that compare the losses with
-// PyTorch. It has no API: everything lives in _test files, and a plain
-// `go test ./...` runs only cheap smoke tests (TestLossSetups builds every
-// loss benchmark's graph at B=8 and checks two forward+backward steps for
-// finite values, in float32 and float64).
+// Package bench holds the benchmarks of the loss kernels (losses_test.go),
+// of the losses with miners (miners_test.go) and of training steps, and the
+// scripts that compare the losses with PyTorch. It has no API: everything
+// lives in _test files, and a plain `go test ./...` runs only cheap smoke
+// tests (TestLossSetups builds every loss benchmark's graph at B=8 and
+// checks two forward+backward steps for finite values, in float32 and
+// float64; TestMinedSetups does the same once per miner case).
 //
 // # Go benchmarks
 //
@@ -41,6 +42,49 @@
 //	LiftedHard         losses.Lifted{Margin: 1, Form: losses.LiftedHard}
 //	NPair              losses.NewNPair()
 //	NCE                losses.NewNCE()
+//
+// # Miners
+//
+// BenchmarkMined (miners_test.go) times the same forward+backward step,
+// on the same data and geometry, of three losses with each miner and
+// without one, named BenchmarkMined/<loss>/<miner>/B=<b>; every loss has a
+// None case, the baseline its mined cases are compared with. The miner runs
+// inside the pass, so its cost, the op around it (the matrix copied to
+// float64, the index tensors) and the gather of its capacity are all in the
+// step. TestMinedSetups runs every case once at B=8.
+//
+//	Triplet      losses.NewTriplet() (squared Euclidean, margin 0.2, sum) with Miner
+//	  None                 mining.AllTriplets{Capacity: mining.PKTriplets(P, 4)} (as Losses/Triplet)
+//	  BatchHard            mining.BatchHard{}
+//	  SemiHard             mining.SemiHard{Margin: 0.2, Fallback: mining.FallbackFarthest, Capacity: P·4·3}
+//	  SemiHardDefaultCap   the same with Capacity 0: (B−1)(B−2) slots, mostly padding
+//	  TypeHard, TypeSemiHard, TypeEasy
+//	                       mining.TripletsOfType{Type: …, Margin: 0.2, Capacity: mining.PKTriplets(P, 4)}
+//	TripletL2    the same loss with Distance graph.Euclidean{Normalize: true}, which
+//	             DistanceWeighted needs (distances in [0, 2])
+//	  None                 mining.AllTriplets{Capacity: mining.PKTriplets(P, 4)}
+//	  DistanceWeighted     mining.NewDistanceWeighted(seed) with Capacity P·4·3
+//	  DistanceWeightedDefaultCap   mining.NewDistanceWeighted(seed) as is: (B−1)(B−2) slots
+//	Contrastive  losses.NewContrastive(), Lifted  losses.NewLifted() (their Euclidean distance)
+//	  None                 no miner (label masks)
+//	  MultiSimilarity      mining.NewMultiSimilarity()
+//	  PairMargin           mining.NewPairMargin()
+//
+// BenchmarkMinerAlone times each of these miners alone (one MineTriplets or
+// MinePairs call, like mining's BenchmarkMiners) on the very float64 matrix
+// it reads in BenchmarkMined's graph, and reports how many triplets or pairs
+// it selects (mined/op), so that its share of the mined step can be taken
+// like for like; mining's BenchmarkMiners uses other data (L2-normalised
+// 64-D rows, cosine similarities for MultiSimilarity).
+//
+//	go test -run '^$' -bench 'Mined' -benchtime 5x -count 5 ./bench | tee /tmp/bench_mined.txt
+//	go test -run '^$' -bench 'MinerAlone' -benchtime 20x -count 5 ./bench | tee /tmp/bench_alone.txt
+//	go test -run '^$' -bench 'Miners' -benchtime 20x -count 5 ./mining | tee /tmp/bench_miners.txt
+//
+// On random embeddings some selections are degenerate, which the times do
+// not show: PairMargin's default NegMargin 0.8 is below every negative
+// distance (≈ √2), so it mines the positive pairs only, and Lifted with it
+// is 0 with a zero gradient; TypeEasy mines only zero-hinge triplets.
 //
 // # PyTorch comparison (optional, never needed by the tests)
 //

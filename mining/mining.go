@@ -65,8 +65,10 @@ type Triplets struct {
 	n                          int
 }
 
-// NewTriplets returns an empty list with room for capacity triplets.
+// NewTriplets returns an empty list with room for capacity triplets (none
+// for a negative capacity).
 func NewTriplets(capacity int) *Triplets {
+	capacity = max(capacity, 0)
 	return &Triplets{
 		Anchor:   make([]int, capacity),
 		Positive: make([]int, capacity),
@@ -106,8 +108,10 @@ type Pairs struct {
 	n      int
 }
 
-// NewPairs returns an empty list with room for capacity pairs.
+// NewPairs returns an empty list with room for capacity pairs (none for a
+// negative capacity).
 func NewPairs(capacity int) *Pairs {
+	capacity = max(capacity, 0)
 	return &Pairs{I: make([]int, capacity), J: make([]int, capacity), Weight: make([]float64, capacity)}
 }
 
@@ -221,6 +225,9 @@ func (m AllTriplets) MineTriplets(batch Batch, out *Triplets) error {
 	out.Reset()
 	if err := batch.Validate(); err != nil {
 		return err
+	}
+	if m.OnlyViolating && (math.IsNaN(m.Margin) || math.IsInf(m.Margin, 0)) {
+		return fmt.Errorf("mining: AllTriplets.Margin is %v; want a finite number", m.Margin)
 	}
 	b := batch.Len()
 	for a := 0; a < b; a++ {
