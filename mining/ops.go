@@ -147,23 +147,6 @@ func weights(w []float64, dt tensor.Dtype) *tensor.Dense {
 	return tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(append([]float64(nil), w...)))
 }
 
-// pickFloats returns row k of a packed float64 (r×c) node as a vector of dtype dt.
-func pickFloats(packed *G.Node, k, c int, dt tensor.Dtype) (*G.Node, error) {
-	return graph.ApplyForward(fmt.Sprintf("pickfloats(%d,%v)", k, dt), dt, 1,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			src := in[0].Data().([]float64)[k*c : (k+1)*c]
-			if dt == tensor.Float32 {
-				out := make([]float32, c)
-				for i, v := range src {
-					out[i] = float32(v)
-				}
-				return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
-			}
-			return tensor.New(tensor.WithShape(c), tensor.WithBacking(append([]float64(nil), src...))), nil
-		}, packed)
-}
-
 // MinePairs adds pair miner m to the graph of dist and labels and returns
 // two B×B weight matrices of dist's dtype: entry (i, j) of pos is the total
 // weight of the mined positive pairs (i, j), and likewise neg. A pair loss
@@ -186,9 +169,13 @@ func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, ne
 	}
 	pp, np := NewPairs(cp), NewPairs(cn)
 	buf := make([]float64, b*b)
-	name := fmt.Sprintf("minepairs(%T%+v,larger=%t,dim=%d)", m, m, larger, dim)
-	packed, err := graph.ApplyForward(name, tensor.Float64, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{2, b * b}, nil },
+	dt := dist.Dtype()
+	// As in MineTriplets: the op returns the positive weights and keeps the
+	// negative ones of the same run for a companion op.
+	var negW G.Value
+	name := fmt.Sprintf("minepairs#%d(%T%+v,larger=%t,dim=%d)", opID.Add(1), m, m, larger, dim)
+	pos, err = graph.ApplyForward(name, dt, 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, b}, nil },
 		func(in []G.Value) (G.Value, error) {
 			batch, err := readBatch(in, larger, dim, buf)
 			if err != nil {
@@ -197,31 +184,36 @@ func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, ne
 			if err := m.MinePairs(batch, pp, np); err != nil {
 				return nil, err
 			}
-			res := make([]float64, 2*b*b)
+			var mats [2]*tensor.Dense
 			for k, list := range []*Pairs{pp, np} {
+				w := make([]float64, b*b)
 				for s := 0; s < list.Len(); s++ {
 					i, j := list.I[s], list.J[s]
 					if i < 0 || i >= b || j < 0 || j >= b {
 						return nil, fmt.Errorf("mining: %T produced pair (%d, %d) outside a batch of %d", m, i, j, b)
 					}
-					res[k*b*b+i*b+j] += list.Weight[s]
+					w[i*b+j] += list.Weight[s]
+				}
+				mats[k] = weights(w, dt)
+				if err := mats[k].Reshape(b, b); err != nil {
+					return nil, err
 				}
 			}
-			return tensor.New(tensor.WithShape(2, b*b), tensor.WithBacking(res)), nil
+			negW = mats[1]
+			return mats[0], nil
 		}, dist, labels)
 	if err != nil {
 		return nil, nil, err
 	}
-	if pos, err = pickFloats(packed, 0, b*b, dist.Dtype()); err != nil {
-		return nil, nil, err
-	}
-	if neg, err = pickFloats(packed, 1, b*b, dist.Dtype()); err != nil {
-		return nil, nil, err
-	}
-	if pos, err = G.Reshape(pos, tensor.Shape{b, b}); err != nil {
-		return nil, nil, err
-	}
-	if neg, err = G.Reshape(neg, tensor.Shape{b, b}); err != nil {
+	neg, err = graph.ApplyForward(name+".neg", dt, 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, b}, nil },
+		func([]G.Value) (G.Value, error) {
+			if negW == nil {
+				return nil, fmt.Errorf("mining: negative pairs read before the miner ran")
+			}
+			return negW, nil
+		}, pos)
+	if err != nil {
 		return nil, nil, err
 	}
 	return pos, neg, nil
