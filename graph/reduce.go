@@ -2,7 +2,10 @@ package graph
 
 import (
 	"fmt"
+	"hash"
 	"math"
+
+	"github.com/chewxy/hm"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -422,30 +425,111 @@ func SqrtEpsilon(dt tensor.Dtype) float64 {
 
 // SafeSqrt returns √x for x > SqrtEpsilon and exactly 0 (with a zero
 // gradient) elsewhere. Gorgonia's Sqrt has an infinite derivative at 0,
-// which turns into NaN downstream (see TestGorgoniaSqrtGradientAtZero).
+// which turns into NaN downstream (see TestGorgoniaSqrtGradientAtZero). It
+// is one elementwise op whose symbolic derivative is another
+// (g·½/√x where x > ε, else 0), like Gorgonia's own Sqrt; the gradient is
+// first-order only.
 func SafeSqrt(x *G.Node) (*G.Node, error) {
 	if _, err := FloatDtype("sqrt input", x); err != nil {
 		return nil, err
 	}
-	mask, err := Indicator(x, SqrtEpsilon(x.Dtype()))
+	n, err := G.ApplyOp(&safeSqrtOp{eps: SqrtEpsilon(x.Dtype()), dt: x.Dtype(), dims: x.Dims()}, x)
+	if err != nil {
+		return nil, fmt.Errorf("graph: safe sqrt: %w", err)
+	}
+	return n, nil
+}
+
+// safeSqrtOp is y = √x where x > eps, 0 elsewhere; with grad set it is
+// instead the backward op dx = grad·½/√x where x > eps, 0 elsewhere.
+type safeSqrtOp struct {
+	eps  float64
+	dt   tensor.Dtype
+	dims int
+	grad bool
+}
+
+func (o *safeSqrtOp) Arity() int {
+	if o.grad {
+		return 2
+	}
+	return 1
+}
+func (o *safeSqrtOp) Type() hm.Type {
+	t := nodeType(o.dt, o.dims)
+	if o.grad {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+func (o *safeSqrtOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("graph: safe sqrt: no static shape")
+	}
+	return s.Clone(), nil
+}
+func (o *safeSqrtOp) ReturnsPtr() bool     { return false }
+func (o *safeSqrtOp) CallsExtern() bool    { return false }
+func (o *safeSqrtOp) OverwritesInput() int { return -1 }
+func (o *safeSqrtOp) String() string {
+	return fmt.Sprintf("safesqrt(eps=%v,%v,%d,grad=%t)", o.eps, o.dt, o.dims, o.grad)
+}
+func (o *safeSqrtOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.String()) }
+func (o *safeSqrtOp) Hashcode() uint32      { return hashOf(o) }
+
+func (o *safeSqrtOp) DiffWRT(n int) []bool {
+	out := make([]bool, n)
+	if !o.grad {
+		out[0] = true
+	}
+	return out
+}
+
+func (o *safeSqrtOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad {
+		return make(G.Nodes, len(inputs)), nil
+	}
+	back := &safeSqrtOp{eps: o.eps, dt: o.dt, dims: o.dims, grad: true}
+	dx, err := G.ApplyOp(back, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
-	inside, err := G.HadamardProd(x, mask)
-	if err != nil {
-		return nil, err
+	return G.Nodes{dx}, nil
+}
+
+func (o *safeSqrtOp) Do(in ...G.Value) (G.Value, error) {
+	shape := in[0].Shape().Clone()
+	switch x := data(in[0]).(type) {
+	case []float32:
+		var g []float32
+		if o.grad {
+			g = data(in[1]).([]float32)
+		}
+		return dense(safeSqrtKernel(x, g, float32(o.eps)), shape...), nil
+	case []float64:
+		var g []float64
+		if o.grad {
+			g = data(in[1]).([]float64)
+		}
+		return dense(safeSqrtKernel(x, g, o.eps), shape...), nil
 	}
-	outside, err := G.Sub(Const(x.Dtype(), 1), mask)
-	if err != nil {
-		return nil, err
+	return nil, fmt.Errorf("graph: safe sqrt: unsupported dtype %v", in[0].Dtype())
+}
+
+// safeSqrtKernel computes √x (g nil) or g·½/√x (g set), 0 where x ≤ eps.
+func safeSqrtKernel[T float](x, g []T, eps T) []T {
+	out := make([]T, len(x))
+	for i, v := range x {
+		if v <= eps {
+			continue
+		}
+		r := T(math.Sqrt(float64(v)))
+		if g == nil {
+			out[i] = r
+		} else {
+			out[i] = g[i] * 0.5 / r
+		}
 	}
-	xs, err := G.Add(inside, outside) // x where kept, 1 where dropped
-	if err != nil {
-		return nil, err
-	}
-	r, err := G.Sqrt(xs)
-	if err != nil {
-		return nil, err
-	}
-	return G.HadamardProd(r, mask)
+	return out
 }
