@@ -41,10 +41,17 @@
 // LogSumExp is wrong (TestGorgoniaLogSumExpIsBroken), Max gives tied
 // elements the full gradient each (TestGorgoniaMaxTieGradient), Sqrt has an
 // infinite gradient at 0 (TestGorgoniaSqrtGradientAtZero), ByIndices is only
-// right on axis 0 of a matrix (TestGorgoniaByIndicesAxis0Gradient), custom ops
+// right on axis 0 of a matrix (TestGorgoniaByIndicesAxis0Gradient) and slow
+// at millions of indices, so Gather (flat indices, scatter-add gradient)
+// replaces it (TestGather), custom ops
 // are merged unless their hash covers every parameter
 // (TestOpHashIncludesParameters), and constants must carry the graph's dtype
 // (Const).
+//
+// # Backends
+//
+// Matrix products use gonum's pure-Go BLAS. Building with -tags openblas
+// (Debian's libopenblas-dev, cgo) switches Gorgonia to OpenBLAS.
 //
 // Errors name the package and the problem ("graph: x has 2 columns, y has
 // 4"); no function panics on bad input.
