@@ -235,15 +235,11 @@ func offDiagMask[T float](n int) []T {
 	return b
 }
 
-// Oriented returns the matrix of dis-similarities of d between x and y:
-// the distance itself, or the negated similarity when larger is closer. A
-// loss written on it ("smaller is closer") serves every Distance; margins
-// given in the distance's own units flip sign with it (see the losses).
-func Oriented(d Distance, x, y *G.Node) (*G.Node, error) {
-	m, err := d.Matrix(x, y)
-	if err != nil {
-		return nil, err
-	}
+// Orient turns a matrix m computed by d into dis-similarities: m itself
+// for a distance, −m when larger is closer. A loss written on it ("smaller
+// is closer") serves every Distance; margins given in the distance's own
+// units flip sign with it (see the losses).
+func Orient(d Distance, m *G.Node) (*G.Node, error) {
 	if !d.LargerIsCloser() {
 		return m, nil
 	}

@@ -19,7 +19,7 @@
 //	Cosine            x_i·y_j / (||x_i|| ||y_j||)
 //
 // each optionally on L2-normalised rows. LargerIsCloser tells a loss whether
-// an entry is a similarity; Oriented flips similarities so that a loss can be
+// an entry is a similarity; Orient flips similarities so that a loss can be
 // written once for "smaller is closer".
 //
 // SafeSqrt returns exactly 0, with a zero gradient, for squared distances at

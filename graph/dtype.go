@@ -30,6 +30,19 @@ func Const(dt tensor.Dtype, v float64) *G.Node {
 	return G.NewConstant(v)
 }
 
+// DenseOf returns a tensor of dtype dt (float32 or float64) and the given
+// shape holding the values v, converted to float32 when dt is float32.
+func DenseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
+	if dt == tensor.Float32 {
+		f := make([]float32, len(v))
+		for i, x := range v {
+			f[i] = float32(x)
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+}
+
 // Embeddings checks that x is a B×D float matrix with B ≥ 1 and D ≥ 1 and
 // returns B and D.
 func Embeddings(what string, x *G.Node) (b, d int, err error) {

@@ -296,9 +296,6 @@ func atLeastOne(s *G.Node) (*G.Node, error) {
 		}, s)
 }
 
-// Mean returns the mean of all elements of x.
-func Mean(x *G.Node) (*G.Node, error) { return G.Mean(x) }
-
 // WeightedMean returns Σ x⊙w / max(Σ w, 1), where w carries no gradient
 // (a mask or slot weights). With no weight it is 0 with a zero gradient.
 func WeightedMean(x, w *G.Node) (*G.Node, error) {

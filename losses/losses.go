@@ -124,15 +124,15 @@ func gather(m, idx *G.Node) (*G.Node, error) { return graph.Gather(m, idx) }
 // the raw matrix (what miners read) and the sign that maps a margin given in
 // the distance's own units to the oriented units (−1 for similarities).
 func orient(d graph.Distance, emb *G.Node) (oriented, raw *G.Node, sign float64, err error) {
-	raw, err = d.Matrix(emb, emb)
-	if err != nil {
+	if raw, err = d.Matrix(emb, emb); err != nil {
 		return nil, nil, 0, err
 	}
-	if !d.LargerIsCloser() {
-		return raw, raw, 1, nil
+	sign = 1
+	if d.LargerIsCloser() {
+		sign = -1
 	}
-	oriented, err = G.Neg(raw)
-	return oriented, raw, -1, err
+	oriented, err = graph.Orient(d, raw)
+	return oriented, raw, sign, err
 }
 
 // pairWeights returns the B×B weights of positive and negative pairs: the

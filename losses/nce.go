@@ -99,35 +99,7 @@ func NewNCE() NCE { return NCE{Distance: graph.Cosine{}, Temperature: 0.1} }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
-	const name = "nce"
-	_, _, dt, err := batch(name, emb, labels)
-	if err != nil {
-		return nil, err
-	}
-	if !(l.Temperature > 0) || math.IsInf(l.Temperature, 0) {
-		return nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0", name, l.Temperature)
-	}
-	dist := l.Distance
-	if dist == nil {
-		dist = graph.Cosine{}
-	}
-	m, err := dist.Matrix(emb, emb)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %w", name, err)
-	}
-	scale := 1 / l.Temperature
-	if !dist.LargerIsCloser() {
-		scale = -scale
-	}
-	logits, err := G.Mul(m, graph.Const(dt, scale))
-	if err != nil {
-		return nil, err
-	}
-	pos, err := graph.LabelMask(labels, graph.SameLabel, dt)
-	if err != nil {
-		return nil, err
-	}
-	neg, err := graph.LabelMask(labels, graph.DifferentLabel, dt)
+	z, pos, neg, others, dt, err := logits("nce", l.Distance, graph.Cosine{}, l.Temperature, emb, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +128,7 @@ func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	}
 	// One softplus over the matrix: data (positive pairs) pay
 	// softplus(−(l − log ν)), noise (negative pairs) softplus(l − log ν).
-	shifted, err := G.Sub(logits, logNu)
+	shifted, err := G.Sub(z, logNu)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +143,7 @@ func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := G.Add(pos, neg)
-	if err != nil {
-		return nil, err
-	}
-	if terms, err = G.HadamardProd(terms, w); err != nil {
+	if terms, err = G.HadamardProd(terms, others); err != nil {
 		return nil, err
 	}
 	total, err := G.Sum(terms)

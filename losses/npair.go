@@ -100,7 +100,7 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 					}
 				}
 			}
-			return toDtype(out, dt, c, c), nil
+			return graph.DenseOf(dt, out, c, c), nil
 		}, tuples)
 	if err != nil {
 		return nil, err
@@ -185,17 +185,6 @@ func intRow(k, c int) func([]G.Value) (G.Value, error) {
 
 func floatRow(k, c int, dt tensor.Dtype) func([]G.Value) (G.Value, error) {
 	return func(in []G.Value) (G.Value, error) {
-		return toDtype(append([]float64(nil), in[0].Data().([]float64)[k*c:(k+1)*c]...), dt, c), nil
+		return graph.DenseOf(dt, append([]float64(nil), in[0].Data().([]float64)[k*c:(k+1)*c]...), c), nil
 	}
-}
-
-func toDtype(v []float64, dt tensor.Dtype, shape ...int) *tensor.Dense {
-	if dt == tensor.Float32 {
-		f := make([]float32, len(v))
-		for i, x := range v {
-			f[i] = float32(x)
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }

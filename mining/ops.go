@@ -106,7 +106,7 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 				apIdx[k], anIdx[k] = a*b+p, a*b+n
 			}
 			an = tensor.New(tensor.WithShape(c), tensor.WithBacking(anIdx))
-			w = weights(out.Weight, dt)
+			w = graph.DenseOf(dt, append([]float64(nil), out.Weight...), c)
 			return tensor.New(tensor.WithShape(c), tensor.WithBacking(apIdx)), nil
 		}, dist, labels)
 	if err != nil {
@@ -134,18 +134,6 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 
 // opID numbers mining ops so that Gorgonia never merges two of them.
 var opID atomic.Uint64
-
-// weights converts slot weights to a vector of dtype dt.
-func weights(w []float64, dt tensor.Dtype) *tensor.Dense {
-	if dt == tensor.Float32 {
-		out := make([]float32, len(w))
-		for i, v := range w {
-			out[i] = float32(v)
-		}
-		return tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(out))
-	}
-	return tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(append([]float64(nil), w...)))
-}
 
 // MinePairs adds pair miner m to the graph of dist and labels and returns
 // two B×B weight matrices of dist's dtype: entry (i, j) of pos is the total
@@ -194,10 +182,7 @@ func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, ne
 					}
 					w[i*b+j] += list.Weight[s]
 				}
-				mats[k] = weights(w, dt)
-				if err := mats[k].Reshape(b, b); err != nil {
-					return nil, err
-				}
+				mats[k] = graph.DenseOf(dt, w, b, b)
 			}
 			negW = mats[1]
 			return mats[0], nil

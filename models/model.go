@@ -135,7 +135,7 @@ func New(cfg Config) (*Model, error) {
 		for i := range v {
 			v[i] = std * r.NormFloat64()
 		}
-		m.Params = append(m.Params, Param{Name: name, Value: denseOf(cfg.Dtype(), v, shape...)})
+		m.Params = append(m.Params, Param{Name: name, Value: graph.DenseOf(cfg.Dtype(), v, shape...)})
 	}
 	for _, s := range m.shapes() {
 		switch s.kind {
@@ -185,17 +185,6 @@ func (m *Model) shapes() []paramShape {
 	return append(out,
 		paramShape{"proj.weight", []int{in, c.Dim}, "glorot", in, c.Dim},
 		paramShape{"proj.bias", []int{1, c.Dim}, "zero", 0, 0})
-}
-
-func denseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
-	if dt == tensor.Float32 {
-		f := make([]float32, len(v))
-		for i, x := range v {
-			f[i] = float32(x)
-		}
-		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
-	}
-	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
 // Built is a model bound into a graph.
