@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -66,6 +67,17 @@ func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "contrastive"
 	_, d, dt, err := batch(name, emb, labels)
 	if err != nil {
+		return nil, err
+	}
+	for _, m := range []struct {
+		what string
+		v    float64
+	}{{"PosMargin", c.PosMargin}, {"NegMargin", c.NegMargin}} {
+		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
+			return nil, fmt.Errorf("losses: %s: %s is %v; want a finite value", name, m.what, m.v)
+		}
+	}
+	if emb, err = finite(name, "embeddings", emb); err != nil {
 		return nil, err
 	}
 	dist := c.Distance

@@ -47,10 +47,24 @@
 // a weight per slot, which the loss gathers with (graph.Gather on flat
 // indices a·B+p of the B×B matrix). Without a miner every valid tuple is used.
 //
+// # Non-finite embeddings
+//
+// One rule for every loss: the embeddings are checked each time the graph
+// runs, before any distance is computed, and a NaN or ±Inf entry makes the
+// run fail with an error that names the loss and the entry
+// ("losses: triplet: embeddings row 2, column 3 is NaN"), whether or not the
+// loss has a miner; the loss never silently becomes NaN from its input. The
+// gradient passes through the check unchanged. NCELogistic checks its
+// logits the same way. Finite embeddings so large that a distance overflows
+// (|x| beyond about 1e18 in float32) are reported by a miner as the
+// overflowing matrix entry; a loss without a miner then gives ±Inf or NaN,
+// which models.Trainer refuses before it updates any weight.
+//
 // # Errors
 //
 // Bad input gives an error that starts with "losses: " and names the
 // problem, never a panic: labels whose length is not B, embeddings that are
 // not 2-D or not float, labels that are not int, nodes from two graphs, a
-// negative margin for a distance, a temperature that is not positive.
+// negative margin for a distance, a NaN or ±Inf margin or L2 weight, a
+// temperature that is not a finite positive number.
 package losses

@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -61,8 +62,11 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Margin < 0 {
-		return nil, fmt.Errorf("losses: %s: margin is %v; want ≥ 0", name, l.Margin)
+	if emb, err = finite(name, "embeddings", emb); err != nil {
+		return nil, err
+	}
+	if !(l.Margin >= 0) || math.IsInf(l.Margin, 0) {
+		return nil, fmt.Errorf("losses: %s: margin is %v; want a finite value ≥ 0", name, l.Margin)
 	}
 	if l.Form != LiftedSmooth && l.Form != LiftedHard {
 		return nil, fmt.Errorf("losses: %s: unknown form %d", name, int(l.Form))

@@ -367,8 +367,19 @@ func TestErrors(t *testing.T) {
 		loss lossFn
 		want string
 	}{
-		{"triplet-margin", losses.Triplet{Margin: -0.1}, "margin is -0.1; want ≥ 0"},
-		{"lifted-margin", losses.Lifted{Margin: -1}, "margin is -1; want ≥ 0"},
+		{"triplet-margin", losses.Triplet{Margin: -0.1}, "margin is -0.1; want a finite value ≥ 0"},
+		{"lifted-margin", losses.Lifted{Margin: -1}, "margin is -1; want a finite value ≥ 0"},
+		// Non-finite margins and weights (issue 11, defect 3): before they
+		// gave a NaN or +Inf loss without an error.
+		{"triplet-margin-nan", losses.Triplet{Margin: math.NaN()}, "triplet: margin is NaN; want a finite value ≥ 0"},
+		{"triplet-margin-inf", losses.Triplet{Margin: math.Inf(1)}, "triplet: margin is +Inf"},
+		{"contrastive-posmargin-nan", losses.Contrastive{PosMargin: math.NaN(), NegMargin: 1}, "contrastive: PosMargin is NaN; want a finite value"},
+		{"contrastive-negmargin-inf", losses.Contrastive{NegMargin: math.Inf(1)}, "contrastive: NegMargin is +Inf; want a finite value"},
+		{"contrastive-cosine-negmargin-neginf", losses.Contrastive{Distance: graph.Cosine{}, NegMargin: math.Inf(-1)}, "NegMargin is -Inf"},
+		{"lifted-margin-nan", losses.Lifted{Margin: math.NaN()}, "lifted structured: margin is NaN"},
+		{"lifted-margin-inf", losses.Lifted{Margin: math.Inf(1)}, "lifted structured: margin is +Inf"},
+		{"npair-l2-nan", losses.NPair{L2: math.NaN()}, "n-pair: L2 is NaN; want a finite value ≥ 0"},
+		{"npair-l2-inf", losses.NPair{L2: math.Inf(1)}, "n-pair: L2 is +Inf"},
 		{"contrastive-margin", losses.Contrastive{NegMargin: -1}, "margins must be ≥ 0"},
 		{"nce-temperature-zero", losses.NCE{}, "temperature is 0"},
 		{"nce-temperature-negative", losses.NCE{Temperature: -1}, "temperature is -1"},
@@ -393,4 +404,75 @@ func TestErrors(t *testing.T) {
 	nn := G.NewVector(g, tensor.Float64, G.WithShape(4), G.WithName("n"))
 	_, err = losses.NCELogistic(dn, nn)
 	require.ErrorContains(t, err, "4 noise logits for 3 data logits")
+}
+
+// TestNonFiniteEmbeddingsFail pins the package rule for NaN and ±Inf
+// embeddings (doc.go, "Non-finite embeddings"; issue 11, defect 12): every
+// loss, with or without a miner, fails when the graph runs, with an error
+// that names the loss and the first bad entry; before, the losses without a
+// miner returned NaN.
+func TestNonFiniteEmbeddingsFail(t *testing.T) {
+	all := []struct {
+		name string
+		loss lossFn
+	}{
+		{"contrastive", losses.NewContrastive()},
+		{"contrastive", losses.Contrastive{NegMargin: 1, Miner: mining.NewPairMargin()}},
+		{"triplet", losses.NewTriplet()},
+		{"triplet", losses.Triplet{Margin: 0.2, Miner: mining.BatchHard{}}},
+		{"lifted structured", losses.NewLifted()},
+		{"n-pair", losses.NewNPair()},
+		{"nce", losses.NewNCE()},
+		{"nt-xent", losses.NewNTXent()},
+		{"supcon", losses.NewSupCon()},
+		{"soft nearest neighbour", losses.NewSoftNearestNeighbor()},
+	}
+	labels := []int{0, 0, 1, 1, 2, 2}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			for _, l := range all {
+				t.Run(fmt.Sprintf("%s/%T/%v/%v", l.name, l.loss, bad, dt), func(t *testing.T) {
+					x := randEmb(3, 6, 4, 1)
+					x[2*4+3] = bad // row 2, column 3
+					g := G.NewGraph()
+					emb := G.NewMatrix(g, dt, G.WithShape(6, 4), G.WithName("emb"), G.WithValue(graph.DenseOf(dt, x, 6, 4)))
+					lab := G.NewVector(g, tensor.Int, G.WithShape(6), G.WithName("labels"), G.WithValue(tensor.New(tensor.WithBacking(append([]int(nil), labels...)))))
+					cost, err := l.loss.Loss(emb, lab)
+					require.NoError(t, err)
+					_, err = G.Grad(cost, emb)
+					require.NoError(t, err)
+					vm := G.NewTapeMachine(g)
+					defer vm.Close()
+					err = vm.RunAll()
+					require.Error(t, err, "loss value %v", cost.Value())
+					require.ErrorContains(t, err, fmt.Sprintf("losses: %s: embeddings row 2, column 3 is %v", l.name, bad))
+				})
+			}
+		}
+	}
+	// Finite embeddings still run (the check passes the gradient through).
+	x := randEmb(3, 6, 4, 1)
+	g := G.NewGraph()
+	emb := G.NewMatrix(g, tensor.Float64, G.WithShape(6, 4), G.WithName("emb"), G.WithValue(graph.DenseOf(tensor.Float64, x, 6, 4)))
+	lab := G.NewVector(g, tensor.Int, G.WithShape(6), G.WithName("labels"), G.WithValue(tensor.New(tensor.WithBacking(labels))))
+	cost, err := losses.NewTriplet().Loss(emb, lab)
+	require.NoError(t, err)
+	_, err = G.Grad(cost, emb)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	require.NoError(t, vm.RunAll())
+}
+
+// TestNCELogisticNonFiniteLogits: NCELogistic follows the same rule for its
+// logits.
+func TestNCELogisticNonFiniteLogits(t *testing.T) {
+	g := G.NewGraph()
+	d := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("d"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, math.NaN()}))))
+	n := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("n"), G.WithValue(tensor.New(tensor.WithBacking([]float64{1, 2}))))
+	_, err := losses.NCELogistic(d, n)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	require.ErrorContains(t, vm.RunAll(), "losses: nce: data logits row 1, column 0 is NaN")
 }

@@ -36,6 +36,12 @@ func NCELogistic(data, noise *G.Node) (*G.Node, error) {
 	if data.Graph() != noise.Graph() {
 		return nil, fmt.Errorf("losses: nce: data and noise logits belong to different graphs")
 	}
+	if data, err = finite("nce", "data logits", data); err != nil {
+		return nil, err
+	}
+	if noise, err = finite("nce", "noise logits", noise); err != nil {
+		return nil, err
+	}
 	n, kn := data.Shape().TotalSize(), noise.Shape().TotalSize()
 	if n < 1 || kn < 1 || kn%n != 0 {
 		return nil, fmt.Errorf("losses: nce: %d noise logits for %d data logits; want k·N with k ≥ 1", kn, n)

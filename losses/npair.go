@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -39,8 +40,11 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.L2 < 0 {
-		return nil, fmt.Errorf("losses: %s: L2 is %v; want ≥ 0", name, l.L2)
+	if emb, err = finite(name, "embeddings", emb); err != nil {
+		return nil, err
+	}
+	if !(l.L2 >= 0) || math.IsInf(l.L2, 0) {
+		return nil, fmt.Errorf("losses: %s: L2 is %v; want a finite value ≥ 0", name, l.L2)
 	}
 	c := b / 2 // at most B/2 classes have two samples
 	tuples, err := graph.ApplyForward(fmt.Sprintf("npairtuples(cap=%d)", c), tensor.Float64, 2,

@@ -78,6 +78,9 @@ func logits(name string, d graph.Distance, def graph.Distance, tau float64, emb,
 	if _, _, dt, err = batch(name, emb, labels); err != nil {
 		return
 	}
+	if emb, err = finite(name, "embeddings", emb); err != nil {
+		return
+	}
 	if !(tau > 0) || math.IsInf(tau, 0) {
 		err = fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0", name, tau)
 		return

@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -58,8 +59,11 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Margin < 0 {
-		return nil, fmt.Errorf("losses: %s: margin is %v; want ≥ 0", name, t.Margin)
+	if emb, err = finite(name, "embeddings", emb); err != nil {
+		return nil, err
+	}
+	if !(t.Margin >= 0) || math.IsInf(t.Margin, 0) {
+		return nil, fmt.Errorf("losses: %s: margin is %v; want a finite value ≥ 0", name, t.Margin)
 	}
 	red, err := t.Reduction.or(Sum)
 	if err != nil {
