@@ -52,7 +52,7 @@ func slots(name string, explicit int, worst float64) (int, error) {
 		return 0, fmt.Errorf("mining: %s.Capacity is %d; want ≥ 0", name, explicit)
 	}
 	if explicit > 0 {
-		return explicit, nil
+		return explicit, checkCapacity(name, explicit)
 	}
 	if worst > MaxSlots {
 		return 0, fmt.Errorf("mining: %s needs up to %.0f slots for this batch size (more than MaxSlots = %d); set %s.Capacity", name, worst, MaxSlots, name)
@@ -61,6 +61,26 @@ func slots(name string, explicit int, worst float64) (int, error) {
 		return 1, nil
 	}
 	return int(worst), nil
+}
+
+// MaxCapacity bounds an explicit Capacity (64M slots, about 8.6 GB at
+// SlotBytes each): past it a miner refuses to build instead of allocating
+// more than a machine holds.
+const MaxCapacity = 1 << 26
+
+// SlotBytes estimates the memory one slot costs while a graph trains: the
+// miner's index and weight lists, the per-step index and weight tensors and
+// the loss's gathered vectors with their gradients.
+const SlotBytes = 128
+
+// checkCapacity refuses an explicit capacity above MaxCapacity with the
+// memory it would need and the limit.
+func checkCapacity(name string, c int) error {
+	if c > MaxCapacity {
+		return fmt.Errorf("mining: %s.Capacity is %d slots, about %.1f GB at %d bytes a slot; the limit is MaxCapacity = %d slots (%.1f GB)",
+			name, c, float64(c)*SlotBytes/1e9, SlotBytes, MaxCapacity, float64(MaxCapacity)*SlotBytes/1e9)
+	}
+	return nil
 }
 
 // worstAllTriplets bounds the number of valid triplets of a batch of b over

@@ -22,7 +22,9 @@
 // give the number of slots a batch of B needs; by default this is the
 // worst case over all labelings (documented per miner), refused above
 // MaxSlots, and miners with a Capacity field let P×K pipelines ask for the
-// exact count instead.
+// exact count instead (PKTriplets(p, k) for all triplets). An explicit
+// Capacity above MaxCapacity (64M slots, about SlotBytes = 128 bytes each)
+// is refused with the memory it would need.
 //
 // In a Gorgonia graph, MineTriplets and MinePairs (ops.go) wrap a miner as
 // a forward-only op on the distance matrix and the labels: the op runs

@@ -297,6 +297,22 @@ func TestAllTriplets(t *testing.T) {
 			require.Len(t, mine(t, mining.AllTriplets{Capacity: mining.PKTriplets(p, k)}, m), mining.PKTriplets(p, k))
 		}
 	})
+	// Issue 11, defect 4: PKTriplets(1000, 100000) overflowed silently
+	// (to a wrong, possibly small or negative count).
+	t.Run("PKTriplets saturates", func(t *testing.T) {
+		for _, tc := range []struct{ p, k, want int }{
+			{10, 10, 81000}, // 10·10·9·9·10
+			{1000, 100000, math.MaxInt},
+			{math.MaxInt, 2, math.MaxInt},
+			{3, math.MaxInt, math.MaxInt},
+			{1, 5, 0},
+			{5, 1, 0},
+			{-1, 5, 0}, // was −1·5·4·(−2)·5 = 200
+			{5, -3, 0},
+		} {
+			require.Equal(t, tc.want, mining.PKTriplets(tc.p, tc.k), "p=%d k=%d", tc.p, tc.k)
+		}
+	})
 	t.Run("capacity too small", func(t *testing.T) {
 		err := mining.AllTriplets{}.MineTriplets(mat{v: tieDist, labels: tieLabels}.batch(), mining.NewTriplets(25))
 		require.ErrorContains(t, err, "raise AllTriplets.Capacity")
@@ -380,6 +396,18 @@ func TestCapacityErrors(t *testing.T) {
 		{"DistanceWeighted past MaxSlots", func() error { _, err := mining.DistanceWeighted{}.TripletCapacity(5000); return err }, "set DistanceWeighted.Capacity"},
 		{"MultiSimilarity past MaxSlots", func() error { _, _, err := mining.MultiSimilarity{}.PairCapacity(5000); return err }, "MultiSimilarity needs up to"},
 		{"PairMargin negative b", func() error { _, _, err := mining.PairMargin{}.PairCapacity(-2); return err }, "batch size -2"},
+		// Explicit capacities past MaxCapacity (issue 11, defect 4): before,
+		// Capacity: 1<<34 was taken and the miner allocated it (fatal
+		// out-of-memory).
+		{"AllTriplets explicit 1<<34", func() error { _, err := mining.AllTriplets{Capacity: 1 << 34}.TripletCapacity(100); return err },
+			"AllTriplets.Capacity is 17179869184 slots, about 2199.0 GB at 128 bytes a slot; the limit is MaxCapacity = 67108864 slots (8.6 GB)"},
+		{"SemiHard explicit past MaxCapacity", func() error { _, err := mining.SemiHard{Capacity: mining.MaxCapacity + 1}.TripletCapacity(100); return err }, "SemiHard.Capacity is 67108865 slots"},
+		{"TripletsOfType explicit past MaxCapacity", func() error {
+			_, err := mining.TripletsOfType{Capacity: mining.PKTriplets(1000, 100000)}.TripletCapacity(100)
+			return err
+		}, "the limit is MaxCapacity"},
+		{"DistanceWeighted explicit past MaxCapacity", func() error { _, err := mining.DistanceWeighted{Capacity: 1 << 40}.TripletCapacity(100); return err }, "DistanceWeighted.Capacity is 1099511627776 slots"},
+		{"AllTriplets -k 200", func() error { _, err := mining.AllTriplets{Capacity: mining.PKTriplets(10, 200)}.TripletCapacity(2000); return err }, "AllTriplets.Capacity is 716400000 slots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.f()

@@ -3,6 +3,7 @@ package mining
 import (
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Batch is what a miner sees of one batch: the pairwise matrix computed in
@@ -188,8 +189,23 @@ type AllTriplets struct {
 }
 
 // PKTriplets returns the number of valid triplets of a batch of p classes
-// with k samples each: p·k·(k−1)·(p−1)·k.
-func PKTriplets(p, k int) int { return p * k * (k - 1) * (p - 1) * k }
+// with k samples each: p·k·(k−1)·(p−1)·k; 0 when p < 2 or k < 2 (there are
+// none), and math.MaxInt when the count overflows an int (which every
+// capacity check refuses, see MaxCapacity).
+func PKTriplets(p, k int) int {
+	if p < 2 || k < 2 {
+		return 0
+	}
+	n := 1
+	for _, f := range []int{p, k, k - 1, p - 1, k} {
+		hi, lo := bits.Mul64(uint64(n), uint64(f))
+		if hi != 0 || lo > math.MaxInt {
+			return math.MaxInt
+		}
+		n = int(lo)
+	}
+	return n
+}
 
 // TripletCapacity implements TripletMiner.
 func (m AllTriplets) TripletCapacity(b int) (int, error) {
@@ -197,7 +213,7 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 		return 0, fmt.Errorf("mining: AllTriplets.Capacity is %d; want ≥ 0", m.Capacity)
 	}
 	if m.Capacity > 0 {
-		return m.Capacity, nil
+		return m.Capacity, checkCapacity("AllTriplets", m.Capacity)
 	}
 	if b < 0 {
 		return 0, fmt.Errorf("mining: batch size %d; want ≥ 0", b)
