@@ -401,13 +401,19 @@ func TestCapacityErrors(t *testing.T) {
 		// out-of-memory).
 		{"AllTriplets explicit 1<<34", func() error { _, err := mining.AllTriplets{Capacity: 1 << 34}.TripletCapacity(100); return err },
 			"AllTriplets.Capacity is 17179869184 slots, about 2199.0 GB at 128 bytes a slot; the limit is MaxCapacity = 67108864 slots (8.6 GB)"},
-		{"SemiHard explicit past MaxCapacity", func() error { _, err := mining.SemiHard{Capacity: mining.MaxCapacity + 1}.TripletCapacity(100); return err }, "SemiHard.Capacity is 67108865 slots"},
+		{"SemiHard explicit past MaxCapacity", func() error {
+			_, err := mining.SemiHard{Capacity: mining.MaxCapacity + 1}.TripletCapacity(100)
+			return err
+		}, "SemiHard.Capacity is 67108865 slots"},
 		{"TripletsOfType explicit past MaxCapacity", func() error {
 			_, err := mining.TripletsOfType{Capacity: mining.PKTriplets(1000, 100000)}.TripletCapacity(100)
 			return err
 		}, "the limit is MaxCapacity"},
 		{"DistanceWeighted explicit past MaxCapacity", func() error { _, err := mining.DistanceWeighted{Capacity: 1 << 40}.TripletCapacity(100); return err }, "DistanceWeighted.Capacity is 1099511627776 slots"},
-		{"AllTriplets -k 200", func() error { _, err := mining.AllTriplets{Capacity: mining.PKTriplets(10, 200)}.TripletCapacity(2000); return err }, "AllTriplets.Capacity is 716400000 slots"},
+		{"AllTriplets -k 200", func() error {
+			_, err := mining.AllTriplets{Capacity: mining.PKTriplets(10, 200)}.TripletCapacity(2000)
+			return err
+		}, "AllTriplets.Capacity is 716400000 slots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.f()
