@@ -15,12 +15,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,9 +53,30 @@ type checkpointEntry struct {
 // format to path atomically (temp file in the same dir + rename). Names must
 // be unique and non-empty; shapes must match data lengths. An empty Shape
 // is a scalar holding one value. Tensors are stored in the given order; nil
-// or empty metadata writes no "__metadata__" entry.
+// or empty metadata gives a "__metadata__" entry holding only the checksum.
+//
+// The CRC-32C (Castagnoli) of the data section is stored in the metadata
+// under MetaChecksum as 8 lower-case hex digits (a string, as safetensors
+// requires, so other readers load the file unchanged); ReadCheckpoint
+// verifies it. The key is reserved.
 func WriteCheckpoint(path string, tensors []CheckpointTensor, metadata map[string]string) error {
-	header, err := checkpointHeader(tensors, metadata)
+	if _, ok := metadata[MetaChecksum]; ok {
+		return fmt.Errorf("models: checkpoint %s: metadata key %q is reserved for the data checksum", path, MetaChecksum)
+	}
+	// The header is validated before the checksum pass reads the tensors.
+	if _, err := checkpointHeader(tensors, metadata); err != nil {
+		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+	}
+	crc := crc32.New(castagnoli)
+	if err := checkpointWriteData(crc, tensors); err != nil {
+		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+	}
+	meta := make(map[string]string, len(metadata)+1)
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	meta[MetaChecksum] = fmt.Sprintf("%08x", crc.Sum32())
+	header, err := checkpointHeader(tensors, meta)
 	if err != nil {
 		return fmt.Errorf("models: checkpoint %s: %w", path, err)
 	}
@@ -65,34 +89,44 @@ func WriteCheckpoint(path string, tensors []CheckpointTensor, metadata map[strin
 		if _, err := w.Write(header); err != nil {
 			return err
 		}
-		buf := make([]byte, 0, 64<<10)
-		for _, t := range tensors {
-			for _, v := range t.F32 {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
-				}
-			}
-			for _, v := range t.F64 {
-				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
-				}
-			}
-		}
-		_, err := w.Write(buf)
-		return err
+		return checkpointWriteData(w, tensors)
 	})
 	if err != nil {
 		return fmt.Errorf("models: checkpoint %s: %w", path, err)
 	}
 	return nil
+}
+
+// MetaChecksum is the metadata key of the data section's CRC-32C.
+const MetaChecksum = "data_crc32c"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checkpointWriteData writes the tensors' values, little-endian, in order.
+func checkpointWriteData(w io.Writer, tensors []CheckpointTensor) error {
+	buf := make([]byte, 0, 64<<10)
+	for _, t := range tensors {
+		for _, v := range t.F32 {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+		}
+		for _, v := range t.F64 {
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+		}
+	}
+	_, err := w.Write(buf)
+	return err
 }
 
 // checkpointHeader validates the tensors and returns the JSON header padded
@@ -184,22 +218,32 @@ func checkpointHeader(tensors []CheckpointTensor, metadata map[string]string) ([
 
 // checkpointWriteAtomic writes a temporary file in the directory of path
 // with write, syncs it and renames it to path, so that readers see either
-// the old file or the complete new one.
+// the old file or the complete new one. Leftover temporary files of earlier
+// saves of path that were killed are removed (tempfiles.go); the new
+// temporary file is locked while it is written so that no other save
+// removes it.
 func checkpointWriteAtomic(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return err
 	}
+	closed := false
 	defer func() {
 		if err != nil {
-			f.Close()
+			if !closed {
+				f.Close()
+			}
 			os.Remove(f.Name())
 		}
 	}()
+	if err := lock(f); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	cleanStaleTemps(filepath.Clean(dir), base, filepath.Join(filepath.Clean(dir), filepath.Base(f.Name())), time.Now())
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := write(w); err != nil {
 		return err
@@ -213,6 +257,17 @@ func checkpointWriteAtomic(path string, write func(io.Writer) error) (err error)
 	if err := f.Sync(); err != nil {
 		return err
 	}
+	if canLock {
+		// Rename while the lock is held, so that the file is never an
+		// unlocked temporary file that another save could take for a
+		// leftover.
+		if err := os.Rename(f.Name(), path); err != nil {
+			return err
+		}
+		closed = true
+		return f.Close()
+	}
+	closed = true
 	if err := f.Close(); err != nil {
 		return err
 	}
@@ -222,7 +277,9 @@ func checkpointWriteAtomic(path string, write func(io.Writer) error) (err error)
 // ReadCheckpoint reads a safetensors file written by WriteCheckpoint (or by
 // Python tooling with F32/F64 tensors). Tensors come back in the order of
 // their data offsets, which is the order WriteCheckpoint was given. The
-// metadata map is never nil.
+// metadata map is never nil. When the metadata holds MetaChecksum, the data
+// section must match it (the key is then removed from the returned map);
+// files without it (older ones, other writers) load without the check.
 func ReadCheckpoint(path string) ([]CheckpointTensor, map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -288,6 +345,16 @@ func checkpointParse(b []byte) ([]CheckpointTensor, map[string]string, error) {
 	}
 	if next != uint64(len(data)) {
 		return nil, nil, fmt.Errorf("tensors cover %d bytes but the data section has %d", next, len(data))
+	}
+	if sum, ok := metadata[MetaChecksum]; ok {
+		want, err := strconv.ParseUint(sum, 16, 32)
+		if err != nil || len(sum) != 8 {
+			return nil, nil, fmt.Errorf("metadata %s is %q; want 8 hex digits", MetaChecksum, sum)
+		}
+		if got := crc32.Checksum(data, castagnoli); got != uint32(want) {
+			return nil, nil, fmt.Errorf("data checksum mismatch: the data section's CRC-32C is %08x, the file records %s (file corrupted)", got, sum)
+		}
+		delete(metadata, MetaChecksum)
 	}
 	return tensors, metadata, nil
 }

@@ -13,6 +13,9 @@ import (
 // with zeros and its padding discarded; progress, when set, is called with
 // the number of rows done after each batch.
 func (m *Model) Embed(x []float32, batch int, progress func(done, total int)) ([]float32, error) {
+	if m == nil {
+		return nil, fmt.Errorf("models: embed: nil model")
+	}
 	in := m.Config.Inputs()
 	if in == 0 || len(x)%in != 0 || len(x) == 0 {
 		return nil, fmt.Errorf("models: embed: %d features is not a positive multiple of %d inputs", len(x), in)

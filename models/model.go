@@ -85,6 +85,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("models: hidden width %d is %d; want ≥ 1", i, h)
 		}
 	}
+	if err := c.checkSize(); err != nil {
+		return err
+	}
 	if c.Arch == ConvNet {
 		if len(c.Hidden) == 0 {
 			return fmt.Errorf("models: a ConvNet needs at least one block (Hidden)")
@@ -99,6 +102,45 @@ func (c Config) Validate() error {
 				return fmt.Errorf("models: a %d×%d input is too small for %d blocks of %d×%d kernels (block %d)", c.Height, c.Width, len(c.Hidden), c.Kernel, c.Kernel, i)
 			}
 		}
+	}
+	return nil
+}
+
+// MaxParams bounds the number of weights of a configuration (2^30, 4 GiB of
+// float32 weights before gradients and optimizer state), so that a
+// configuration read from a file or a flag cannot make New allocate more
+// than a machine holds or overflow an int.
+const MaxParams = 1 << 30
+
+// checkSize refuses a configuration whose input or weights are larger than
+// MaxParams elements, computing the counts in float64 so that no product
+// overflows.
+func (c Config) checkSize() error {
+	in := float64(c.Channels) * float64(c.Height) * float64(c.Width)
+	if in > MaxParams {
+		return fmt.Errorf("models: input shape %d×%d×%d has %.0f values; the limit is MaxParams = %d", c.Channels, c.Height, c.Width, in, MaxParams)
+	}
+	n := 0.0
+	if c.Arch == MLP {
+		prev := in
+		for _, h := range c.Hidden {
+			n += (prev + 1) * float64(h)
+			prev = float64(h)
+		}
+		n += (prev + 1) * float64(c.Dim)
+	} else {
+		if c.Kernel > c.Height || c.Kernel > c.Width {
+			return fmt.Errorf("models: ConvNet kernel %d is larger than the %d×%d input", c.Kernel, c.Height, c.Width)
+		}
+		ch, h, w := float64(c.Channels), c.Height, c.Width
+		for _, oc := range c.Hidden {
+			n += (ch*float64(c.Kernel)*float64(c.Kernel) + 1) * float64(oc)
+			ch, h, w = float64(oc), (h-c.Kernel+1)/2, (w-c.Kernel+1)/2
+		}
+		n += (ch*float64(max(h, 0))*float64(max(w, 0)) + 1) * float64(c.Dim)
+	}
+	if n > MaxParams {
+		return fmt.Errorf("models: the %s configuration has %.0f weights (%.1f GB as %v); the limit is MaxParams = %d", c.Arch, n, n*float64(c.Dtype().Size())/1e9, c.Dtype(), MaxParams)
 	}
 	return nil
 }
@@ -200,6 +242,9 @@ type Built struct {
 // Build adds the encoder for batches of b inputs to g. The weight nodes
 // share memory with m.Params, so a solver stepping them updates the model.
 func (m *Model) Build(g *G.ExprGraph, b int) (*Built, error) {
+	if m == nil {
+		return nil, fmt.Errorf("models: build: nil model")
+	}
 	if b < 1 {
 		return nil, fmt.Errorf("models: batch size is %d; want ≥ 1", b)
 	}

@@ -24,6 +24,9 @@ const (
 // so the file also loads in Python tooling (safetensors.torch.load_file).
 // The file is replaced atomically.
 func (m *Model) Save(path string) error {
+	if m == nil {
+		return fmt.Errorf("models: save %s: nil model", path)
+	}
 	cfg, err := json.Marshal(m.Config)
 	if err != nil {
 		return fmt.Errorf("models: save: %w", err)
@@ -62,21 +65,41 @@ func Load(path string) (*Model, error) {
 	if err := json.Unmarshal([]byte(meta[MetaConfig]), &cfg); err != nil {
 		return nil, fmt.Errorf("models: %s: bad architecture metadata: %w", path, err)
 	}
+	// Everything is checked against the tensors of the file before any
+	// weight is allocated, so the size of what New allocates is bounded by
+	// the file itself (a config declaring a huge model is refused here).
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("models: %s: %w", path, err)
+	}
+	shapes := (&Model{Config: cfg}).shapes()
+	if len(ts) != len(shapes) {
+		return nil, fmt.Errorf("models: %s: %d tensors; the %s architecture has %d parameters", path, len(ts), cfg.Arch, len(shapes))
+	}
+	for i, s := range shapes {
+		t := ts[i]
+		if t.Name != s.name {
+			return nil, fmt.Errorf("models: %s: tensor %d is %q; want %q", path, i, t.Name, s.name)
+		}
+		if !tensor.Shape(t.Shape).Eq(tensor.Shape(s.shape)) {
+			return nil, fmt.Errorf("models: %s: %s has shape %v; want %v", path, s.name, t.Shape, tensor.Shape(s.shape))
+		}
+		if want := cfg.Float64; (t.F64 != nil) != want {
+			have, model := "float32", "float32"
+			if t.F64 != nil {
+				have = "float64"
+			}
+			if want {
+				model = "float64"
+			}
+			return nil, fmt.Errorf("models: %s: %s is %s; the model is %s", path, s.name, have, model)
+		}
+	}
 	m, err := New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
-	if len(ts) != len(m.Params) {
-		return nil, fmt.Errorf("models: %s: %d tensors; the %s architecture has %d parameters", path, len(ts), cfg.Arch, len(m.Params))
-	}
 	for i, p := range m.Params {
 		t := ts[i]
-		if t.Name != p.Name {
-			return nil, fmt.Errorf("models: %s: tensor %d is %q; want %q", path, i, t.Name, p.Name)
-		}
-		if !tensor.Shape(t.Shape).Eq(p.Value.Shape()) {
-			return nil, fmt.Errorf("models: %s: %s has shape %v; want %v", path, p.Name, t.Shape, p.Value.Shape())
-		}
 		switch d := p.Value.Data().(type) {
 		case []float32:
 			if t.F32 == nil {
