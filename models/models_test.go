@@ -2,7 +2,8 @@ package models_test
 
 import (
 	"context"
-
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
 
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
@@ -267,4 +269,84 @@ func TestTrainOnMNISTImprovesRetrieval(t *testing.T) {
 	t.Logf("precision@1 before %.3f after %.3f (%d steps, %v)", before, after, h.Steps, h.Elapsed)
 	require.Greater(t, after, 0.85)
 	require.Greater(t, after, before+0.1)
+}
+
+// craftedModel writes a small file whose metadata declares cfg and whose
+// tensors are tiny, as an attacker would.
+func craftedModel(t *testing.T, cfg models.Config, tensors []models.CheckpointTensor) string {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "crafted.safetensors")
+	if tensors == nil {
+		tensors = []models.CheckpointTensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
+	}
+	require.NoError(t, models.WriteCheckpoint(path, tensors, map[string]string{
+		models.MetaFormat: "contrastive-go/model", models.MetaVersion: "1", models.MetaConfig: string(raw)}))
+	return path
+}
+
+// TestLoadRefusesHugeConfigBeforeAllocating (issue 11, defect 1): a file
+// of a few hundred bytes whose config declares a huge model made Load call
+// New, which allocated it before looking at the tensors (makeslice: len
+// out of range, or a fatal out-of-memory for 7 TB). Now the configuration
+// is bounded (MaxParams) and compared with the file's tensors first.
+func TestLoadRefusesHugeConfigBeforeAllocating(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  models.Config
+		want string
+	}{
+		// 2^40 inputs × 2^23 hidden units overflow int: makeslice panicked.
+		{"overflow", models.Config{Arch: models.MLP, Channels: 1, Height: 1 << 20, Width: 1 << 20, Hidden: []int{1 << 23}, Dim: 4},
+			"input shape 1×1048576×1048576 has 1099511627776 values; the limit is MaxParams = 1073741824"},
+		// (784+1)·2^31 + (2^31+1)·1000 = 3833258312680 weights, 15 TB of
+		// float32: a fatal out-of-memory before.
+		{"15TB", models.Config{Arch: models.MLP, Channels: 1, Height: 28, Width: 28, Hidden: []int{1 << 31}, Dim: 1000},
+			"the mlp configuration has 3833258312680 weights (15333.0 GB as float32); the limit is MaxParams = 1073741824"},
+		{"huge-dim", models.Config{Arch: models.ConvNet, Channels: 1, Height: 28, Width: 28, Hidden: []int{16, 32}, Kernel: 5, Dim: 1 << 40},
+			"the cnn configuration has"},
+		{"huge-kernel", models.Config{Arch: models.ConvNet, Channels: 1, Height: 28, Width: 28, Hidden: []int{16}, Kernel: 1 << 40, Dim: 4},
+			"ConvNet kernel 1099511627776 is larger than the 28×28 input"},
+		// Within MaxParams (800M weights, 3.2 GB) but the file holds one
+		// tiny tensor: refused by the comparison, before New allocates.
+		{"valid-but-absent", models.Config{Arch: models.MLP, Channels: 1, Height: 28, Width: 28, Hidden: []int{1 << 20}, Dim: 4},
+			"1 tensors; the mlp architecture has 4 parameters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := craftedModel(t, tc.cfg, nil)
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Less(t, fi.Size(), int64(400))
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = models.Load(path)
+			runtime.ReadMemStats(&after)
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, path)
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated by Load")
+		})
+	}
+	// Right names and shapes but a NaN weight: refused, naming it.
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	var ts []models.CheckpointTensor
+	for _, p := range m.Params {
+		ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
+	}
+	ts[2].F32[3] = float32(math.NaN())
+	_, err = models.Load(craftedModel(t, cfg, ts))
+	require.ErrorContains(t, err, "proj.weight holds NaN at index 3; weights must be finite")
+}
+
+// TestNilModel (issue 11, defect 9): methods on a nil *Model returned
+// errors only by panicking.
+func TestNilModel(t *testing.T) {
+	var m *models.Model
+	require.ErrorContains(t, m.Save(filepath.Join(t.TempDir(), "m.safetensors")), "models: save")
+	_, err := m.Embed(make([]float32, 4), 1, nil)
+	require.ErrorContains(t, err, "models: embed: nil model")
+	_, err = m.Build(G.NewGraph(), 2)
+	require.ErrorContains(t, err, "models: build: nil model")
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"gorgonia.org/tensor"
@@ -48,8 +49,10 @@ func (m *Model) Save(path string) error {
 }
 
 // Load reads a model written by Save. It checks the format and version, the
-// architecture, and every parameter's name, shape and dtype, and reports
-// the first mismatch.
+// architecture (Config.Validate, including MaxParams), the data checksum,
+// and every parameter's name, shape, dtype and finiteness against the
+// architecture before it allocates the model, and reports the first
+// mismatch.
 func Load(path string) (*Model, error) {
 	ts, meta, err := ReadCheckpoint(path)
 	if err != nil {
@@ -93,6 +96,9 @@ func Load(path string) (*Model, error) {
 			}
 			return nil, fmt.Errorf("models: %s: %s is %s; the model is %s", path, s.name, have, model)
 		}
+		if k, v, ok := firstNonFinite(t); ok {
+			return nil, fmt.Errorf("models: %s: %s holds %v at index %d; weights must be finite", path, s.name, v, k)
+		}
 	}
 	m, err := New(cfg)
 	if err != nil {
@@ -114,4 +120,19 @@ func Load(path string) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// firstNonFinite returns the index and value of the first NaN or ±Inf of t.
+func firstNonFinite(t CheckpointTensor) (int, float64, bool) {
+	for k, v := range t.F32 {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return k, f, true
+		}
+	}
+	for k, v := range t.F64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return k, v, true
+		}
+	}
+	return 0, 0, false
 }
