@@ -350,3 +350,151 @@ func TestNilModel(t *testing.T) {
 	_, err = m.Build(G.NewGraph(), 2)
 	require.ErrorContains(t, err, "models: build: nil model")
 }
+
+// TestTrainConfigRefusesNonFinite (issue 11, defect 2): a NaN or infinite
+// weight decay, a NaN momentum and a learning rate of 1e300 were accepted
+// and trained into NaN weights while Train returned nil.
+func TestTrainConfigRefusesNonFinite(t *testing.T) {
+	m, err := models.New(smallConfigs()["mlp"])
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		mod  func(*models.TrainConfig)
+		want string
+	}{
+		{"decay-nan", func(c *models.TrainConfig) { c.WeightDecay = math.NaN() }, "weight decay is NaN; want a finite value ≥ 0"},
+		{"decay-inf", func(c *models.TrainConfig) { c.WeightDecay = math.Inf(1) }, "weight decay is +Inf"},
+		{"momentum-nan", func(c *models.TrainConfig) { c.Solver = models.SGD; c.Momentum = math.NaN() }, "momentum is NaN"},
+		{"lr-1e300", func(c *models.TrainConfig) { c.LearnRate = 1e300 }, "learning rate is 1e+300; want > 0 and ≤ MaxLearnRate = 10"},
+		{"lr-inf", func(c *models.TrainConfig) { c.LearnRate = math.Inf(1) }, "learning rate is +Inf"},
+		{"lr-nan", func(c *models.TrainConfig) { c.LearnRate = math.NaN() }, "learning rate is NaN"},
+		{"memory-limit-negative", func(c *models.TrainConfig) { c.MemoryLimit = -1 }, "memory limit is -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := models.DefaultTrainConfig()
+			tc.mod(&cfg)
+			_, err := models.NewTrainer(m, losses.NewTriplet(), 6, cfg)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	tr, err := models.NewTrainer(m, losses.NewTriplet(), 6, models.DefaultTrainConfig())
+	require.NoError(t, err)
+	defer tr.Close()
+	require.ErrorContains(t, tr.SetLearnRate(1e300), "learning rate is 1e+300")
+}
+
+// TestStepRefusesNaNGradient (issue 11, defect 2): a finite loss with a NaN
+// gradient was applied, and the next step failed with a misleading miner
+// message. Here the loss is Σ √(E − E): 0, with the infinite derivative of
+// √ at 0 (graph/doc.go) making the gradients non-finite.
+func TestStepRefusesNaNGradient(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	before := append([]float32(nil), m.Params[0].Value.Data().([]float32)...)
+	bad := losses.Func(func(emb, _ *G.Node) (*G.Node, error) {
+		z, err := G.Sub(emb, emb)
+		if err != nil {
+			return nil, err
+		}
+		r, err := G.Sqrt(z)
+		if err != nil {
+			return nil, err
+		}
+		return G.Sum(r)
+	})
+	tr, err := models.NewTrainer(m, bad, 6, models.DefaultTrainConfig())
+	require.NoError(t, err)
+	defer tr.Close()
+	loss, err := tr.Step(randInputs(5, 6, cfg.Inputs()), []int{0, 0, 1, 1, 2, 2})
+	require.Equal(t, 0.0, loss)
+	require.ErrorContains(t, err, "models: gradient of fc0.weight is")
+	require.ErrorContains(t, err, "weights not updated")
+	require.Equal(t, before, m.Params[0].Value.Data().([]float32))
+	for _, p := range m.Params {
+		for _, v := range p.Value.Data().([]float32) {
+			require.False(t, math.IsNaN(float64(v)) || math.IsInf(float64(v), 0), p.Name)
+		}
+	}
+}
+
+// TestTrainHugeEpochs (issue 11, defect 5): the loss history was
+// preallocated for every step (fatal out-of-memory at 10^12 epochs) and the
+// step count overflowed (panic at MaxInt epochs).
+func TestTrainHugeEpochs(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	data := models.Dataset{X: randInputs(2, 24, cfg.Inputs()), Labels: []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}}
+	tc := models.TrainConfig{P: 3, K: 2, Epochs: math.MaxInt, Solver: models.Adam, LearnRate: 1e-3, Seed: 1}
+	_, err = models.Train(context.Background(), m, losses.NewTriplet(), data, tc)
+	require.ErrorContains(t, err, "models: 9223372036854775807 epochs of 4 steps overflow the step count")
+	// 10^12 epochs stop after MaxSteps, and the history holds what ran.
+	tc.Epochs, tc.MaxSteps = 1_000_000_000_000, 3
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h, err := models.Train(context.Background(), m, losses.NewTriplet(), data, tc)
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.Equal(t, 3, h.Steps)
+	require.Len(t, h.Losses, 3)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(256<<20))
+	// Without MaxSteps, the history starts small: cancel after 2 steps.
+	ctx, cancel := context.WithCancel(context.Background())
+	tc.MaxSteps = 0
+	tc.Progress = func(p models.Progress) {
+		if p.Step == 2 {
+			cancel()
+		}
+	}
+	h, err = models.Train(ctx, m, losses.NewTriplet(), data, tc)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 2, h.Steps)
+	require.LessOrEqual(t, cap(h.Losses), 1<<16)
+}
+
+// TestMemoryEstimate (issue 11, defect 6): a batch or an embedding
+// dimension too large for memory is refused by NewTrainer with the
+// estimate and the limit, before anything is allocated.
+func TestMemoryEstimate(t *testing.T) {
+	conv := models.DefaultConvNet(64)
+	e, err := models.TrainingMemory(conv, 100)
+	require.NoError(t, err)
+	// The default run (B = 100) needs tens of MiB, far below the limit.
+	require.Greater(t, e.Total(), float64(10<<20))
+	require.Less(t, e.Total(), float64(1<<30))
+	for _, tc := range []struct {
+		name string
+		cfg  models.Config
+		b    int
+		want string
+	}{
+		// -k 3000 in the command: B = 30,000, 7.2 GB per B×B float32 matrix
+		// TrainingMemory's formula: 30000²·(32·4 + 8) bytes = 114.0 GiB of
+		// B×B matrices plus 35.8 GiB of activations
+		{"batch-30000", conv, 30000, "models: training the cnn (dim 64) on batches of 30000 needs about 149.8 GiB (weights and optimizer 1.1 MiB, activations 35.8 GiB, B×B matrices 114.0 GiB)"},
+		{"dim-1e6", models.DefaultConvNet(1_000_000), 100, "on batches of 100 needs about"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := models.New(models.DefaultMLP(4)) // the model size does not matter for the check
+			require.NoError(t, err)
+			m.Config = tc.cfg
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err = models.NewTrainer(m, losses.NewTriplet(), tc.b, models.DefaultTrainConfig())
+			runtime.ReadMemStats(&after)
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, "the limit is 8.0 GiB (TrainConfig.MemoryLimit)")
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20))
+		})
+	}
+	// A raised limit lets the same configuration through the check (the
+	// build then fails on the model, which is not this configuration's).
+	m, err := models.New(models.DefaultMLP(4))
+	require.NoError(t, err)
+	cfg := models.DefaultTrainConfig()
+	cfg.MemoryLimit = 1 << 40
+	m.Config = models.DefaultConvNet(1_000_000)
+	_, err = models.NewTrainer(m, losses.NewTriplet(), 100, cfg)
+	require.ErrorContains(t, err, "models: parameter 0 is fc0.weight")
+}

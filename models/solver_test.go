@@ -76,3 +76,50 @@ func TestCosineSchedule(t *testing.T) {
 	require.InDelta(t, 0.1*0.5*(1+math.Cos(math.Pi*0.99)), Cosine.rateAt(0.1, 99, 100), 1e-15)
 	require.Equal(t, 0.1, Constant.rateAt(0.1, 99, 100))
 }
+
+// TestStepRefusesNonFiniteUpdate (issue 11, defect 2): an update that would
+// write a non-finite weight or optimizer state, or a non-finite gradient,
+// is refused with the parameter's name, and nothing changes.
+func TestStepRefusesNonFiniteUpdate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    *optimizer
+		w    []float64
+		lr   float64
+		want string
+	}{
+		// gradient of Σ w²/2 is w: SGD gives 1e307 − 100·1e307 = −Inf
+		{"sgd-weight-overflow", newOptimizer(SGD, 0, 0), []float64{1, 1e307}, 100, "would make the weight of w -Inf at index 1; weights not updated"},
+		// Adam squares the gradient: (1e200)² overflows the second moment
+		{"adam-moment-overflow", newOptimizer(Adam, 0, 0), []float64{1e200}, 1e-3, "would make the second moment of w +Inf at index 0"},
+		{"nan-weight-gives-nan-gradient", newOptimizer(Adam, 0, 0), []float64{0, math.NaN()}, 1e-3, "gradient of w is NaN at index 1; weights not updated"},
+		{"decay-overflow", newOptimizer(SGD, 0, 1e300), []float64{1e10}, 1, "would make the first moment of w +Inf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := G.NewGraph()
+			w := append([]float64(nil), tc.w...)
+			n := G.NewVector(g, tensor.Float64, G.WithShape(len(w)), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(len(w)), tensor.WithBacking(w))))
+			sq, err := G.Square(n)
+			require.NoError(t, err)
+			s, err := G.Sum(sq)
+			require.NoError(t, err)
+			c, err := G.Mul(s, G.NewConstant(0.5))
+			require.NoError(t, err)
+			_, err = G.Grad(c, n)
+			require.NoError(t, err)
+			vm := G.NewTapeMachine(g, G.BindDualValues(n))
+			defer vm.Close()
+			_ = vm.RunAll() // the cost may overflow; the gradient is what counts
+			err = tc.o.step(G.Nodes{n}, tc.lr)
+			require.ErrorContains(t, err, tc.want)
+			for i := range w {
+				if math.IsNaN(tc.w[i]) {
+					require.True(t, math.IsNaN(w[i]))
+				} else {
+					require.Equal(t, tc.w[i], w[i], "weight %d changed", i)
+				}
+			}
+			require.Equal(t, 0, tc.o.t, "the optimizer counted a step")
+		})
+	}
+}

@@ -70,6 +70,9 @@ type TrainConfig struct {
 	Schedule Schedule
 	// Seed drives the batch sampler.
 	Seed uint64
+	// MemoryLimit bounds the TrainingMemory estimate of the configuration,
+	// in bytes; 0 means DefaultMemoryLimit.
+	MemoryLimit int64
 	// Progress, when set, is called after every step.
 	Progress func(Progress)
 }
@@ -123,17 +126,17 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	if m == nil || loss == nil {
 		return nil, fmt.Errorf("models: nil model or loss")
 	}
-	if !(cfg.LearnRate > 0) || math.IsInf(cfg.LearnRate, 0) {
-		return nil, fmt.Errorf("models: learning rate is %v; want > 0", cfg.LearnRate)
+	if !(cfg.LearnRate > 0) || cfg.LearnRate > MaxLearnRate {
+		return nil, fmt.Errorf("models: learning rate is %v; want > 0 and ≤ MaxLearnRate = %v", cfg.LearnRate, MaxLearnRate)
 	}
-	if cfg.WeightDecay < 0 {
-		return nil, fmt.Errorf("models: weight decay is %v; want ≥ 0", cfg.WeightDecay)
+	if !(cfg.WeightDecay >= 0) || math.IsInf(cfg.WeightDecay, 0) {
+		return nil, fmt.Errorf("models: weight decay is %v; want a finite value ≥ 0", cfg.WeightDecay)
 	}
 	switch cfg.Solver {
 	case Adam, "":
 		cfg.Solver = Adam
 	case SGD:
-		if cfg.Momentum < 0 || cfg.Momentum >= 1 {
+		if !(cfg.Momentum >= 0 && cfg.Momentum < 1) {
 			return nil, fmt.Errorf("models: momentum is %v; want 0 ≤ momentum < 1", cfg.Momentum)
 		}
 	default:
@@ -141,6 +144,9 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	}
 	if cfg.Schedule != Constant && cfg.Schedule != Cosine {
 		return nil, fmt.Errorf("models: unknown learning-rate schedule %d", int(cfg.Schedule))
+	}
+	if err := checkMemory(m.Config, b, cfg.MemoryLimit); err != nil {
+		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
 	g := G.NewGraph()
@@ -220,8 +226,8 @@ func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
 
 // SetLearnRate changes the learning rate of the following steps.
 func (t *Trainer) SetLearnRate(lr float64) error {
-	if !(lr >= 0) || math.IsInf(lr, 0) {
-		return fmt.Errorf("models: learning rate is %v; want ≥ 0", lr)
+	if !(lr >= 0) || lr > MaxLearnRate {
+		return fmt.Errorf("models: learning rate is %v; want ≥ 0 and ≤ MaxLearnRate = %v", lr, MaxLearnRate)
 	}
 	t.lr = lr
 	return nil
@@ -256,11 +262,11 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 	x := make([]float32, b*in)
 	lab := make([]int, b)
 	perEpoch := sampler.BatchesPerEpoch()
-	total := perEpoch * cfg.Epochs
-	if cfg.MaxSteps > 0 && cfg.MaxSteps < total {
-		total = cfg.MaxSteps
+	total, err := totalSteps(perEpoch, cfg.Epochs, cfg.MaxSteps)
+	if err != nil {
+		return nil, err
 	}
-	h := &History{Losses: make([]float64, 0, total)}
+	h := &History{Losses: make([]float64, 0, min(total, 1<<16))} // grows past 65,536 steps
 	start := time.Now()
 	ema, weight := 0.0, 0.0
 	for epoch := 0; epoch < cfg.Epochs && h.Steps < total; epoch++ {
