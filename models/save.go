@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 
 	"gorgonia.org/tensor"
@@ -54,9 +55,18 @@ func (m *Model) Save(path string) error {
 // architecture before it allocates the model, and reports the first
 // mismatch.
 func Load(path string) (*Model, error) {
-	ts, meta, err := ReadCheckpoint(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("models: checkpoint: %w", err)
+	}
+	return loadBytes(path, b)
+}
+
+// loadBytes is Load on the content b of the file path.
+func loadBytes(path string, b []byte) (*Model, error) {
+	ts, meta, err := checkpointParse(b)
+	if err != nil {
+		return nil, fmt.Errorf("models: checkpoint %s: %w", path, err)
 	}
 	if meta[MetaFormat] != formatName {
 		return nil, fmt.Errorf("models: %s: not a saved model (metadata %q is %q)", path, MetaFormat, meta[MetaFormat])

@@ -107,22 +107,34 @@ func Load(dir string) (train, test *Set, err error) {
 }
 
 // LoadSet reads one set from a gzip-compressed IDX images file (magic 2051)
-// and the matching gzip-compressed IDX labels file (magic 2049).
+// and the matching gzip-compressed IDX labels file (magic 2049). Both
+// headers are read and compared before any data is decompressed, so a
+// small file announcing a large set costs nothing when the counts differ.
 func LoadSet(imagesPath, labelsPath string) (*Set, error) {
-	dims, pixels, err := readIDX(imagesPath, imagesMagic)
+	imgs, err := openIDX(imagesPath, imagesMagic)
 	if err != nil {
 		return nil, err
 	}
-	n, rows, cols := dims[0], dims[1], dims[2]
+	defer imgs.close()
+	n, rows, cols := imgs.dims[0], imgs.dims[1], imgs.dims[2]
 	if rows == 0 || cols == 0 {
 		return nil, fmt.Errorf("mnist: %s: image size %d×%d is empty", imagesPath, rows, cols)
 	}
-	ldims, labelBytes, err := readIDX(labelsPath, labelsMagic)
+	lbls, err := openIDX(labelsPath, labelsMagic)
 	if err != nil {
 		return nil, err
 	}
-	if ldims[0] != n {
-		return nil, fmt.Errorf("mnist: %s has %d images but %s has %d labels", imagesPath, n, labelsPath, ldims[0])
+	defer lbls.close()
+	if lbls.dims[0] != n {
+		return nil, fmt.Errorf("mnist: %s has %d images but %s has %d labels", imagesPath, n, labelsPath, lbls.dims[0])
+	}
+	pixels, err := imgs.data()
+	if err != nil {
+		return nil, err
+	}
+	labelBytes, err := lbls.data()
+	if err != nil {
+		return nil, err
 	}
 	labels := make([]int, n)
 	for i, b := range labelBytes {
@@ -142,30 +154,56 @@ func LoadSet(imagesPath, labelsPath string) (*Set, error) {
 	return &Set{Images: images, Labels: labels, Rows: rows, Cols: cols}, nil
 }
 
-// readIDX reads a gzip-compressed IDX file of unsigned bytes with the given
-// magic number and returns its dimensions and data.
-func readIDX(path string, magic uint32) ([]int, []byte, error) {
+// idxStream is an IDX file whose header has been read: its dimensions,
+// and the stream positioned at the data.
+type idxStream struct {
+	name string
+	dims []int
+	size int // bytes of data: the product of dims
+	f    io.Closer
+	br   *bufio.Reader
+	z    *gzip.Reader
+}
+
+// openIDX opens a gzip-compressed IDX file of unsigned bytes with the given
+// magic number and reads its header.
+func openIDX(path string, magic uint32) (*idxStream, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mnist: %w", err)
+		return nil, fmt.Errorf("mnist: %w", err)
 	}
-	defer f.Close()
-	z, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	s, err := readIDXHeader(path, f, magic)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s is not a gzip file: %w", path, err)
+		f.Close()
+		return nil, err
 	}
-	defer z.Close()
+	s.f = f
+	return s, nil
+}
 
+// readIDXHeader starts decompressing r (a file called name) and reads the
+// IDX header: the magic number and the dimensions, whose product is bounded
+// by maxDataBytes.
+func readIDXHeader(name string, r io.Reader, magic uint32) (*idxStream, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	z, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("mnist: %s is not a gzip file: %w", name, err)
+	}
+	// One gzip member: what follows it is reported as trailing garbage,
+	// not read as a second member (whose broken header looked like a
+	// truncated file).
+	z.Multistream(false)
 	ndim := int(magic & 0xff)
 	header := make([]byte, 4*(1+ndim))
 	if _, err := io.ReadFull(z, header[:4]); err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: reading magic number: %w", path, truncated(err))
+		return nil, fmt.Errorf("mnist: %s: reading magic number: %w", name, truncated(err))
 	}
 	if got := binary.BigEndian.Uint32(header); got != magic {
-		return nil, nil, fmt.Errorf("mnist: %s: magic number %d, want %d", path, got, magic)
+		return nil, fmt.Errorf("mnist: %s: magic number %d, want %d", name, got, magic)
 	}
 	if _, err := io.ReadFull(z, header[4:]); err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: reading %d dimensions: %w", path, ndim, truncated(err))
+		return nil, fmt.Errorf("mnist: %s: reading %d dimensions: %w", name, ndim, truncated(err))
 	}
 	dims := make([]int, ndim)
 	size := uint64(1)
@@ -174,20 +212,54 @@ func readIDX(path string, magic uint32) ([]int, []byte, error) {
 		dims[i] = int(d)
 		size *= uint64(d) // size ≤ 2^30 and d < 2^32 before this: no overflow
 		if size > maxDataBytes {
-			return nil, nil, fmt.Errorf("mnist: %s: dimensions %v exceed %d bytes", path, dims[:i+1], maxDataBytes)
+			return nil, fmt.Errorf("mnist: %s: dimensions %v exceed %d bytes", name, dims[:i+1], maxDataBytes)
 		}
 	}
-	data, err := readN(z, int(size))
+	return &idxStream{name: name, dims: dims, size: int(size), br: br, z: z}, nil
+}
+
+// data reads the data section and checks that the file ends with it: no
+// more data in the gzip stream, a valid gzip trailer (CRC and length), and
+// nothing after the stream.
+func (s *idxStream) data() ([]byte, error) {
+	data, err := readN(s.z, s.size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mnist: %s: dimensions %v need %d data bytes: %w", path, dims, size, truncated(err))
+		return nil, fmt.Errorf("mnist: %s: dimensions %v need %d data bytes: %w", s.name, s.dims, s.size, truncated(err))
 	}
 	var extra [1]byte
-	if k, err := io.ReadFull(z, extra[:]); k > 0 {
-		return nil, nil, fmt.Errorf("mnist: %s: trailing data after %d data bytes", path, size)
+	if k, err := io.ReadFull(s.z, extra[:]); k > 0 {
+		return nil, fmt.Errorf("mnist: %s: trailing data after %d data bytes", s.name, s.size)
 	} else if err != nil && err != io.EOF {
-		return nil, nil, fmt.Errorf("mnist: %s: %w", path, truncated(err))
+		return nil, fmt.Errorf("mnist: %s: %w", s.name, truncated(err))
 	}
-	return dims, data, nil
+	if _, err := s.br.Peek(1); err == nil {
+		return nil, fmt.Errorf("mnist: %s: trailing garbage after the end of the gzip stream", s.name)
+	} else if err != io.EOF {
+		return nil, fmt.Errorf("mnist: %s: %w", s.name, err)
+	}
+	return data, nil
+}
+
+func (s *idxStream) close() {
+	s.z.Close()
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// decodeIDX decodes a whole gzip-compressed IDX file from r (header and
+// data), as LoadSet does for each of its files.
+func decodeIDX(name string, r io.Reader, magic uint32) ([]int, []byte, error) {
+	s, err := readIDXHeader(name, r, magic)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer s.close()
+	data, err := s.data()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.dims, data, nil
 }
 
 // readN reads exactly n bytes, growing the buffer as data arrives so that a

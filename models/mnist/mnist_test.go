@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,42 @@ func TestLoadSet(t *testing.T) {
 	}
 }
 
+// flipCRC returns a copy of a gzip file with its CRC-32 trailer damaged.
+func flipCRC(b []byte) []byte {
+	c := append([]byte{}, b...)
+	c[len(c)-8] ^= 0xff
+	return c
+}
+
+// TestLoadSetComparesHeadersFirst (issue 11, defect 11): a small gzip that
+// announces many images was decompressed in full before its count was
+// compared with the labels'. Here 64 MiB of zeros (a 64 KiB file) meet a
+// labels file of 10 entries: the mismatch is reported before the data is
+// read, so loading allocates far less than the announced 64 MiB.
+func TestLoadSetComparesHeadersFirst(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	z, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = z.Write(idx(2051, []uint32{1 << 16, 32, 32}, nil))
+	require.NoError(t, err)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		_, err = z.Write(zeros)
+		require.NoError(t, err)
+	}
+	require.NoError(t, z.Close())
+	imgs := writeFile(t, dir, "images.gz", buf.Bytes())
+	lbls := writeFile(t, dir, "labels.gz", gz(t, idx(2049, []uint32{10}, make([]byte, 10))))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = mnist.LoadSet(imgs, lbls)
+	runtime.ReadMemStats(&after)
+	require.ErrorContains(t, err, "has 65536 images but")
+	require.ErrorContains(t, err, "has 10 labels")
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20), "bytes allocated")
+}
+
 func TestLoadSetErrors(t *testing.T) {
 	dir := t.TempDir()
 	goodImages := gz(t, idx(2051, []uint32{2, 2, 2}, seq(8)))
@@ -99,7 +136,14 @@ func TestLoadSetErrors(t *testing.T) {
 		{"images trailing data", gz(t, idx(2051, []uint32{2, 2, 2}, seq(9))), goodLabels, "images", "trailing data after 8 data bytes"},
 		{"images empty size", gz(t, idx(2051, []uint32{2, 0, 2}, nil)), goodLabels, "images", "image size 0×2 is empty"},
 		{"images huge header", gz(t, idx(2051, []uint32{60000, 60000, 60000}, seq(8))), goodLabels, "images", "exceed 1073741824 bytes"},
-		{"images huge header, little data", gz(t, idx(2051, []uint32{1000, 1000, 1000}, seq(8))), goodLabels, "images", "need 1000000000 data bytes: file truncated"},
+		{"images huge header, little data", gz(t, idx(2051, []uint32{1000, 1000, 1000}, seq(8))), gz(t, idx(2049, []uint32{1000}, make([]byte, 1000))), "images", "need 1000000000 data bytes: file truncated"},
+		// Issue 11, defect 11: bytes after a valid gzip stream were read as
+		// a second member, whose broken header was reported as a truncated
+		// file (or as an invalid header).
+		{"images trailing garbage", append(append([]byte{}, goodImages...), "garbage after the stream"...), goodLabels, "images", "trailing garbage after the end of the gzip stream"},
+		{"labels short trailing garbage", goodImages, append(append([]byte{}, goodLabels...), 0x1f, 0x8b, 8), "labels", "trailing garbage after the end of the gzip stream"},
+		{"images second gzip member", append(append([]byte{}, goodImages...), gz(t, []byte{1})...), goodLabels, "images", "trailing garbage after the end of the gzip stream"},
+		{"images bad gzip checksum", flipCRC(goodImages), goodLabels, "images", "gzip: invalid checksum"},
 		{"count mismatch", goodImages, gz(t, idx(2049, []uint32{3}, []byte{1, 2, 3})), "labels", "has 2 images but"},
 		{"label out of range", goodImages, gz(t, idx(2049, []uint32{2}, []byte{3, 10})), "labels", "label 10 of sample 1 is outside 0..9"},
 	}
