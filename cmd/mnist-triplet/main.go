@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -123,16 +124,20 @@ func (o options) validate() error {
 		return usagef("-dim is %d; want ≥ 1", o.Dim)
 	case o.Epochs < 1:
 		return usagef("-epochs is %d; want ≥ 1", o.Epochs)
+	case o.Epochs > maxEpochs:
+		return usagef("-epochs is %d; want ≤ %d", o.Epochs, maxEpochs)
 	case o.P < 2:
 		return usagef("-p is %d; want ≥ 2 classes per batch (negatives need a second class)", o.P)
 	case o.K < 2:
 		return usagef("-k is %d; want ≥ 2 (an anchor needs a positive of its class)", o.K)
 	case o.P > 10:
 		return usagef("-p is %d but MNIST has 10 classes", o.P)
-	case o.Margin < 0:
-		return usagef("-margin is %v; want ≥ 0", o.Margin)
-	case !(o.LR > 0):
-		return usagef("-lr is %v; want > 0", o.LR)
+	case o.K > mnistTrainImages:
+		return usagef("-k is %d but MNIST has %d training images", o.K, mnistTrainImages)
+	case !(o.Margin >= 0) || math.IsInf(o.Margin, 0):
+		return usagef("-margin is %v; want a finite value ≥ 0", o.Margin)
+	case !(o.LR > 0) || o.LR > models.MaxLearnRate:
+		return usagef("-lr is %v; want > 0 and ≤ %v", o.LR, models.MaxLearnRate)
 	case o.Limit < 0:
 		return usagef("-limit is %d; want ≥ 0", o.Limit)
 	case o.EvalBatch < 1:
@@ -151,7 +156,60 @@ func (o options) validate() error {
 			return usagef("-miner %s selects pairs; -loss %s cannot use it", o.Miner, o.Loss)
 		}
 	}
+	return o.checkMemory()
+}
+
+// maxEpochs bounds -epochs (an epoch of MNIST at the default batch is 600
+// steps; 10,000 epochs are weeks of training).
+const maxEpochs = 10_000
+
+// mnistTrainImages and mnistTestImages are the sizes of the MNIST sets.
+const (
+	mnistTrainImages = 60_000
+	mnistTestImages  = 10_000
+)
+
+// checkMemory refuses, as a usage error, flags whose memory the run cannot
+// have: training (models.TrainingMemory at batch P×K), the miner's slots,
+// the embedding of the data sets and the stored embeddings, each against
+// models.DefaultMemoryLimit, with the estimate and the limit.
+func (o options) checkMemory() error {
+	limit := float64(models.DefaultMemoryLimit)
+	b := o.P * o.K // P ≤ 10 and K ≤ 60,000: no overflow
+	cfg := o.modelConfig()
+	e, err := models.TrainingMemory(cfg, b)
+	if err != nil {
+		return usagef("-model %s -dim %d: %v", o.Model, o.Dim, err)
+	}
+	if e.Total() > limit {
+		return usagef("-p %d × -k %d with -model %s -dim %d needs %v to train; the limit is %.1f GiB", o.P, o.K, o.Model, o.Dim, e, limit/(1<<30))
+	}
+	if tm, _ := o.miners(); tm != nil {
+		if _, err := tm.TripletCapacity(b); err != nil {
+			return usagef("-miner %s with -p %d -k %d: %v; lower -k or -p", o.Miner, o.P, o.K, err)
+		}
+	}
+	fwd, err := models.TrainingMemory(cfg, min(o.EvalBatch, mnistTrainImages))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if fwd.Activations > limit {
+		return usagef("-eval-batch %d with -model %s needs about %.1f GiB to embed a batch; the limit is %.1f GiB", o.EvalBatch, o.Model, fwd.Activations/(1<<30), limit/(1<<30))
+	}
+	if emb := float64(mnistTrainImages+mnistTestImages) * float64(o.Dim) * 4; emb > limit {
+		return usagef("-dim %d: the embeddings of the %d training and test images take %.1f GiB; the limit is %.1f GiB", o.Dim, mnistTrainImages+mnistTestImages, emb/(1<<30), limit/(1<<30))
+	}
 	return nil
+}
+
+// modelConfig returns the encoder's configuration.
+func (o options) modelConfig() models.Config {
+	cfg := models.DefaultConvNet(o.Dim)
+	if o.Model == "mlp" {
+		cfg = models.DefaultMLP(o.Dim)
+	}
+	cfg.Seed = o.Seed
+	return cfg
 }
 
 func contains(list []string, s string) bool {
@@ -163,19 +221,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// buildLoss returns the configured loss with its miner.
-func buildLoss(o options) (models.Loss, error) {
-	var tm mining.TripletMiner
-	var pm mining.PairMiner
+// miners returns the configured triplet or pair miner (or neither). Miners
+// with a capacity get the exact count of a P×K batch, so that no flag is
+// needed to size them.
+func (o options) miners() (tm mining.TripletMiner, pm mining.PairMiner) {
+	anchorPositives := o.P * o.K * (o.K - 1) // one triplet per anchor–positive pair at most
 	switch o.Miner {
 	case "batch-hard":
 		tm = mining.BatchHard{}
 	case "semi-hard":
-		tm = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest}
+		tm = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives}
 	case "all":
 		tm = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: mining.PKTriplets(o.P, o.K)}
 	case "distance-weighted":
-		tm = mining.NewDistanceWeighted(o.Seed)
+		d := mining.NewDistanceWeighted(o.Seed)
+		d.Capacity = anchorPositives
+		tm = d
 	case "multi-similarity":
 		pm = mining.NewMultiSimilarity()
 	case "pair-margin":
@@ -185,6 +246,12 @@ func buildLoss(o options) (models.Loss, error) {
 			tm = mining.AllTriplets{Capacity: mining.PKTriplets(o.P, o.K)}
 		}
 	}
+	return tm, pm
+}
+
+// buildLoss returns the configured loss with its miner.
+func buildLoss(o options) (models.Loss, error) {
+	tm, pm := o.miners()
 	// The encoders L2-normalise, so the Euclidean distance lies in [0, 2].
 	switch o.Loss {
 	case "triplet":
@@ -288,6 +355,13 @@ func train(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Empty sets are reported now, not after training.
+	if trainSet.Len() == 0 {
+		return fmt.Errorf("the training set %s is empty", filepath.Join(o.Data, mnist.TrainImagesFile))
+	}
+	if testSet.Len() == 0 {
+		return fmt.Errorf("the test set %s is empty: there are no queries to evaluate", filepath.Join(o.Data, mnist.TestImagesFile))
+	}
 	if o.Limit > 0 && o.Limit < trainSet.Len() {
 		if trainSet, err = trainSet.Subset(o.Limit); err != nil {
 			return err
@@ -296,12 +370,7 @@ func train(ctx context.Context, o options, stdout io.Writer) error {
 	if b := o.P * o.K; b > trainSet.Len() {
 		return usagef("a batch of -p %d × -k %d = %d images is larger than the %d training images", o.P, o.K, b, trainSet.Len())
 	}
-	cfg := models.DefaultConvNet(o.Dim)
-	if o.Model == "mlp" {
-		cfg = models.DefaultMLP(o.Dim)
-	}
-	cfg.Seed = o.Seed
-	model, err := models.New(cfg)
+	model, err := models.New(o.modelConfig())
 	if err != nil {
 		return err
 	}

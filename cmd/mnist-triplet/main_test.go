@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,6 +87,21 @@ func TestUsageErrors(t *testing.T) {
 		{"batch-larger-than-data", []string{"-limit", "50", "-out", t.TempDir()}, 2, "larger than the 50 training images"},
 		{"bad-flag", []string{"-nope"}, 2, "flag provided but not defined"},
 		{"missing-data", []string{"-data", filepath.Join(t.TempDir(), "none"), "-out", t.TempDir()}, 1, "train-images-idx3-ubyte.gz"},
+		// Issue 11, defects 3, 5, 6 and 7: each of these trained and failed
+		// later with exit 1, or crashed (exit 2 from a panic or a fatal
+		// out-of-memory); now each is a usage error before anything runs.
+		{"margin-nan", []string{"-margin", "NaN"}, 2, "-margin is NaN; want a finite value ≥ 0"},
+		{"margin-inf", []string{"-margin", "Inf"}, 2, "-margin is +Inf"},
+		{"lr-inf", []string{"-lr", "Inf"}, 2, "-lr is +Inf; want > 0 and ≤ 10"},
+		{"lr-1e300", []string{"-lr", "1e300"}, 2, "-lr is 1e+300"},
+		{"epochs-1e12", []string{"-epochs", "1000000000000"}, 2, "-epochs is 1000000000000; want ≤ 10000"},
+		{"epochs-maxint", []string{"-epochs", "9223372036854775807"}, 2, "-epochs is 9223372036854775807"},
+		{"k-3000", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model cnn -dim 64 needs about"},
+		{"k-overflow", []string{"-k", "9223372036854775807"}, 2, "MNIST has 60000 training images"},
+		{"dim-1e6", []string{"-dim", "1000000"}, 2, "-dim 1000000 needs about"},
+		{"dim-1e5", []string{"-model", "mlp", "-dim", "100000"}, 2, "the embeddings of the 70000 training and test images take 26.1 GiB"},
+		{"miner-all-k-200", []string{"-miner", "all", "-k", "200"}, 2, "-miner all with -p 10 -k 200: mining: AllTriplets.Capacity is 716400000 slots"},
+		{"eval-batch-huge", []string{"-eval-batch", "1000000000"}, 2, "-eval-batch 1000000000 with -model cnn needs about"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -140,5 +159,63 @@ func TestSameSeedSameMetrics(t *testing.T) {
 	}
 	for _, k := range []string{"precision_at_1", "r_precision", "map_at_r", "knn_accuracy", "final_running_loss"} {
 		require.Equal(t, results[0][k], results[1][k], k)
+	}
+}
+
+// TestSemiHardLargeKNeedsNoFlag (issue 11, defect 7): -miner semi-hard
+// -k 500 said to "set SemiHard.Capacity", which no flag can do; the
+// command now sizes the miner for its P×K batches.
+func TestSemiHardLargeKNeedsNoFlag(t *testing.T) {
+	for _, miner := range []string{"semi-hard", "distance-weighted"} {
+		o, err := parseFlags([]string{"-miner", miner, "-k", "500", "-model", "mlp"}, io.Discard)
+		require.NoError(t, err, miner)
+		tm, _ := o.miners()
+		c, err := tm.TripletCapacity(o.P * o.K)
+		require.NoError(t, err)
+		require.Equal(t, 10*500*499, c) // P·K·(K−1) anchor–positive pairs
+	}
+}
+
+// TestEmptySetsFailBeforeTraining (issue 11, defect 8): an empty test set
+// was noticed only after the whole training run, by a message that did not
+// name it.
+func TestEmptySetsFailBeforeTraining(t *testing.T) {
+	idx := func(magic uint32, dims []uint32, data []byte) []byte {
+		var b bytes.Buffer
+		z := gzip.NewWriter(&b)
+		h := binary.BigEndian.AppendUint32(nil, magic)
+		for _, d := range dims {
+			h = binary.BigEndian.AppendUint32(h, d)
+		}
+		z.Write(append(h, data...))
+		z.Close()
+		return b.Bytes()
+	}
+	const n = 200
+	labels := make([]byte, n)
+	for i := range labels {
+		labels[i] = byte(i % 10)
+	}
+	for _, tc := range []struct {
+		name       string
+		train, tst int
+		want       string
+	}{
+		{"empty-test", n, 0, "the test set " + "%s" + "/t10k-images-idx3-ubyte.gz is empty: there are no queries to evaluate"},
+		{"empty-train", 0, n, "the training set " + "%s" + "/train-images-idx3-ubyte.gz is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name string, b []byte) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644)) }
+			write("train-images-idx3-ubyte.gz", idx(2051, []uint32{uint32(tc.train), 28, 28}, make([]byte, tc.train*784)))
+			write("train-labels-idx1-ubyte.gz", idx(2049, []uint32{uint32(tc.train)}, labels[:tc.train]))
+			write("t10k-images-idx3-ubyte.gz", idx(2051, []uint32{uint32(tc.tst), 28, 28}, make([]byte, tc.tst*784)))
+			write("t10k-labels-idx1-ubyte.gz", idx(2049, []uint32{uint32(tc.tst)}, labels[:tc.tst]))
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"-data", dir, "-out", t.TempDir(), "-model", "mlp", "-epochs", "1"}, &stdout, &stderr)
+			require.Equal(t, 1, code, stderr.String())
+			require.Contains(t, stderr.String(), fmt.Sprintf(tc.want, dir))
+			require.NotContains(t, stdout.String(), "training ")
+		})
 	}
 }
