@@ -27,6 +27,16 @@ func (m *Model) Embed(x []float32, batch int, progress func(done, total int)) ([
 	if batch > n {
 		batch = n
 	}
+	if err := finiteInputs("embed: input", x, in); err != nil {
+		return nil, err
+	}
+	// The forward graph holds about half of what training at this batch
+	// size does (no gradients): refuse batches that memory cannot hold.
+	if e, err := TrainingMemory(m.Config, batch); err != nil {
+		return nil, err
+	} else if e.Activations/2 > float64(DefaultMemoryLimit) {
+		return nil, fmt.Errorf("models: embed: batches of %d need about %s; the limit is %s (DefaultMemoryLimit): use smaller batches", batch, bytesString(e.Activations/2), bytesString(float64(DefaultMemoryLimit)))
+	}
 	g := G.NewGraph()
 	built, err := m.Build(g, batch)
 	if err != nil {

@@ -498,3 +498,23 @@ func TestMemoryEstimate(t *testing.T) {
 	_, err = models.NewTrainer(m, losses.NewTriplet(), 100, cfg)
 	require.ErrorContains(t, err, "models: parameter 0 is fc0.weight")
 }
+
+// TestNonFiniteInputs: NaN or ±Inf input features are refused before they
+// become NaN embeddings, naming the sample and the feature.
+func TestNonFiniteInputs(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	x := randInputs(1, 6, cfg.Inputs())
+	x[2*cfg.Inputs()+5] = float32(math.NaN())
+	_, err = m.Embed(x, 4, nil)
+	require.ErrorContains(t, err, "models: embed: input sample 2 has NaN at feature 5")
+	_, err = models.Train(context.Background(), m, losses.NewTriplet(), models.Dataset{X: x, Labels: []int{0, 0, 1, 1, 2, 2}}, models.TrainConfig{P: 3, K: 2, Epochs: 1, LearnRate: 1e-3})
+	require.ErrorContains(t, err, "models: dataset sample 2 has NaN at feature 5")
+	// A batch larger than memory holds is refused too (60,000 ConvNet
+	// inputs in one batch: about 36 GiB of activations by TrainingMemory).
+	big, err := models.New(models.DefaultConvNet(8))
+	require.NoError(t, err)
+	_, err = big.Embed(make([]float32, 60000*784), 60000, nil)
+	require.ErrorContains(t, err, "models: embed: batches of 60000 need about")
+}

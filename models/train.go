@@ -37,7 +37,7 @@ func (d Dataset) check(inputs int) error {
 	if len(d.X) != len(d.Labels)*inputs {
 		return fmt.Errorf("models: dataset has %d features for %d labels; want %d per sample", len(d.X), len(d.Labels), inputs)
 	}
-	return nil
+	return finiteInputs("dataset", d.X, inputs)
 }
 
 // Solver names an optimiser.

@@ -25,3 +25,14 @@ func totalSteps(perEpoch, epochs, maxSteps int) (int, error) {
 	}
 	return total, nil
 }
+
+// finiteInputs reports the first NaN or ±Inf of x (rows of inputs
+// features), which would otherwise become NaN embeddings.
+func finiteInputs(what string, x []float32, inputs int) error {
+	for i, v := range x {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("models: %s sample %d has %v at feature %d", what, i/inputs, f, i%inputs)
+		}
+	}
+	return nil
+}

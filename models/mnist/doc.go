@@ -34,6 +34,9 @@
 //
 // Every error starts with "mnist:" and names the file involved. LoadSet and
 // Load report a missing file, a file that is not gzip, a wrong magic number,
-// a zero image size, truncated or trailing data, an image/label count
-// mismatch and a label outside 0..9. DefaultDir reports every place it looked.
+// a zero image size, truncated or trailing data (inside the gzip stream, or
+// garbage after it), a header announcing more than 1 GiB, an image/label
+// count mismatch and a label outside 0..9. LoadSet reads and compares both
+// headers before it decompresses any data, so a small file announcing a
+// large set is refused at once. DefaultDir reports every place it looked.
 package mnist
