@@ -270,18 +270,12 @@ func (m *Model) convnet(x *G.Node, p G.Nodes, b int) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := c.Kernel
 	for i := range c.Hidden {
-		if h, err = G.Conv2d(h, p[2*i], tensor.Shape{k, k}, []int{0, 0}, []int{1, 1}, []int{1, 1}); err != nil {
+		// valid convolution, stride 1, + bias, ReLU: one op
+		if h, err = graph.Conv2D(h, p[2*i], p[2*i+1], graph.ConvOptions{ReLU: true}); err != nil {
 			return nil, err
 		}
-		if h, err = G.BroadcastAdd(h, p[2*i+1], nil, []byte{0, 2, 3}); err != nil {
-			return nil, err
-		}
-		if h, err = G.Rectify(h); err != nil {
-			return nil, err
-		}
-		if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+		if h, err = graph.MaxPool2D(h, graph.PoolOptions{KernelH: 2, KernelW: 2}); err != nil {
 			return nil, err
 		}
 	}

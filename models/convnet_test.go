@@ -1,0 +1,189 @@
+package models_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/graph/graphtest"
+	"github.com/contrastive-go/contrastive/losses"
+	"github.com/contrastive-go/contrastive/models"
+)
+
+// gorgoniaConvNet is the ConvNet encoder as this package built it before
+// graph.Conv2D and graph.MaxPool2D: Gorgonia's Conv2d, BroadcastAdd of the
+// bias, Rectify and MaxPool2D, then the linear projection and L2
+// normalisation. It is the reference the new ops must reproduce.
+func gorgoniaConvNet(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, error) {
+	h, err := G.Reshape(x, tensor.Shape{b, c.Channels, c.Height, c.Width})
+	if err != nil {
+		return nil, err
+	}
+	k := c.Kernel
+	for i := range c.Hidden {
+		if h, err = G.Conv2d(h, p[2*i], tensor.Shape{k, k}, []int{0, 0}, []int{1, 1}, []int{1, 1}); err != nil {
+			return nil, err
+		}
+		if h, err = G.BroadcastAdd(h, p[2*i+1], nil, []byte{0, 2, 3}); err != nil {
+			return nil, err
+		}
+		if h, err = G.Rectify(h); err != nil {
+			return nil, err
+		}
+		if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+			return nil, err
+		}
+	}
+	s := h.Shape()
+	if h, err = G.Reshape(h, tensor.Shape{b, s[1] * s[2] * s[3]}); err != nil {
+		return nil, err
+	}
+	n := len(c.Hidden)
+	if h, err = G.Mul(h, p[2*n]); err != nil {
+		return nil, err
+	}
+	if h, err = G.BroadcastAdd(h, p[2*n+1], nil, []byte{0}); err != nil {
+		return nil, err
+	}
+	if c.Normalize {
+		return graph.L2Normalize(h)
+	}
+	return h, nil
+}
+
+// convNetRun evaluates the embeddings of x and the gradients of
+// Σ E ⊙ R (R fixed random weights) with respect to every parameter, with
+// the model's own graph or the Gorgonia reference.
+func convNetRun(t *testing.T, m *models.Model, x, r []float64, b int, reference bool) (emb []float64, grads [][]float64) {
+	t.Helper()
+	c := m.Config
+	dt := c.Dtype()
+	g := G.NewGraph()
+	var e *G.Node
+	var learn G.Nodes
+	var input *G.Node
+	if reference {
+		for _, p := range m.Params {
+			learn = append(learn, G.NewTensor(g, dt, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithName(p.Name), G.WithValue(p.Value)))
+		}
+		input = G.NewMatrix(g, dt, G.WithShape(b, c.Inputs()), G.WithName("input"))
+		var err error
+		e, err = gorgoniaConvNet(c, input, learn, b)
+		require.NoError(t, err)
+	} else {
+		built, err := m.Build(g, b)
+		require.NoError(t, err)
+		e, learn, input = built.Embeddings, built.Learnables, built.Input
+	}
+	require.NoError(t, G.Let(input, graph.DenseOf(dt, x, b, c.Inputs())))
+	rn := G.NewMatrix(g, dt, G.WithShape(b, c.Dim), G.WithName("r"), G.WithValue(graph.DenseOf(dt, r, b, c.Dim)))
+	p, err := G.HadamardProd(e, rn)
+	require.NoError(t, err)
+	cost, err := G.Sum(p)
+	require.NoError(t, err)
+	gn, err := G.Grad(cost, learn...)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	require.NoError(t, vm.RunAll())
+	emb, err = graphtest.Float64s(e.Value())
+	require.NoError(t, err)
+	for _, n := range gn {
+		v, err := graphtest.Float64s(n.Value())
+		require.NoError(t, err)
+		grads = append(grads, v)
+	}
+	return emb, grads
+}
+
+// TestConvNetMatchesGorgoniaConv2d pins that the ConvNet built on
+// graph.Conv2D/MaxPool2D computes the embeddings and parameter gradients of
+// the Gorgonia Conv2d/MaxPool2D encoder it replaced, to rounding, with the
+// same parameters (biases set non-zero so that their path is exercised).
+func TestConvNetMatchesGorgoniaConv2d(t *testing.T) {
+	small := models.Config{Arch: models.ConvNet, Channels: 2, Height: 11, Width: 10, Hidden: []int{3, 4}, Kernel: 3, Dim: 5, Seed: 4}
+	def := models.DefaultConvNet(16)
+	def64 := def
+	def64.Float64 = true
+	for _, tc := range []struct {
+		name string
+		cfg  models.Config
+		b    int
+		tol  float64
+	}{
+		{"small/float64", func() models.Config { c := small; c.Float64 = true; return c }(), 3, 1e-12},
+		{"small/float32", small, 3, 1e-5},
+		{"default/float64", def64, 6, 1e-12},
+		{"default/float32", def, 6, 2e-5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := models.New(tc.cfg)
+			require.NoError(t, err)
+			r := rand.New(rand.NewPCG(11, 12))
+			for _, p := range m.Params {
+				if p.Value.Dims() == 4 && p.Value.Shape()[0] == 1 { // conv biases start at 0
+					v := make([]float64, p.Value.Shape().TotalSize())
+					for i := range v {
+						v[i] = 0.1 * r.NormFloat64()
+					}
+					copy4(p.Value, v)
+				}
+			}
+			x := make([]float64, tc.b*tc.cfg.Inputs())
+			for i := range x {
+				x[i] = r.Float64()
+			}
+			w := make([]float64, tc.b*tc.cfg.Dim)
+			for i := range w {
+				w[i] = r.NormFloat64()
+			}
+			wantE, wantG := convNetRun(t, m, x, w, tc.b, true)
+			gotE, gotG := convNetRun(t, m, x, w, tc.b, false)
+			graphtest.RequireAllClose(t, wantE, gotE, tc.tol, tc.tol, "embeddings")
+			require.Len(t, gotG, len(wantG))
+			for i := range wantG {
+				graphtest.RequireAllClose(t, wantG[i], gotG[i], tc.tol, tc.tol, fmt.Sprintf("gradient of %s", m.Params[i].Name))
+			}
+		})
+	}
+}
+
+func copy4(d *tensor.Dense, v []float64) {
+	switch s := d.Data().(type) {
+	case []float32:
+		for i, e := range v {
+			s[i] = float32(e)
+		}
+	case []float64:
+		copy(s, v)
+	}
+}
+
+// TestConvNetTrainerReusesBuffersExactly pins that a compiled training
+// graph, whose convolution and pooling ops reuse their buffers from step to
+// step, gives a batch the same loss after other batches have run through
+// it (learning rate 0, so the weights stay put).
+func TestConvNetTrainerReusesBuffersExactly(t *testing.T) {
+	cfg := models.Config{Arch: models.ConvNet, Channels: 1, Height: 12, Width: 12, Hidden: []int{3, 4}, Kernel: 3, Dim: 4, Seed: 5}
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	tr, err := models.NewTrainer(m, losses.NewContrastive(), 6, models.DefaultTrainConfig())
+	require.NoError(t, err)
+	defer tr.Close()
+	require.NoError(t, tr.SetLearnRate(0))
+	labels := []int{0, 0, 1, 1, 2, 2}
+	a, b := randInputs(21, 6, cfg.Inputs()), randInputs(22, 6, cfg.Inputs())
+	first, err := tr.Step(a, labels)
+	require.NoError(t, err)
+	other, err := tr.Step(b, labels)
+	require.NoError(t, err)
+	require.NotEqual(t, first, other)
+	again, err := tr.Step(a, labels)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+}
