@@ -43,12 +43,6 @@ func (g convGeom) outShape() tensor.Shape { return tensor.Shape{g.n, g.o, g.oh, 
 func (g convGeom) rows() int { return g.c * g.kh * g.kw }
 func (g convGeom) cols() int { return g.oh * g.ow }
 
-// direct reports whether the im2col matrix of an image is the image itself
-// (1×1 kernel, stride 1, no padding).
-func (g convGeom) direct() bool {
-	return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0
-}
-
 // windowSize returns the number of output positions along one axis and an
 // error naming the problem.
 func windowSize(what string, in, k, s, p int) (int, error) {
@@ -205,14 +199,42 @@ func floats[T float](name string, vals ...G.Value) ([][]T, error) {
 
 func float4(dt tensor.Dtype) hm.Type { return G.TensorType{Dims: 4, Of: dt} }
 
-// convOp is the forward convolution (+ bias, + ReLU).
+// scratch is a reused float buffer of either dtype.
+type scratch struct {
+	f32 []float32
+	f64 []float64
+}
+
+// get returns a buffer of n values of T, reusing the previous one when it
+// has that size.
+func get[T float](s *scratch, n int) []T {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		if len(s.f32) != n {
+			s.f32 = make([]float32, n)
+		}
+		return any(s.f32).([]T)
+	}
+	if len(s.f64) != n {
+		s.f64 = make([]float64, n)
+	}
+	return any(s.f64).([]T)
+}
+
+// convOp is the forward convolution (+ bias, + ReLU). All images go through
+// one matrix product: the im2col matrices of the batch side by side,
+// (C·KH·KW) × (N·OH·OW), are multiplied by the O × (C·KH·KW) filter matrix;
+// the O × (N·OH·OW) product is then copied into the NCHW output in rows of
+// OH·OW (a block copy, not a transpose), adding the bias and applying ReLU
+// on the way.
 type convOp struct {
 	opBase
 	geom   convGeom
 	relu   bool
 	bshape tensor.Shape // nil: no bias
-	col32  []float32
-	col64  []float64
+	col    scratch      // the batch's im2col matrix, reused by the weight gradient
+	prod   scratch
+	ran    bool // col holds the im2col matrix of the last run's input
 }
 
 func (o *convOp) Arity() int {
@@ -237,38 +259,30 @@ func (o *convOp) Hashcode() uint32 { return hashOf(o) }
 func (o *convOp) String() string   { return fmt.Sprintf("conv2d(%v,relu=%t)", o.geom, o.relu) }
 
 func (o *convOp) Do(in ...G.Value) (G.Value, error) {
-	return o.run(o.buffer(), in)
+	return o.UsePreallocDo(nil, in...)
 }
 
 // UsePreallocDo implements G.UsePreallocDoer.
 func (o *convOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	d, err := o.target(prealloc, "conv2d")
-	if err != nil {
-		return nil, err
-	}
-	return o.run(d, in)
-}
-
-func (o *convOp) run(out *tensor.Dense, in []G.Value) (G.Value, error) {
 	if len(in) != o.Arity() {
 		return nil, fmt.Errorf("graph: conv2d: %d inputs; want %d", len(in), o.Arity())
 	}
-	var err error
-	switch o.dt {
-	case tensor.Float32:
-		err = convForward(o.geom, o.relu, in, out.Data().([]float32), &o.col32)
-	case tensor.Float64:
-		err = convForward(o.geom, o.relu, in, out.Data().([]float64), &o.col64)
-	default:
-		err = fmt.Errorf("graph: conv2d: unsupported dtype %v", o.dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	o.ran = false
+	v, err := doFloat(&o.opBase, "conv2d", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convForward(o, in, out.Data().([]float32))
+		case tensor.Float64:
+			return convForward(o, in, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: conv2d: unsupported dtype %v", o.dt)
+	})
+	o.ran = err == nil
+	return v, err
 }
 
-func convForward[T float](g convGeom, relu bool, in []G.Value, y []T, col *[]T) error {
+func convForward[T float](o *convOp, in []G.Value, y []T) error {
+	g := o.geom
 	v, err := floats[T]("conv2d", in...)
 	if err != nil {
 		return err
@@ -284,53 +298,57 @@ func convForward[T float](g convGeom, relu bool, in []G.Value, y []T, col *[]T) 
 		}
 	}
 	rows, cols := g.rows(), g.cols()
-	img, outImg := g.c*g.h*g.w, g.o*cols
-	if !g.direct() && len(*col) != rows*cols {
-		*col = make([]T, rows*cols)
-	}
-	for n := 0; n < g.n; n++ {
-		xn, yn := x[n*img:(n+1)*img], y[n*outImg:(n+1)*outImg]
-		c := xn
-		if !g.direct() {
-			c = *col
-			im2col(g, xn, c)
+	ld := g.n * cols
+	col := get[T](&o.col, rows*ld)
+	im2colBatch(g, x, col)
+	prod := get[T](&o.prod, g.o*ld)
+	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
+	gemm(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
+	for oc := 0; oc < g.o; oc++ {
+		var bias T
+		if b != nil {
+			bias = b[oc]
 		}
-		// y_n (O×OH·OW) = W (O×C·KH·KW) · col (C·KH·KW × OH·OW)
-		gemm(false, false, g.o, cols, rows, 1, w, rows, c, cols, 0, yn, cols)
-		if b == nil && !relu {
-			continue
-		}
-		for oc := 0; oc < g.o; oc++ {
-			row := yn[oc*cols : (oc+1)*cols]
-			var bias T
-			if b != nil {
-				bias = b[oc]
-			}
-			if relu {
-				for i, e := range row {
-					row[i] = max(e+bias, 0)
+		for n := 0; n < g.n; n++ {
+			src := prod[oc*ld+n*cols : oc*ld+(n+1)*cols]
+			dst := y[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			switch {
+			case o.relu:
+				for i, e := range src {
+					dst[i] = max(e+bias, 0)
 				}
-			} else {
-				for i := range row {
-					row[i] += bias
+			case bias != 0:
+				for i, e := range src {
+					dst[i] = e + bias
 				}
+			default:
+				copy(dst, src)
 			}
 		}
 	}
 	return nil
 }
 
-// im2col writes the (C·KH·KW)×(OH·OW) matrix of one C×H×W image: row
-// (c, u, v), column (i, j) holds x[c, i·sh − ph + u, j·sw − pw + v], or 0
-// in the padding.
-func im2col[T float](g convGeom, x, col []T) {
+// im2colBatch writes the im2col matrices of all N images side by side:
+// (C·KH·KW) × (N·OH·OW), image n in columns n·OH·OW onwards.
+func im2colBatch[T float](g convGeom, x, col []T) {
+	img, cols, ld := g.c*g.h*g.w, g.cols(), g.n*g.cols()
+	for n := 0; n < g.n; n++ {
+		im2col(g, x[n*img:(n+1)*img], col[n*cols:], ld)
+	}
+}
+
+// im2col writes the (C·KH·KW)×(OH·OW) matrix of one C×H×W image into col,
+// whose rows are ld apart: row (c, u, v), column (i, j) holds
+// x[c, i·sh − ph + u, j·sw − pw + v], or 0 in the padding.
+func im2col[T float](g convGeom, x, col []T, ld int) {
 	cols := g.cols()
 	r := 0
 	for c := 0; c < g.c; c++ {
 		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
 		for u := 0; u < g.kh; u++ {
 			for v := 0; v < g.kw; v++ {
-				dst := col[r*cols : (r+1)*cols]
+				dst := col[r*ld : r*ld+cols]
 				r++
 				for i := 0; i < g.oh; i++ {
 					seg := dst[i*g.ow : (i+1)*g.ow]
@@ -356,16 +374,16 @@ func im2col[T float](g convGeom, x, col []T) {
 	}
 }
 
-// col2im adds the (C·KH·KW)×(OH·OW) matrix col back into the C×H×W image
-// dx (the adjoint of im2col); dx must be zeroed first.
-func col2im[T float](g convGeom, col, dx []T) {
+// col2im adds the (C·KH·KW)×(OH·OW) matrix col (rows ld apart) back into
+// the C×H×W image dx (the adjoint of im2col); dx must be zeroed first.
+func col2im[T float](g convGeom, col, dx []T, ld int) {
 	cols := g.cols()
 	r := 0
 	for c := 0; c < g.c; c++ {
 		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
 		for u := 0; u < g.kh; u++ {
 			for v := 0; v < g.kw; v++ {
-				src := col[r*cols : (r+1)*cols]
+				src := col[r*ld : r*ld+cols]
 				r++
 				j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
 				for i := 0; i < g.oh; i++ {
@@ -437,26 +455,31 @@ func (o *convOp) DiffWRT(n int) []bool {
 	return out
 }
 
-// SymDiff implements G.SDOp: dx = col2im(Wᵀ·gz), dW = Σ_n gz_n·col_nᵀ,
-// db = Σ_{n,i,j} gz, where gz is the output gradient, masked by y > 0 when
-// the op applies ReLU.
+// SymDiff implements G.SDOp. With gz the output gradient (masked by y > 0
+// when the op applies ReLU) laid out O × (N·OH·OW) by one op, and col the
+// batch's im2col matrix:
+//
+//	dx = col2im(Wᵀ · gz)    dW = gz · colᵀ    db = Σ_columns gz
 func (o *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	gz := grad
-	var err error
+	g := o.geom
+	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu}
+	args := G.Nodes{grad}
 	if o.relu {
-		if gz, err = G.ApplyOp(&reluGradOp{opBase: opBase{dt: o.dt, shape: o.geom.outShape()}}, output, grad); err != nil {
-			return nil, err
-		}
+		args = G.Nodes{output, grad}
 	}
-	res := make(G.Nodes, len(inputs))
-	if res[0], err = G.ApplyOp(&convInputGradOp{opBase: opBase{dt: o.dt, shape: o.geom.xShape()}, geom: o.geom}, inputs[1], gz); err != nil {
+	gz, err := G.ApplyOp(gop, args...)
+	if err != nil {
 		return nil, err
 	}
-	if res[1], err = G.ApplyOp(&convWeightGradOp{opBase: opBase{dt: o.dt, shape: o.geom.wShape()}, geom: o.geom}, inputs[0], gz); err != nil {
+	res := make(G.Nodes, len(inputs))
+	if res[0], err = G.ApplyOp(&convInputGradOp{opBase: opBase{dt: o.dt, shape: g.xShape()}, geom: g}, inputs[1], gz); err != nil {
+		return nil, err
+	}
+	if res[1], err = G.ApplyOp(&convWeightGradOp{opBase: opBase{dt: o.dt, shape: g.wShape()}, geom: g, fwd: o}, inputs[0], gz); err != nil {
 		return nil, err
 	}
 	if o.bshape != nil {
-		if res[2], err = G.ApplyOp(&convBiasGradOp{opBase: opBase{dt: o.dt, shape: o.bshape.Clone()}, geom: o.geom}, gz); err != nil {
+		if res[2], err = G.ApplyOp(&convBiasGradOp{opBase: opBase{dt: o.dt, shape: o.bshape.Clone()}, geom: g}, gz); err != nil {
 			return nil, err
 		}
 	}
@@ -487,62 +510,93 @@ func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense)
 	return out, nil
 }
 
-// reluGradOp is grad · 1[y > 0] for the ReLU output y.
-type reluGradOp struct {
+// convGradOp lays the output gradient of a convolution out as
+// O × N × OH × OW (channel-major, so that every derivative is one matrix
+// product over the batch) and, after a ReLU, keeps it only where y > 0.
+// Inputs: (y, grad) with ReLU, (grad) without.
+type convGradOp struct {
 	opBase
 	noDiff
+	geom convGeom
+	relu bool
 }
 
-func (o *reluGradOp) Arity() int { return 2 }
-func (o *reluGradOp) Type() hm.Type {
-	t := nodeType(o.dt, len(o.shape))
-	return hm.NewFnType(t, t, t)
+func (o *convGradOp) Arity() int {
+	if o.relu {
+		return 2
+	}
+	return 1
 }
-func (o *reluGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "relugrad%v%v", o.shape, o.dt) }
-func (o *reluGradOp) Hashcode() uint32      { return hashOf(o) }
-func (o *reluGradOp) String() string        { return "relugrad" }
-func (o *reluGradOp) Do(in ...G.Value) (G.Value, error) {
+func (o *convGradOp) Type() hm.Type {
+	t := float4(o.dt)
+	if o.relu {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+func (o *convGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "conv2d_dy(%v,relu=%t,%v)", o.geom, o.relu, o.dt)
+}
+func (o *convGradOp) Hashcode() uint32 { return hashOf(o) }
+func (o *convGradOp) String() string   { return fmt.Sprintf("conv2d_dy(%v,relu=%t)", o.geom, o.relu) }
+func (o *convGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
-func (o *reluGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "relugrad", prealloc, func(out *tensor.Dense) error {
+func (o *convGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, "conv2d_dy", prealloc, func(out *tensor.Dense) error {
 		switch o.dt {
 		case tensor.Float32:
-			return reluGrad(in, out.Data().([]float32))
+			return convGrad(o, in, out.Data().([]float32))
 		case tensor.Float64:
-			return reluGrad(in, out.Data().([]float64))
+			return convGrad(o, in, out.Data().([]float64))
 		}
-		return fmt.Errorf("graph: relugrad: unsupported dtype %v", o.dt)
+		return fmt.Errorf("graph: conv2d_dy: unsupported dtype %v", o.dt)
 	})
 }
 
-func reluGrad[T float](in []G.Value, out []T) error {
-	v, err := floats[T]("relugrad", in...)
+func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
+	g := o.geom
+	v, err := floats[T]("conv2d_dy", in...)
 	if err != nil {
 		return err
 	}
-	y, g := v[0], v[1]
-	if len(y) != len(out) || len(g) != len(out) {
-		return fmt.Errorf("graph: relugrad: inputs hold %d and %d values; want %d", len(y), len(g), len(out))
+	var y []T
+	grad := v[len(v)-1]
+	if o.relu {
+		y = v[0]
 	}
-	for i, e := range y {
-		if e > 0 {
-			out[i] = g[i]
-		} else {
-			out[i] = 0
+	cols, total := g.cols(), g.n*g.o*g.cols()
+	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != total {
+		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.outShape())
+	}
+	for n := 0; n < g.n; n++ {
+		for oc := 0; oc < g.o; oc++ {
+			src := grad[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			dst := gz[(oc*g.n+n)*cols : (oc*g.n+n+1)*cols]
+			if y == nil {
+				copy(dst, src)
+				continue
+			}
+			yy := y[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			for i, e := range src {
+				if yy[i] > 0 {
+					dst[i] = e
+				} else {
+					dst[i] = 0
+				}
+			}
 		}
 	}
 	return nil
 }
 
 // convInputGradOp is dL/dx of a convolution from the weights and the
-// (masked) output gradient: per image, col2im(Wᵀ · gz_n).
+// gradient of convGradOp: col2im(Wᵀ · gz), one product for the batch.
 type convInputGradOp struct {
 	opBase
 	noDiff
-	geom  convGeom
-	col32 []float32
-	col64 []float64
+	geom convGeom
+	col  scratch
 }
 
 func (o *convInputGradOp) Arity() int { return 2 }
@@ -560,51 +614,46 @@ func (o *convInputGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Valu
 	return doFloat(&o.opBase, "conv2d_dx", prealloc, func(out *tensor.Dense) error {
 		switch o.dt {
 		case tensor.Float32:
-			return convInputGrad(o.geom, in, out.Data().([]float32), &o.col32)
+			return convInputGrad(o.geom, in, out.Data().([]float32), &o.col)
 		case tensor.Float64:
-			return convInputGrad(o.geom, in, out.Data().([]float64), &o.col64)
+			return convInputGrad(o.geom, in, out.Data().([]float64), &o.col)
 		}
 		return fmt.Errorf("graph: conv2d_dx: unsupported dtype %v", o.dt)
 	})
 }
 
-func convInputGrad[T float](g convGeom, in []G.Value, dx []T, col *[]T) error {
+func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error {
 	v, err := floats[T]("conv2d_dx", in...)
 	if err != nil {
 		return err
 	}
 	w, gz := v[0], v[1]
 	rows, cols := g.rows(), g.cols()
-	if len(w) != g.o*rows || len(gz) != g.n*g.o*cols {
+	ld := g.n * cols
+	if len(w) != g.o*rows || len(gz) != g.o*ld {
 		return fmt.Errorf("graph: conv2d_dx: inputs hold %d and %d values; want %v and %v", len(w), len(gz), g.wShape(), g.outShape())
 	}
-	img, outImg := g.c*g.h*g.w, g.o*cols
-	if g.direct() {
-		for n := 0; n < g.n; n++ {
-			gemm(true, false, rows, cols, g.o, 1, w, rows, gz[n*outImg:(n+1)*outImg], cols, 0, dx[n*img:(n+1)*img], cols)
-		}
-		return nil
-	}
-	if len(*col) != rows*cols {
-		*col = make([]T, rows*cols)
-	}
+	col := get[T](s, rows*ld)
+	// col (C·KH·KW × N·OH·OW) = Wᵀ · gz (O × N·OH·OW)
+	gemm(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
 	clear(dx)
+	img := g.c * g.h * g.w
 	for n := 0; n < g.n; n++ {
-		// col (C·KH·KW × OH·OW) = Wᵀ · gz_n (O × OH·OW)
-		gemm(true, false, rows, cols, g.o, 1, w, rows, gz[n*outImg:(n+1)*outImg], cols, 0, *col, cols)
-		col2im(g, *col, dx[n*img:(n+1)*img])
+		col2im(g, col[n*cols:], dx[n*img:(n+1)*img], ld)
 	}
 	return nil
 }
 
 // convWeightGradOp is dL/dW of a convolution from the input and the
-// (masked) output gradient: Σ_n gz_n · col_nᵀ.
+// gradient of convGradOp: gz · colᵀ, one product for the batch. It reuses
+// the im2col matrix of its forward op, which runs before it in every pass
+// (the gradient depends on the output), and builds its own otherwise.
 type convWeightGradOp struct {
 	opBase
 	noDiff
-	geom  convGeom
-	col32 []float32
-	col64 []float64
+	geom convGeom
+	fwd  *convOp
+	col  scratch
 }
 
 func (o *convWeightGradOp) Arity() int { return 2 }
@@ -622,44 +671,40 @@ func (o *convWeightGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Val
 	return doFloat(&o.opBase, "conv2d_dw", prealloc, func(out *tensor.Dense) error {
 		switch o.dt {
 		case tensor.Float32:
-			return convWeightGrad(o.geom, in, out.Data().([]float32), &o.col32)
+			return convWeightGrad(o, in, out.Data().([]float32))
 		case tensor.Float64:
-			return convWeightGrad(o.geom, in, out.Data().([]float64), &o.col64)
+			return convWeightGrad(o, in, out.Data().([]float64))
 		}
 		return fmt.Errorf("graph: conv2d_dw: unsupported dtype %v", o.dt)
 	})
 }
 
-func convWeightGrad[T float](g convGeom, in []G.Value, dw []T, col *[]T) error {
+func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
+	g := o.geom
 	v, err := floats[T]("conv2d_dw", in...)
 	if err != nil {
 		return err
 	}
 	x, gz := v[0], v[1]
 	rows, cols := g.rows(), g.cols()
-	if len(x) != g.n*g.c*g.h*g.w || len(gz) != g.n*g.o*cols {
+	ld := g.n * cols
+	if len(x) != g.n*g.c*g.h*g.w || len(gz) != g.o*ld {
 		return fmt.Errorf("graph: conv2d_dw: inputs hold %d and %d values; want %v and %v", len(x), len(gz), g.xShape(), g.outShape())
 	}
-	img, outImg := g.c*g.h*g.w, g.o*cols
-	if !g.direct() && len(*col) != rows*cols {
-		*col = make([]T, rows*cols)
+	var col []T
+	if o.fwd != nil && o.fwd.ran {
+		col = get[T](&o.fwd.col, rows*ld)
+	} else {
+		col = get[T](&o.col, rows*ld)
+		im2colBatch(g, x, col)
 	}
-	var beta T
-	for n := 0; n < g.n; n++ {
-		c := x[n*img : (n+1)*img]
-		if !g.direct() {
-			c = *col
-			im2col(g, x[n*img:(n+1)*img], c)
-		}
-		// dW (O × C·KH·KW) += gz_n (O × OH·OW) · colᵀ
-		gemm(false, true, g.o, rows, cols, 1, gz[n*outImg:(n+1)*outImg], cols, c, cols, beta, dw, rows)
-		beta = 1
-	}
+	// dW (O × C·KH·KW) = gz (O × N·OH·OW) · colᵀ
+	gemm(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
 	return nil
 }
 
-// convBiasGradOp is dL/db of a convolution: the output gradient summed over
-// images and positions, one value per output channel.
+// convBiasGradOp is dL/db of a convolution: the gradient of convGradOp
+// summed over images and positions, one value per output channel.
 type convBiasGradOp struct {
 	opBase
 	noDiff
@@ -696,15 +741,16 @@ func convBiasGrad[T float](g convGeom, in []G.Value, db []T) error {
 		return err
 	}
 	gz := v[0]
-	cols := g.cols()
-	if len(gz) != g.n*g.o*cols || len(db) != g.o {
+	ld := g.n * g.cols()
+	if len(gz) != g.o*ld || len(db) != g.o {
 		return fmt.Errorf("graph: conv2d_db: gradient holds %d values; want %v", len(gz), g.outShape())
 	}
 	for oc := 0; oc < g.o; oc++ {
+		// float64 partial sums per image keep float32 rounding small
 		var s float64
 		for n := 0; n < g.n; n++ {
 			var p T
-			for _, e := range gz[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols] {
+			for _, e := range gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()] {
 				p += e
 			}
 			s += float64(p)
