@@ -384,3 +384,103 @@ func TestConvOpHashIncludesParameters(t *testing.T) {
 		pools = append(pools, y)
 	}
 }
+
+func TestLinearMatchesNaiveLoopsAndGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		b, i, o    int
+		bias, relu bool
+		bshape     []int
+	}{
+		{b: 1, i: 1, o: 1},
+		{b: 5, i: 7, o: 3, bias: true, bshape: []int{1, 3}},
+		{b: 4, i: 6, o: 5, bias: true, relu: true, bshape: []int{5}},
+		{b: 3, i: 9, o: 2, relu: true},
+	} {
+		x, w, b := randVals(r, tc.b*tc.i), randVals(r, tc.i*tc.o), randVals(r, tc.o)
+		weights := randVals(r, tc.b*tc.o)
+		// oracle: direct loops over the definition
+		want := make([]float64, tc.b*tc.o)
+		for n := 0; n < tc.b; n++ {
+			for j := 0; j < tc.o; j++ {
+				s := 0.0
+				if tc.bias {
+					s = b[j]
+				}
+				for k := 0; k < tc.i; k++ {
+					s += x[n*tc.i+k] * w[k*tc.o+j]
+				}
+				if tc.relu {
+					s = math.Max(s, 0)
+				}
+				want[n*tc.o+j] = s
+			}
+		}
+		build := func(g *G.ExprGraph, dt tensor.Dtype) (*G.Node, G.Nodes, error) {
+			xn := tensorNode(g, dt, "x", x, tc.b, tc.i)
+			wn := tensorNode(g, dt, "w", w, tc.i, tc.o)
+			nodes := G.Nodes{xn, wn}
+			var bn *G.Node
+			if tc.bias {
+				bn = tensorNode(g, dt, "b", b, tc.bshape...)
+				nodes = append(nodes, bn)
+			}
+			y, err := graph.Linear(xn, wn, bn, graph.LinearOptions{ReLU: tc.relu})
+			return y, nodes, err
+		}
+		name := fmt.Sprintf("%+v", tc)
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(name+"/"+dt.String(), func(t *testing.T) {
+				g := G.NewGraph()
+				y, _, err := build(g, dt)
+				require.NoError(t, err)
+				tol := 1e-12
+				if dt == tensor.Float32 {
+					tol = 1e-5
+				}
+				graphtest.RequireAllClose(t, want, run(t, g, y), tol, tol, "linear")
+			})
+		}
+		t.Run(name+"/gradient", func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				y, nodes, err := build(g, tensor.Float64)
+				if err != nil {
+					return nil, nil, err
+				}
+				p, err := G.HadamardProd(y, tensorNode(g, tensor.Float64, "r", weights, tc.b, tc.o))
+				if err != nil {
+					return nil, nil, err
+				}
+				cost, err := G.Sum(p)
+				return cost, nodes, err
+			}, graphtest.GradOptions{})
+		})
+	}
+}
+
+func TestLinearErrors(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(4, 3), G.WithName("x"))
+	w := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 2), G.WithName("w"))
+	w5 := G.NewMatrix(g, tensor.Float64, G.WithShape(5, 2), G.WithName("w5"))
+	w32 := G.NewMatrix(g, tensor.Float32, G.WithShape(3, 2), G.WithName("w32"))
+	v := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("v"))
+	b3 := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("b3"))
+	for _, tc := range []struct {
+		name    string
+		x, w, b *G.Node
+		want    string
+	}{
+		{"vector input", v, w, nil, "B×I matrix"},
+		{"nil weights", x, nil, nil, "weights are nil"},
+		{"dtypes", x, w32, nil, "dtype float32"},
+		{"rows", x, w5, nil, "weights have 5 rows, input has 3 columns"},
+		{"bias", x, w, b3, "bias has shape (3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := graph.Linear(tc.x, tc.w, tc.b, graph.LinearOptions{})
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, "graph: ")
+		})
+	}
+}

@@ -242,21 +242,15 @@ func (m *Model) Build(g *G.ExprGraph, b int) (*Built, error) {
 }
 
 func linear(x, w, b *G.Node) (*G.Node, error) {
-	xw, err := G.Mul(x, w)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(xw, b, nil, []byte{0})
+	return graph.Linear(x, w, b, graph.LinearOptions{})
 }
 
 func (m *Model) mlp(x *G.Node, p G.Nodes) (*G.Node, error) {
 	h := x
 	var err error
 	for i := range m.Config.Hidden {
-		if h, err = linear(h, p[2*i], p[2*i+1]); err != nil {
-			return nil, err
-		}
-		if h, err = G.Rectify(h); err != nil {
+		// x·W + b, ReLU: one op
+		if h, err = graph.Linear(h, p[2*i], p[2*i+1], graph.LinearOptions{ReLU: true}); err != nil {
 			return nil, err
 		}
 	}

@@ -15,11 +15,40 @@ import (
 	"github.com/contrastive-go/contrastive/models"
 )
 
-// gorgoniaConvNet is the ConvNet encoder as this package built it before
-// graph.Conv2D and graph.MaxPool2D: Gorgonia's Conv2d, BroadcastAdd of the
-// bias, Rectify and MaxPool2D, then the linear projection and L2
+// gorgoniaLinear is x·W + b as this package built it before graph.Linear.
+func gorgoniaLinear(x, w, b *G.Node) (*G.Node, error) {
+	xw, err := G.Mul(x, w)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(xw, b, nil, []byte{0})
+}
+
+// gorgoniaEncoder is the encoder as this package built it before graph.Linear,
+// graph.Conv2D and graph.MaxPool2D, from Gorgonia's own ops: Mul and
+// BroadcastAdd for linear layers, Rectify, Conv2d and MaxPool2D, then L2
 // normalisation. It is the reference the new ops must reproduce.
-func gorgoniaConvNet(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, error) {
+func gorgoniaEncoder(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, error) {
+	if c.Arch == models.MLP {
+		h := x
+		var err error
+		for i := range c.Hidden {
+			if h, err = gorgoniaLinear(h, p[2*i], p[2*i+1]); err != nil {
+				return nil, err
+			}
+			if h, err = G.Rectify(h); err != nil {
+				return nil, err
+			}
+		}
+		k := len(c.Hidden)
+		if h, err = gorgoniaLinear(h, p[2*k], p[2*k+1]); err != nil {
+			return nil, err
+		}
+		if c.Normalize {
+			return graph.L2Normalize(h)
+		}
+		return h, nil
+	}
 	h, err := G.Reshape(x, tensor.Shape{b, c.Channels, c.Height, c.Width})
 	if err != nil {
 		return nil, err
@@ -44,10 +73,7 @@ func gorgoniaConvNet(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, err
 		return nil, err
 	}
 	n := len(c.Hidden)
-	if h, err = G.Mul(h, p[2*n]); err != nil {
-		return nil, err
-	}
-	if h, err = G.BroadcastAdd(h, p[2*n+1], nil, []byte{0}); err != nil {
+	if h, err = gorgoniaLinear(h, p[2*n], p[2*n+1]); err != nil {
 		return nil, err
 	}
 	if c.Normalize {
@@ -56,10 +82,10 @@ func gorgoniaConvNet(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, err
 	return h, nil
 }
 
-// convNetRun evaluates the embeddings of x and the gradients of
+// encoderRun evaluates the embeddings of x and the gradients of
 // Σ E ⊙ R (R fixed random weights) with respect to every parameter, with
 // the model's own graph or the Gorgonia reference.
-func convNetRun(t *testing.T, m *models.Model, x, r []float64, b int, reference bool) (emb []float64, grads [][]float64) {
+func encoderRun(t *testing.T, m *models.Model, x, r []float64, b int, reference bool) (emb []float64, grads [][]float64) {
 	t.Helper()
 	c := m.Config
 	dt := c.Dtype()
@@ -73,7 +99,7 @@ func convNetRun(t *testing.T, m *models.Model, x, r []float64, b int, reference 
 		}
 		input = G.NewMatrix(g, dt, G.WithShape(b, c.Inputs()), G.WithName("input"))
 		var err error
-		e, err = gorgoniaConvNet(c, input, learn, b)
+		e, err = gorgoniaEncoder(c, input, learn, b)
 		require.NoError(t, err)
 	} else {
 		built, err := m.Build(g, b)
@@ -101,11 +127,12 @@ func convNetRun(t *testing.T, m *models.Model, x, r []float64, b int, reference 
 	return emb, grads
 }
 
-// TestConvNetMatchesGorgoniaConv2d pins that the ConvNet built on
-// graph.Conv2D/MaxPool2D computes the embeddings and parameter gradients of
-// the Gorgonia Conv2d/MaxPool2D encoder it replaced, to rounding, with the
-// same parameters (biases set non-zero so that their path is exercised).
-func TestConvNetMatchesGorgoniaConv2d(t *testing.T) {
+// TestEncodersMatchGorgoniaOps pins that the encoders built on
+// graph.Linear/Conv2D/MaxPool2D compute the embeddings and parameter
+// gradients of the encoders from Gorgonia's Mul/Conv2d/MaxPool2D that they
+// replaced, to rounding, with the same parameters (biases set non-zero so
+// that their path is exercised).
+func TestEncodersMatchGorgoniaOps(t *testing.T) {
 	small := models.Config{Arch: models.ConvNet, Channels: 2, Height: 11, Width: 10, Hidden: []int{3, 4}, Kernel: 3, Dim: 5, Seed: 4}
 	def := models.DefaultConvNet(16)
 	def64 := def
@@ -120,13 +147,15 @@ func TestConvNetMatchesGorgoniaConv2d(t *testing.T) {
 		{"small/float32", small, 3, 1e-5},
 		{"default/float64", def64, 6, 1e-12},
 		{"default/float32", def, 6, 2e-5},
+		{"mlp/float64", func() models.Config { c := models.DefaultMLP(16); c.Float64 = true; return c }(), 5, 1e-12},
+		{"mlp/float32", models.DefaultMLP(16), 5, 2e-5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := models.New(tc.cfg)
 			require.NoError(t, err)
 			r := rand.New(rand.NewPCG(11, 12))
 			for _, p := range m.Params {
-				if p.Value.Dims() == 4 && p.Value.Shape()[0] == 1 { // conv biases start at 0
+				if p.Value.Shape()[0] == 1 { // biases start at 0
 					v := make([]float64, p.Value.Shape().TotalSize())
 					for i := range v {
 						v[i] = 0.1 * r.NormFloat64()
@@ -142,8 +171,8 @@ func TestConvNetMatchesGorgoniaConv2d(t *testing.T) {
 			for i := range w {
 				w[i] = r.NormFloat64()
 			}
-			wantE, wantG := convNetRun(t, m, x, w, tc.b, true)
-			gotE, gotG := convNetRun(t, m, x, w, tc.b, false)
+			wantE, wantG := encoderRun(t, m, x, w, tc.b, true)
+			gotE, gotG := encoderRun(t, m, x, w, tc.b, false)
 			graphtest.RequireAllClose(t, wantE, gotE, tc.tol, tc.tol, "embeddings")
 			require.Len(t, gotG, len(wantG))
 			for i := range wantG {
