@@ -86,6 +86,12 @@ func MaxPool2D(x *G.Node, opt PoolOptions) (*G.Node, error) {
 	return n, nil
 }
 
+// pair reports the common 2×2 stride-2 unpadded pooling, which has a
+// fast path.
+func (g poolGeom) pair() bool {
+	return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0
+}
+
 // window returns the rows [i0, i1) and columns [j0, j1) of output (i, j)'s
 // window that lie inside the image.
 func (g poolGeom) window(i, j int) (i0, i1, j0, j1 int) {
@@ -156,7 +162,7 @@ func maxPool[T float](g poolGeom, in []G.Value, y []T) error {
 	plane, out := g.h*g.w, g.oh*g.ow
 	for p := 0; p < g.n*g.c; p++ {
 		xp, yp := x[p*plane:(p+1)*plane], y[p*out:(p+1)*out]
-		if g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 {
+		if g.pair() {
 			// the common 2×2/2 case without the window bookkeeping
 			for i := 0; i < g.oh; i++ {
 				r0, r1 := xp[2*i*g.w:], xp[(2*i+1)*g.w:]
@@ -244,6 +250,26 @@ func maxPoolGrad[T float](g poolGeom, in []G.Value, dx []T) error {
 	clear(dx)
 	for p := 0; p < g.n*g.c; p++ {
 		xp, gp, dp := x[p*plane:(p+1)*plane], gy[p*out:(p+1)*out], dx[p*plane:(p+1)*plane]
+		if g.pair() {
+			for i := 0; i < g.oh; i++ {
+				o0, o1 := 2*i*g.w, (2*i+1)*g.w
+				for j, e := range gp[i*g.ow : (i+1)*g.ow] {
+					// first maximum in row-major order, as argmax
+					k, m := o0+2*j, xp[o0+2*j]
+					if xp[o0+2*j+1] > m {
+						k, m = o0+2*j+1, xp[o0+2*j+1]
+					}
+					if xp[o1+2*j] > m {
+						k, m = o1+2*j, xp[o1+2*j]
+					}
+					if xp[o1+2*j+1] > m {
+						k = o1 + 2*j + 1
+					}
+					dp[k] += e
+				}
+			}
+			continue
+		}
 		for i := 0; i < g.oh; i++ {
 			for j := 0; j < g.ow; j++ {
 				dp[argmax(g, xp, i, j)] += gp[i*g.ow+j]
