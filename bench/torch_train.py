@@ -19,6 +19,10 @@ farthest positive and the closest negative, relu(d_ap − d_an + 0.2),
 averaged over the non-zero terms (AvgNonZeroReducer), as losses.TripletPML
 with Margin 0.2 and mining.BatchHard{} in the Go benchmark.
 
+Each timed run reports wall time and process CPU time per step (the Go
+benchmark reports cpu-ms/op too): on a shared, oversubscribed machine the
+CPU times are the steadier comparison.
+
 Usage:
   torch_train.py [--threads 1] [--steps 20] [--repeats 5] [--json out.json]
   torch_train.py --compare go_bench.txt torch.json   # Go/torch ratio table
@@ -97,13 +101,14 @@ def time_steps(name, steps, repeats):
 
     for _ in range(3):  # warm-up
         step()
-    per_step = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             step()
-        per_step.append((time.perf_counter() - t0) / steps * 1e3)
-    return per_step
+        wall.append((time.perf_counter() - t0) / steps * 1e3)
+        cpu.append((time.process_time() - c0) / steps * 1e3)
+    return wall, cpu
 
 
 def blas_library():
@@ -117,11 +122,12 @@ def blas_library():
 
 def run_bench(args):
     torch.set_num_threads(args.threads)
-    out = {"threads": args.threads, "torch": torch.__version__, "ms": {}}
+    out = {"threads": args.threads, "torch": torch.__version__, "ms": {}, "cpu_ms": {}}
     for name in MODELS:
-        ms = time_steps(name, args.steps, args.repeats)
-        out["ms"][name] = statistics.median(ms)
-        print(f"{name:8s} B={P * K}: median {statistics.median(ms):8.2f} ms/step  (runs: {', '.join(f'{m:.2f}' for m in ms)})")
+        ms, cpu = time_steps(name, args.steps, args.repeats)
+        out["ms"][name], out["cpu_ms"][name] = statistics.median(ms), statistics.median(cpu)
+        print(f"{name:8s} B={P * K}: median {statistics.median(ms):8.2f} ms/step, {statistics.median(cpu):8.2f} cpu-ms/step"
+              f"  (runs: {', '.join(f'{m:.2f}' for m in ms)})")
     out["blas"] = blas_library()
     print(f"torch {torch.__version__}, {args.threads} thread(s), BLAS: {out['blas']}")
     if args.json:
@@ -132,20 +138,29 @@ def run_bench(args):
 def compare(go_file, torch_file):
     with open(torch_file) as f:
         t = json.load(f)
-    go = {}
+    go, gocpu = {}, {}
     pat = re.compile(r"^BenchmarkTrainStep/(\w+)/B=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+    cpupat = re.compile(r"\s([\d.]+) cpu-ms/op")
     with open(go_file) as f:
         for line in f:
             m = pat.match(line)
             if m and int(m.group(2)) == P * K:
                 go.setdefault(m.group(1), []).append(float(m.group(3)) / 1e6)
-    print(f"{'step':10s} {'Go ms':>9s} {'torch ms':>9s} {'Go/torch':>9s}")
+                c = cpupat.search(line)
+                if c:
+                    gocpu.setdefault(m.group(1), []).append(float(c.group(1)))
+    print(f"{'step':10s} {'Go ms':>9s} {'torch ms':>9s} {'Go/torch':>9s} {'Go cpu-ms':>10s} {'torch cpu-ms':>12s} {'Go/torch':>9s}")
     for name, tms in t["ms"].items():
         if name not in go:
             print(f"{name:10s} {'-':>9s} {tms:9.2f}")
             continue
         g = statistics.median(go[name])
-        print(f"{name:10s} {g:9.2f} {tms:9.2f} {g / tms:9.2f}")
+        line = f"{name:10s} {g:9.2f} {tms:9.2f} {g / tms:9.2f}"
+        tc = t.get("cpu_ms", {}).get(name)
+        if name in gocpu and tc:
+            gc = statistics.median(gocpu[name])
+            line += f" {gc:10.2f} {tc:12.2f} {gc / tc:9.2f}"
+        print(line)
 
 
 def main():
