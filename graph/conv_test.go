@@ -484,3 +484,45 @@ func TestLinearErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestL2NormalizeValuesAndGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	const b, d = 4, 5
+	x := randVals(r, b*d)
+	copy(x[2*d:3*d], make([]float64, d)) // a zero row
+	weights := randVals(r, b*d)
+	want := make([]float64, b*d)
+	for i := 0; i < b; i++ {
+		s := 1e-24
+		for _, e := range x[i*d : (i+1)*d] {
+			s += e * e
+		}
+		for j := 0; j < d; j++ {
+			want[i*d+j] = x[i*d+j] / math.Sqrt(s)
+		}
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		g := G.NewGraph()
+		y, err := graph.L2Normalize(tensorNode(g, dt, "x", x, b, d))
+		require.NoError(t, err)
+		tol := 1e-15
+		if dt == tensor.Float32 {
+			tol = 1e-6
+		}
+		graphtest.RequireAllClose(t, want, run(t, g, y), tol, tol, "l2normalize "+dt.String())
+	}
+	x[2*d] = 0.3 // no zero row for the finite differences
+	graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+		xn := tensorNode(g, tensor.Float64, "x", x, b, d)
+		y, err := graph.L2Normalize(xn)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := G.HadamardProd(y, tensorNode(g, tensor.Float64, "r", weights, b, d))
+		if err != nil {
+			return nil, nil, err
+		}
+		cost, err := G.Sum(p)
+		return cost, []*G.Node{xn}, err
+	}, graphtest.GradOptions{})
+}
