@@ -20,6 +20,10 @@ type ConvOptions struct {
 	// ReLU applies max(0, ·) to the output in the same pass (the derivative
 	// ops mask the incoming gradient with output > 0).
 	ReLU bool
+	// NoInputGradient declares x a constant for differentiation (the data
+	// at the bottom of a network): no gradient flows to it, which saves its
+	// computation; Gorgonia computes every gradient an op offers.
+	NoInputGradient bool
 }
 
 // convGeom is the full geometry of one convolution: input N×C×H×W, weights
@@ -140,7 +144,7 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 	if err := SameGraph(inputs...); err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, bshape: bshape}, inputs...)
+	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: conv: %w", err)
 	}
@@ -231,6 +235,7 @@ type convOp struct {
 	opBase
 	geom   convGeom
 	relu   bool
+	noDx   bool         // x gets no gradient
 	bshape tensor.Shape // nil: no bias
 	col    scratch      // the batch's im2col matrix, reused by the weight gradient
 	prod   scratch
@@ -253,7 +258,7 @@ func (o *convOp) Type() hm.Type {
 }
 
 func (o *convOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "conv2d(%v,relu=%t,bias=%v,%v)", o.geom, o.relu, o.bshape, o.dt)
+	fmt.Fprintf(h, "conv2d(%v,relu=%t,nodx=%t,bias=%v,%v)", o.geom, o.relu, o.noDx, o.bshape, o.dt)
 }
 func (o *convOp) Hashcode() uint32 { return hashOf(o) }
 func (o *convOp) String() string   { return fmt.Sprintf("conv2d(%v,relu=%t)", o.geom, o.relu) }
@@ -446,11 +451,12 @@ func gemm[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 }
 
-// DiffWRT implements G.SDOp: x, w and b all receive gradients.
+// DiffWRT implements G.SDOp: w and b receive gradients, and x unless
+// NoInputGradient.
 func (o *convOp) DiffWRT(n int) []bool {
 	out := make([]bool, n)
 	for i := range out {
-		out[i] = true
+		out[i] = i > 0 || !o.noDx
 	}
 	return out
 }
@@ -472,8 +478,10 @@ func (o *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 		return nil, err
 	}
 	res := make(G.Nodes, len(inputs))
-	if res[0], err = G.ApplyOp(&convInputGradOp{opBase: opBase{dt: o.dt, shape: g.xShape()}, geom: g}, inputs[1], gz); err != nil {
-		return nil, err
+	if !o.noDx {
+		if res[0], err = G.ApplyOp(&convInputGradOp{opBase: opBase{dt: o.dt, shape: g.xShape()}, geom: g}, inputs[1], gz); err != nil {
+			return nil, err
+		}
 	}
 	if res[1], err = G.ApplyOp(&convWeightGradOp{opBase: opBase{dt: o.dt, shape: g.wShape()}, geom: g, fwd: o}, inputs[0], gz); err != nil {
 		return nil, err

@@ -150,23 +150,30 @@ func TestConv2DGradients(t *testing.T) {
 		x, w, b := convInputs(r, tc)
 		_, oh, ow := naiveConv(tc, x, w, b)
 		weights := randVals(r, tc.n*tc.o*oh*ow)
-		t.Run(tc.String(), func(t *testing.T) {
-			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
-				y, nodes, err := buildConv(g, tensor.Float64, tc, x, w, b)
-				if err != nil {
-					return nil, nil, err
-				}
-				// cost = Σ y ⊙ R with fixed random R, so every output
-				// position has its own weight
-				rn := tensorNode(g, tensor.Float64, "r", weights, tc.n, tc.o, oh, ow)
-				p, err := G.HadamardProd(y, rn)
-				if err != nil {
-					return nil, nil, err
-				}
-				cost, err := G.Sum(p)
-				return cost, nodes, err
-			}, graphtest.GradOptions{Abs: 1e-6, Rel: 1e-6})
-		})
+		for _, noDx := range []bool{false, true} {
+			tc := tc
+			tc.opt.NoInputGradient = noDx
+			t.Run(fmt.Sprintf("%v/nodx=%t", tc, noDx), func(t *testing.T) {
+				graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+					y, nodes, err := buildConv(g, tensor.Float64, tc, x, w, b)
+					if err != nil {
+						return nil, nil, err
+					}
+					// cost = Σ y ⊙ R with fixed random R, so every output
+					// position has its own weight
+					rn := tensorNode(g, tensor.Float64, "r", weights, tc.n, tc.o, oh, ow)
+					p, err := G.HadamardProd(y, rn)
+					if err != nil {
+						return nil, nil, err
+					}
+					cost, err := G.Sum(p)
+					if noDx {
+						nodes = nodes[1:] // x is data: weights and bias only
+					}
+					return cost, nodes, err
+				}, graphtest.GradOptions{Abs: 1e-6, Rel: 1e-6})
+			})
+		}
 	}
 }
 
@@ -366,7 +373,7 @@ func TestConvOpHashIncludesParameters(t *testing.T) {
 	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 1, 6, 6), G.WithName("x"))
 	w := G.NewTensor(g, tensor.Float64, 4, G.WithShape(1, 1, 3, 3), G.WithName("w"))
 	var convs []*G.Node
-	for _, opt := range []graph.ConvOptions{{}, {ReLU: true}, {PadH: 1}, {PadW: 1}, {StrideH: 2}, {StrideW: 2}} {
+	for _, opt := range []graph.ConvOptions{{}, {ReLU: true}, {PadH: 1}, {PadW: 1}, {StrideH: 2}, {StrideW: 2}, {NoInputGradient: true}} {
 		y, err := graph.Conv2D(x, w, nil, opt)
 		require.NoError(t, err)
 		for _, prev := range convs {
