@@ -81,11 +81,14 @@ func orOne(v int) int {
 // with x read as 0 outside the image. The output is N×O×OH×OW with
 // OH = (H + 2·PadH − KH)/StrideH + 1 (likewise OW), the layout and
 // definition of PyTorch's torch.nn.functional.conv2d (and Gorgonia's
-// Conv2d). Each image is unrolled (im2col, Chellapilla et al. 2006) into a
-// reused buffer and multiplied by the filter matrix with the BLAS that
-// Gorgonia uses (G.WhichBLAS), straight into the NCHW output; bias and ReLU
-// are applied in the same pass. Gradients with respect to x, w and b are
-// ops of their own, so G.Grad differentiates through Conv2D.
+// Conv2d). The batch is unrolled (im2col, Chellapilla et al. 2006) into a
+// reused buffer and multiplied by the filter matrix in one product with the
+// BLAS that Gorgonia uses (G.WhichBLAS); the O × (N·OH·OW) product goes to
+// the NCHW output in contiguous rows of OH·OW (no transpose), with bias and
+// ReLU applied in that same pass. Gradients with respect to x, w and b are
+// ops of their own (one product each for the batch), so G.Grad
+// differentiates through Conv2D; NoInputGradient skips the one for x.
+// Dilation and groups are not supported.
 //
 // The ops of one graph own their output and scratch buffers and reuse them
 // at every run, so a graph's machine must not run concurrently with
