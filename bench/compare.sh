@@ -1,7 +1,9 @@
 #!/bin/sh
 # compare.sh: the Go loss benchmarks side by side with the same losses in
 # PyTorch (bench/torch_losses.py), as a table of median times and Go/torch
-# ratios, followed by the value cross-check on a fixed small float64 batch.
+# ratios, followed by the value cross-check on a fixed small float64 batch;
+# then the MLP and ConvNet training steps (BenchmarkTrainStep, B=100) side by
+# side with the same steps in PyTorch (bench/torch_train.py).
 # Optional tooling: it needs python3-torch (Debian: apt-get install
 # python3-torch); no Go test depends on it.
 #
@@ -26,6 +28,8 @@
 #   PYTHON       interpreter with torch (default: /usr/bin/python3 if it has
 #                torch, else python3)
 #   OUT          directory for the outputs (default: a new temporary one)
+#   PARTS        which comparisons to run (default "losses train")
+#   TRAIN_BENCHTIME  -benchtime of the Go training-step run (default 20x)
 set -eu
 
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
@@ -46,6 +50,7 @@ if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
 	exit 1
 fi
 
+case " ${PARTS:-losses train} " in *" losses "*)
 if [ -n "${GO_BENCH:-}" ]; then
 	gobench=$GO_BENCH
 	echo "== Go: reusing $gobench"
@@ -73,6 +78,25 @@ echo
 echo "== value cross-check (B=8, D=4, float64)"
 (cd "$root" && BENCH_CROSSCHECK="$out/crosscheck.json" go test -count 1 -run '^TestCrossCheckDump$' ./bench >/dev/null)
 "$PYTHON" "$here/torch_losses.py" --crosscheck "$out/crosscheck.json"
+
+;; esac
+
+case " ${PARTS:-losses train} " in *" train "*)
+	threads=${THREADS:-2}
+	echo
+	trainbench=$out/go_train.txt
+	cmd="go test -run ^\$ -bench TrainStep/.*/B=100\$ -benchtime ${TRAIN_BENCHTIME:-20x} -count ${COUNT:-6} -cpu $threads ./bench"
+	echo "== Go training steps: $cmd"
+	(cd "$root" && $cmd) | tee "$trainbench"
+	echo
+	echo "== torch training steps: $PYTHON bench/torch_train.py --threads $threads${TORCH_BLAS_DIR:+ (LD_LIBRARY_PATH=$TORCH_BLAS_DIR)}"
+	LD_LIBRARY_PATH="${TORCH_BLAS_DIR:+$TORCH_BLAS_DIR${LD_LIBRARY_PATH:+:}}${LD_LIBRARY_PATH:-}" OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads" \
+		"$PYTHON" "$here/torch_train.py" --threads "$threads" --json "$out/torch_train.json"
+	echo
+	echo "== training step, Go median / torch median"
+	"$PYTHON" "$here/torch_train.py" --compare "$trainbench" "$out/torch_train.json"
+	;;
+esac
 
 echo
 echo "outputs in $out"

@@ -104,6 +104,14 @@
 // a shared, oversubscribed machine OpenMP's spinning barriers make torch's
 // times meaningless unless OMP_WAIT_POLICY=PASSIVE (compare.sh's default).
 //
+// torch_train.py times the training steps of BenchmarkTrainStep at B = 100
+// (MLP and ConvNet, pytorch-metric-learning's batch-hard triplet form
+// written in torch, Adam) on the same number of threads; compare.sh runs it
+// after the losses (PARTS="train" for the training steps alone) and prints
+// the Go/torch ratios. At one thread on each side:
+//
+//	THREADS=1 PARTS=train bench/compare.sh
+//
 // compare.sh also runs the value cross-check: TestCrossCheckDump (skipped
 // unless BENCH_CROSSCHECK names an output file) writes a fixed B=8, D=4
 // float64 batch with every loss's Go value and gradient, and

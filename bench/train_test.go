@@ -34,7 +34,8 @@ func trainStepCases() []trainStepCase {
 
 // BenchmarkTrainStep times one training step (forward, loss with batch-hard
 // mining inside the pass, backward, Adam update) of each encoder on 28×28
-// inputs; building and compiling the graph is outside the timed loop.
+// inputs; building and compiling the graph and one warm-up step are outside
+// the timed loop, so B/op and allocs/op are those of a warm step.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, tc := range trainStepCases() {
 		bs := tc.p * tc.k
@@ -57,14 +58,25 @@ func BenchmarkTrainStep(b *testing.B) {
 			for i := range labels {
 				labels[i] = i / tc.k
 			}
+			// one untimed step first: the ops allocate their reused
+			// buffers and Adam its moments, so B/op is a warm step's
+			if _, err := tr.Step(x, labels); err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, okCPU := processCPU()
 			for i := 0; i < b.N; i++ {
 				if _, err := tr.Step(x, labels); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "samples/s")
+			// CPU time per step (all threads of the process): on a shared,
+			// oversubscribed machine it varies far less than wall time.
+			if cpu1, ok := processCPU(); ok && okCPU {
+				b.ReportMetric(float64(cpu1-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+			}
 		})
 	}
 }

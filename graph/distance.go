@@ -183,27 +183,18 @@ const normTiny = 1e-24
 
 // L2Normalize divides each row of x (B×D) by √(||x||² + 1e-24). A zero row
 // stays zero with a finite (1e12) gradient, as with PyTorch's
-// F.normalize(eps=1e-12), so nothing turns into NaN.
+// F.normalize(eps=1e-12), so nothing turns into NaN. It is one op (and one
+// derivative op) writing into buffers it reuses from run to run.
 func L2Normalize(x *G.Node) (*G.Node, error) {
-	if _, _, err := Embeddings("x", x); err != nil {
-		return nil, err
-	}
-	n2, err := rowSqNorm(x)
+	b, d, err := Embeddings("x", x)
 	if err != nil {
 		return nil, err
 	}
-	if n2, err = G.Add(n2, Const(x.Dtype(), normTiny)); err != nil {
-		return nil, err
-	}
-	n, err := G.Sqrt(n2)
+	n, err := G.ApplyOp(&l2NormOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b, d}}}, x)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("graph: l2normalize: %w", err)
 	}
-	c, err := asCol(n)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastHadamardDiv(x, c, nil, []byte{1})
+	return n, nil
 }
 
 // offDiagonal zeroes the diagonal of a square matrix (value and gradient).

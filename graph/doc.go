@@ -35,6 +35,20 @@
 // with a zero gradient for a row whose mask is empty, never NaN or ±Inf.
 // WeightedMean and MeanNonZero divide by max(count, 1).
 //
+// # Layers
+//
+// Conv2D (N×C×H×W input, O×C×KH×KW filters, stride, zero padding, bias and
+// ReLU fused), MaxPool2D (k×k windows, stride, padding; the gradient goes
+// to the first maximum of each window) and Linear (x·W + b, ReLU fused) are
+// ops of this package with derivative ops of their own, so G.Grad
+// differentiates through them. Their matrix products go through the BLAS
+// that Gorgonia uses (G.WhichBLAS), so a faster one plugged in with G.Use
+// serves them too. They write NCHW (or B×O) directly, and each op owns its
+// output and scratch buffers and reuses them at every run of the machine
+// (UsePreallocDo writes into a value Gorgonia hands it instead): a compiled
+// graph allocates almost nothing for them once warm, and one graph must not
+// be run by two machines at once.
+//
 // # Gorgonia v0.9.18
 //
 // This package works around the following, each pinned by a test:

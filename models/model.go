@@ -287,21 +287,15 @@ func (m *Model) Build(g *G.ExprGraph, b int) (*Built, error) {
 }
 
 func linear(x, w, b *G.Node) (*G.Node, error) {
-	xw, err := G.Mul(x, w)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(xw, b, nil, []byte{0})
+	return graph.Linear(x, w, b, graph.LinearOptions{})
 }
 
 func (m *Model) mlp(x *G.Node, p G.Nodes) (*G.Node, error) {
 	h := x
 	var err error
 	for i := range m.Config.Hidden {
-		if h, err = linear(h, p[2*i], p[2*i+1]); err != nil {
-			return nil, err
-		}
-		if h, err = G.Rectify(h); err != nil {
+		// x·W + b, ReLU: one op
+		if h, err = graph.Linear(h, p[2*i], p[2*i+1], graph.LinearOptions{ReLU: true}); err != nil {
 			return nil, err
 		}
 	}
@@ -315,18 +309,13 @@ func (m *Model) convnet(x *G.Node, p G.Nodes, b int) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := c.Kernel
 	for i := range c.Hidden {
-		if h, err = G.Conv2d(h, p[2*i], tensor.Shape{k, k}, []int{0, 0}, []int{1, 1}, []int{1, 1}); err != nil {
+		// valid convolution, stride 1, + bias, ReLU: one op; the images
+		// need no gradient
+		if h, err = graph.Conv2D(h, p[2*i], p[2*i+1], graph.ConvOptions{ReLU: true, NoInputGradient: i == 0}); err != nil {
 			return nil, err
 		}
-		if h, err = G.BroadcastAdd(h, p[2*i+1], nil, []byte{0, 2, 3}); err != nil {
-			return nil, err
-		}
-		if h, err = G.Rectify(h); err != nil {
-			return nil, err
-		}
-		if h, err = G.MaxPool2D(h, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2}); err != nil {
+		if h, err = graph.MaxPool2D(h, graph.PoolOptions{KernelH: 2, KernelW: 2}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,772 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ConvOptions configures Conv2D. The zero value is a valid (unpadded),
+// stride-1 convolution without ReLU.
+type ConvOptions struct {
+	// StrideH, StrideW: the step between output positions; 0 means 1.
+	StrideH, StrideW int
+	// PadH, PadW: zero rows above and below, zero columns left and right.
+	PadH, PadW int
+	// ReLU applies max(0, ·) to the output in the same pass (the derivative
+	// ops mask the incoming gradient with output > 0).
+	ReLU bool
+	// NoInputGradient declares x a constant for differentiation (the data
+	// at the bottom of a network): no gradient flows to it, which saves its
+	// computation; Gorgonia computes every gradient an op offers.
+	NoInputGradient bool
+}
+
+// convGeom is the full geometry of one convolution: input N×C×H×W, weights
+// O×C×KH×KW, output N×O×OH×OW.
+type convGeom struct {
+	n, c, h, w     int
+	o, kh, kw      int
+	sh, sw, ph, pw int
+	oh, ow         int
+}
+
+func (g convGeom) String() string {
+	return fmt.Sprintf("x%dx%dx%dx%d,w%dx%dx%dx%d,s%d,%d,p%d,%d", g.n, g.c, g.h, g.w, g.o, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)
+}
+
+func (g convGeom) xShape() tensor.Shape   { return tensor.Shape{g.n, g.c, g.h, g.w} }
+func (g convGeom) wShape() tensor.Shape   { return tensor.Shape{g.o, g.c, g.kh, g.kw} }
+func (g convGeom) outShape() tensor.Shape { return tensor.Shape{g.n, g.o, g.oh, g.ow} }
+
+// rows is C·KH·KW, the height of an image's im2col matrix; cols is OH·OW.
+func (g convGeom) rows() int { return g.c * g.kh * g.kw }
+func (g convGeom) cols() int { return g.oh * g.ow }
+
+// windowSize returns the number of output positions along one axis and an
+// error naming the problem.
+func windowSize(what string, in, k, s, p int) (int, error) {
+	if s < 1 {
+		return 0, fmt.Errorf("graph: %s stride is %d; want ≥ 1", what, s)
+	}
+	if p < 0 {
+		return 0, fmt.Errorf("graph: %s padding is %d; want ≥ 0", what, p)
+	}
+	if k < 1 {
+		return 0, fmt.Errorf("graph: %s kernel size is %d; want ≥ 1", what, k)
+	}
+	if in+2*p < k {
+		return 0, fmt.Errorf("graph: %s kernel %d is larger than the padded input %d (input %d, padding %d)", what, k, in+2*p, in, p)
+	}
+	return (in+2*p-k)/s + 1, nil
+}
+
+func orOne(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
+// Conv2D returns the 2-D cross-correlation of a batch of images x
+// (N×C×H×W) with the filters w (O×C×KH×KW), plus the bias b (O values,
+// shaped O or 1×O×1×1; nil for none), followed by ReLU when opt.ReLU:
+//
+//	y[n,o,i,j] = b[o] + Σ_{c,u,v} w[o,c,u,v] · x[n, c, i·sh − ph + u, j·sw − pw + v]
+//
+// with x read as 0 outside the image. The output is N×O×OH×OW with
+// OH = (H + 2·PadH − KH)/StrideH + 1 (likewise OW), the layout and
+// definition of PyTorch's torch.nn.functional.conv2d (and Gorgonia's
+// Conv2d). The batch is unrolled (im2col, Chellapilla et al. 2006) into a
+// reused buffer and multiplied by the filter matrix in one product with the
+// BLAS that Gorgonia uses (G.WhichBLAS); the O × (N·OH·OW) product goes to
+// the NCHW output in contiguous rows of OH·OW (no transpose), with bias and
+// ReLU applied in that same pass. Gradients with respect to x, w and b are
+// ops of their own (one product each for the batch), so G.Grad
+// differentiates through Conv2D; NoInputGradient skips the one for x.
+// Dilation and groups are not supported.
+//
+// The ops of one graph own their output and scratch buffers and reuse them
+// at every run, so a graph's machine must not run concurrently with
+// another machine of the same graph.
+func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
+	dt, err := FloatDtype("conv input", x)
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, fmt.Errorf("graph: conv weights are nil")
+	}
+	if w.Dtype() != dt {
+		return nil, fmt.Errorf("graph: conv weights have dtype %v, input %v", w.Dtype(), dt)
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 {
+		return nil, fmt.Errorf("graph: conv input must be 4-D (N×C×H×W); got shape %v", xs)
+	}
+	if len(ws) != 4 {
+		return nil, fmt.Errorf("graph: conv weights must be 4-D (O×C×KH×KW); got shape %v", ws)
+	}
+	if ws[1] != xs[1] {
+		return nil, fmt.Errorf("graph: conv weights take %d input channels, input has %d", ws[1], xs[1])
+	}
+	for i, s := range xs {
+		if s < 1 {
+			return nil, fmt.Errorf("graph: conv input has empty shape %v (axis %d)", xs, i)
+		}
+	}
+	if ws[0] < 1 {
+		return nil, fmt.Errorf("graph: conv weights have empty shape %v", ws)
+	}
+	g := convGeom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], o: ws[0], kh: ws[2], kw: ws[3],
+		sh: orOne(opt.StrideH), sw: orOne(opt.StrideW), ph: opt.PadH, pw: opt.PadW}
+	if g.oh, err = windowSize("conv height", g.h, g.kh, g.sh, g.ph); err != nil {
+		return nil, err
+	}
+	if g.ow, err = windowSize("conv width", g.w, g.kw, g.sw, g.pw); err != nil {
+		return nil, err
+	}
+	inputs := []*G.Node{x, w}
+	var bshape tensor.Shape
+	if b != nil {
+		if b.Dtype() != dt {
+			return nil, fmt.Errorf("graph: conv bias has dtype %v, input %v", b.Dtype(), dt)
+		}
+		bshape = b.Shape().Clone()
+		okShape := (len(bshape) == 1 && bshape[0] == g.o) ||
+			(len(bshape) == 4 && bshape[0] == 1 && bshape[1] == g.o && bshape[2] == 1 && bshape[3] == 1)
+		if !okShape {
+			return nil, fmt.Errorf("graph: conv bias has shape %v; want (%d) or (1, %d, 1, 1)", bshape, g.o, g.o)
+		}
+		inputs = append(inputs, b)
+	}
+	if err := SameGraph(inputs...); err != nil {
+		return nil, err
+	}
+	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: conv: %w", err)
+	}
+	return n, nil
+}
+
+// opBase holds what every op of this file shares: its dtype, its output
+// shape and the output buffer it reuses from one run to the next.
+type opBase struct {
+	dt    tensor.Dtype
+	shape tensor.Shape
+	out   *tensor.Dense
+}
+
+func (o *opBase) ReturnsPtr() bool     { return false }
+func (o *opBase) CallsExtern() bool    { return false }
+func (o *opBase) OverwritesInput() int { return -1 }
+func (o *opBase) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return o.shape.Clone(), nil
+}
+
+// buffer returns the op's output buffer with its shape restored (a later
+// in-place reshape may have changed it), allocating it on first use.
+func (o *opBase) buffer() *tensor.Dense {
+	if o.out == nil {
+		o.out = tensor.New(tensor.WithShape(o.shape...), tensor.Of(o.dt))
+	} else if !o.out.Shape().Eq(o.shape) {
+		_ = o.out.Reshape(o.shape...) // same size: cannot fail
+	}
+	return o.out
+}
+
+// target checks a preallocated value (UsePreallocDo) against the op's
+// output dtype and shape.
+func (o *opBase) target(prealloc G.Value, name string) (*tensor.Dense, error) {
+	d, ok := prealloc.(*tensor.Dense)
+	if !ok || d.Dtype() != o.dt || !d.Shape().Eq(o.shape) || !d.IsNativelyAccessible() || d.RequiresIterator() {
+		return nil, fmt.Errorf("graph: %s: preallocated value does not fit %v %v", name, o.shape, o.dt)
+	}
+	return d, nil
+}
+
+// floats returns the float slices of values of dtype dt (T's dtype), or an
+// error naming the op.
+func floats[T float](name string, vals ...G.Value) ([][]T, error) {
+	out := make([][]T, len(vals))
+	for i, v := range vals {
+		s, ok := data(v).([]T)
+		if !ok {
+			return nil, fmt.Errorf("graph: %s: input %d holds %T", name, i, data(v))
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func float4(dt tensor.Dtype) hm.Type { return G.TensorType{Dims: 4, Of: dt} }
+
+// scratch is a reused float buffer of either dtype.
+type scratch struct {
+	f32 []float32
+	f64 []float64
+}
+
+// get returns a buffer of n values of T, reusing the previous one when it
+// has that size.
+func get[T float](s *scratch, n int) []T {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		if len(s.f32) != n {
+			s.f32 = make([]float32, n)
+		}
+		return any(s.f32).([]T)
+	}
+	if len(s.f64) != n {
+		s.f64 = make([]float64, n)
+	}
+	return any(s.f64).([]T)
+}
+
+// convOp is the forward convolution (+ bias, + ReLU). All images go through
+// one matrix product: the im2col matrices of the batch side by side,
+// (C·KH·KW) × (N·OH·OW), are multiplied by the O × (C·KH·KW) filter matrix;
+// the O × (N·OH·OW) product is then copied into the NCHW output in rows of
+// OH·OW (a block copy, not a transpose), adding the bias and applying ReLU
+// on the way.
+type convOp struct {
+	opBase
+	geom   convGeom
+	relu   bool
+	noDx   bool         // x gets no gradient
+	bshape tensor.Shape // nil: no bias
+	col    scratch      // the batch's im2col matrix, reused by the weight gradient
+	prod   scratch
+	ran    bool // col holds the im2col matrix of the last run's input
+}
+
+func (o *convOp) Arity() int {
+	if o.bshape != nil {
+		return 3
+	}
+	return 2
+}
+
+func (o *convOp) Type() hm.Type {
+	t := float4(o.dt)
+	if o.bshape != nil {
+		return hm.NewFnType(t, t, nodeType(o.dt, len(o.bshape)), t)
+	}
+	return hm.NewFnType(t, t, t)
+}
+
+func (o *convOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "conv2d(%v,relu=%t,nodx=%t,bias=%v,%v)", o.geom, o.relu, o.noDx, o.bshape, o.dt)
+}
+func (o *convOp) Hashcode() uint32 { return hashOf(o) }
+func (o *convOp) String() string   { return fmt.Sprintf("conv2d(%v,relu=%t)", o.geom, o.relu) }
+
+func (o *convOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo implements G.UsePreallocDoer.
+func (o *convOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	if len(in) != o.Arity() {
+		return nil, fmt.Errorf("graph: conv2d: %d inputs; want %d", len(in), o.Arity())
+	}
+	o.ran = false
+	v, err := doFloat(&o.opBase, "conv2d", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convForward(o, in, out.Data().([]float32))
+		case tensor.Float64:
+			return convForward(o, in, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: conv2d: unsupported dtype %v", o.dt)
+	})
+	o.ran = err == nil
+	return v, err
+}
+
+func convForward[T float](o *convOp, in []G.Value, y []T) error {
+	g := o.geom
+	v, err := floats[T]("conv2d", in...)
+	if err != nil {
+		return err
+	}
+	x, w := v[0], v[1]
+	if len(x) != g.n*g.c*g.h*g.w || len(w) != g.o*g.rows() {
+		return fmt.Errorf("graph: conv2d: inputs hold %d and %d values; want %v and %v", len(x), len(w), g.xShape(), g.wShape())
+	}
+	var b []T
+	if len(v) == 3 {
+		if b = v[2]; len(b) != g.o {
+			return fmt.Errorf("graph: conv2d: bias holds %d values; want %d", len(b), g.o)
+		}
+	}
+	rows, cols := g.rows(), g.cols()
+	ld := g.n * cols
+	col := get[T](&o.col, rows*ld)
+	im2colBatch(g, x, col)
+	prod := get[T](&o.prod, g.o*ld)
+	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
+	gemm(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
+	for oc := 0; oc < g.o; oc++ {
+		var bias T
+		if b != nil {
+			bias = b[oc]
+		}
+		for n := 0; n < g.n; n++ {
+			src := prod[oc*ld+n*cols : oc*ld+(n+1)*cols]
+			dst := y[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			switch {
+			case o.relu:
+				for i, e := range src {
+					dst[i] = max(e+bias, 0)
+				}
+			case bias != 0:
+				for i, e := range src {
+					dst[i] = e + bias
+				}
+			default:
+				copy(dst, src)
+			}
+		}
+	}
+	return nil
+}
+
+// im2colBatch writes the im2col matrices of all N images side by side:
+// (C·KH·KW) × (N·OH·OW), image n in columns n·OH·OW onwards.
+func im2colBatch[T float](g convGeom, x, col []T) {
+	img, cols, ld := g.c*g.h*g.w, g.cols(), g.n*g.cols()
+	for n := 0; n < g.n; n++ {
+		im2col(g, x[n*img:(n+1)*img], col[n*cols:], ld)
+	}
+}
+
+// im2col writes the (C·KH·KW)×(OH·OW) matrix of one C×H×W image into col,
+// whose rows are ld apart: row (c, u, v), column (i, j) holds
+// x[c, i·sh − ph + u, j·sw − pw + v], or 0 in the padding.
+func im2col[T float](g convGeom, x, col []T, ld int) {
+	cols := g.cols()
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for u := 0; u < g.kh; u++ {
+			for v := 0; v < g.kw; v++ {
+				dst := col[r*ld : r*ld+cols]
+				r++
+				for i := 0; i < g.oh; i++ {
+					seg := dst[i*g.ow : (i+1)*g.ow]
+					iy := i*g.sh - g.ph + u
+					if iy < 0 || iy >= g.h {
+						clear(seg)
+						continue
+					}
+					src := plane[iy*g.w : (iy+1)*g.w]
+					j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
+					clear(seg[:j0])
+					if g.sw == 1 {
+						copy(seg[j0:j1], src[j0+v-g.pw:])
+					} else {
+						for j := j0; j < j1; j++ {
+							seg[j] = src[j*g.sw-g.pw+v]
+						}
+					}
+					clear(seg[j1:])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the (C·KH·KW)×(OH·OW) matrix col (rows ld apart) back into
+// the C×H×W image dx (the adjoint of im2col); dx must be zeroed first.
+func col2im[T float](g convGeom, col, dx []T, ld int) {
+	cols := g.cols()
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for u := 0; u < g.kh; u++ {
+			for v := 0; v < g.kw; v++ {
+				src := col[r*ld : r*ld+cols]
+				r++
+				j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
+				for i := 0; i < g.oh; i++ {
+					iy := i*g.sh - g.ph + u
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					seg := src[i*g.ow : (i+1)*g.ow]
+					dst := plane[iy*g.w : (iy+1)*g.w]
+					if g.sw == 1 {
+						d := dst[j0+v-g.pw : j1+v-g.pw]
+						for j, e := range seg[j0:j1] {
+							d[j] += e
+						}
+					} else {
+						for j := j0; j < j1; j++ {
+							dst[j*g.sw-g.pw+v] += seg[j]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// validRange returns the output columns [j0, j1) of ow whose input column
+// j·s + off lies inside [0, w).
+func validRange(ow, w, s, off int) (int, int) {
+	j0 := 0
+	if off < 0 {
+		j0 = (-off + s - 1) / s
+	}
+	j1 := 0
+	if w-1-off >= 0 {
+		j1 = (w-1-off)/s + 1
+	}
+	j0, j1 = min(j0, ow), min(j1, ow)
+	if j1 < j0 {
+		j1 = j0
+	}
+	return j0, j1
+}
+
+// gemm computes c = alpha·op(a)·op(b) + beta·c (row-major, m×n result,
+// inner size k) with the BLAS that Gorgonia uses (G.WhichBLAS), so a faster
+// implementation plugged in with G.Use serves these ops too.
+func gemm[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	tra, trb := blas.NoTrans, blas.NoTrans
+	if ta {
+		tra = blas.Trans
+	}
+	if tb {
+		trb = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		G.WhichBLAS().Sgemm(tra, trb, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		G.WhichBLAS().Dgemm(tra, trb, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// DiffWRT implements G.SDOp: w and b receive gradients, and x unless
+// NoInputGradient.
+func (o *convOp) DiffWRT(n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = i > 0 || !o.noDx
+	}
+	return out
+}
+
+// SymDiff implements G.SDOp. With gz the output gradient (masked by y > 0
+// when the op applies ReLU) laid out O × (N·OH·OW) by one op, and col the
+// batch's im2col matrix:
+//
+//	dx = col2im(Wᵀ · gz)    dW = gz · colᵀ    db = Σ_columns gz
+func (o *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	g := o.geom
+	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu}
+	args := G.Nodes{grad}
+	if o.relu {
+		args = G.Nodes{output, grad}
+	}
+	gz, err := G.ApplyOp(gop, args...)
+	if err != nil {
+		return nil, err
+	}
+	res := make(G.Nodes, len(inputs))
+	if !o.noDx {
+		if res[0], err = G.ApplyOp(&convInputGradOp{opBase: opBase{dt: o.dt, shape: g.xShape()}, geom: g}, inputs[1], gz); err != nil {
+			return nil, err
+		}
+	}
+	if res[1], err = G.ApplyOp(&convWeightGradOp{opBase: opBase{dt: o.dt, shape: g.wShape()}, geom: g, fwd: o}, inputs[0], gz); err != nil {
+		return nil, err
+	}
+	if o.bshape != nil {
+		if res[2], err = G.ApplyOp(&convBiasGradOp{opBase: opBase{dt: o.dt, shape: o.bshape.Clone()}, geom: g}, gz); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// noDiff is embedded by the derivative ops: they are not differentiated
+// again.
+type noDiff struct{}
+
+func (noDiff) DiffWRT(n int) []bool { return make([]bool, n) }
+func (noDiff) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
+	return make(G.Nodes, len(inputs)), nil
+}
+
+// doFloat runs f on the op's output buffer or on prealloc.
+func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense) error) (G.Value, error) {
+	out := o.buffer()
+	if prealloc != nil {
+		var err error
+		if out, err = o.target(prealloc, name); err != nil {
+			return nil, err
+		}
+	}
+	if err := f(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// convGradOp lays the output gradient of a convolution out as
+// O × N × OH × OW (channel-major, so that every derivative is one matrix
+// product over the batch) and, after a ReLU, keeps it only where y > 0.
+// Inputs: (y, grad) with ReLU, (grad) without.
+type convGradOp struct {
+	opBase
+	noDiff
+	geom convGeom
+	relu bool
+}
+
+func (o *convGradOp) Arity() int {
+	if o.relu {
+		return 2
+	}
+	return 1
+}
+func (o *convGradOp) Type() hm.Type {
+	t := float4(o.dt)
+	if o.relu {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+func (o *convGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "conv2d_dy(%v,relu=%t,%v)", o.geom, o.relu, o.dt)
+}
+func (o *convGradOp) Hashcode() uint32 { return hashOf(o) }
+func (o *convGradOp) String() string   { return fmt.Sprintf("conv2d_dy(%v,relu=%t)", o.geom, o.relu) }
+func (o *convGradOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+func (o *convGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, "conv2d_dy", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convGrad(o, in, out.Data().([]float32))
+		case tensor.Float64:
+			return convGrad(o, in, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: conv2d_dy: unsupported dtype %v", o.dt)
+	})
+}
+
+func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
+	g := o.geom
+	v, err := floats[T]("conv2d_dy", in...)
+	if err != nil {
+		return err
+	}
+	var y []T
+	grad := v[len(v)-1]
+	if o.relu {
+		y = v[0]
+	}
+	cols, total := g.cols(), g.n*g.o*g.cols()
+	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != total {
+		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.outShape())
+	}
+	for n := 0; n < g.n; n++ {
+		for oc := 0; oc < g.o; oc++ {
+			src := grad[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			dst := gz[(oc*g.n+n)*cols : (oc*g.n+n+1)*cols]
+			if y == nil {
+				copy(dst, src)
+				continue
+			}
+			yy := y[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
+			for i, e := range src {
+				if yy[i] > 0 {
+					dst[i] = e
+				} else {
+					dst[i] = 0
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// convInputGradOp is dL/dx of a convolution from the weights and the
+// gradient of convGradOp: col2im(Wᵀ · gz), one product for the batch.
+type convInputGradOp struct {
+	opBase
+	noDiff
+	geom convGeom
+	col  scratch
+}
+
+func (o *convInputGradOp) Arity() int { return 2 }
+func (o *convInputGradOp) Type() hm.Type {
+	t := float4(o.dt)
+	return hm.NewFnType(t, t, t)
+}
+func (o *convInputGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "conv2d_dx(%v,%v)", o.geom, o.dt) }
+func (o *convInputGradOp) Hashcode() uint32      { return hashOf(o) }
+func (o *convInputGradOp) String() string        { return fmt.Sprintf("conv2d_dx(%v)", o.geom) }
+func (o *convInputGradOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+func (o *convInputGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, "conv2d_dx", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convInputGrad(o.geom, in, out.Data().([]float32), &o.col)
+		case tensor.Float64:
+			return convInputGrad(o.geom, in, out.Data().([]float64), &o.col)
+		}
+		return fmt.Errorf("graph: conv2d_dx: unsupported dtype %v", o.dt)
+	})
+}
+
+func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error {
+	v, err := floats[T]("conv2d_dx", in...)
+	if err != nil {
+		return err
+	}
+	w, gz := v[0], v[1]
+	rows, cols := g.rows(), g.cols()
+	ld := g.n * cols
+	if len(w) != g.o*rows || len(gz) != g.o*ld {
+		return fmt.Errorf("graph: conv2d_dx: inputs hold %d and %d values; want %v and %v", len(w), len(gz), g.wShape(), g.outShape())
+	}
+	col := get[T](s, rows*ld)
+	// col (C·KH·KW × N·OH·OW) = Wᵀ · gz (O × N·OH·OW)
+	gemm(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
+	clear(dx)
+	img := g.c * g.h * g.w
+	for n := 0; n < g.n; n++ {
+		col2im(g, col[n*cols:], dx[n*img:(n+1)*img], ld)
+	}
+	return nil
+}
+
+// convWeightGradOp is dL/dW of a convolution from the input and the
+// gradient of convGradOp: gz · colᵀ, one product for the batch. It reuses
+// the im2col matrix of its forward op, which runs before it in every pass
+// (the gradient depends on the output), and builds its own otherwise.
+type convWeightGradOp struct {
+	opBase
+	noDiff
+	geom convGeom
+	fwd  *convOp
+	col  scratch
+}
+
+func (o *convWeightGradOp) Arity() int { return 2 }
+func (o *convWeightGradOp) Type() hm.Type {
+	t := float4(o.dt)
+	return hm.NewFnType(t, t, t)
+}
+func (o *convWeightGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "conv2d_dw(%v,%v)", o.geom, o.dt) }
+func (o *convWeightGradOp) Hashcode() uint32      { return hashOf(o) }
+func (o *convWeightGradOp) String() string        { return fmt.Sprintf("conv2d_dw(%v)", o.geom) }
+func (o *convWeightGradOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+func (o *convWeightGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, "conv2d_dw", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convWeightGrad(o, in, out.Data().([]float32))
+		case tensor.Float64:
+			return convWeightGrad(o, in, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: conv2d_dw: unsupported dtype %v", o.dt)
+	})
+}
+
+func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
+	g := o.geom
+	v, err := floats[T]("conv2d_dw", in...)
+	if err != nil {
+		return err
+	}
+	x, gz := v[0], v[1]
+	rows, cols := g.rows(), g.cols()
+	ld := g.n * cols
+	if len(x) != g.n*g.c*g.h*g.w || len(gz) != g.o*ld {
+		return fmt.Errorf("graph: conv2d_dw: inputs hold %d and %d values; want %v and %v", len(x), len(gz), g.xShape(), g.outShape())
+	}
+	var col []T
+	if o.fwd != nil && o.fwd.ran {
+		col = get[T](&o.fwd.col, rows*ld)
+	} else {
+		col = get[T](&o.col, rows*ld)
+		im2colBatch(g, x, col)
+	}
+	// dW (O × C·KH·KW) = gz (O × N·OH·OW) · colᵀ
+	gemm(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
+	return nil
+}
+
+// convBiasGradOp is dL/db of a convolution: the gradient of convGradOp
+// summed over images and positions, one value per output channel.
+type convBiasGradOp struct {
+	opBase
+	noDiff
+	geom convGeom
+}
+
+func (o *convBiasGradOp) Arity() int { return 1 }
+func (o *convBiasGradOp) Type() hm.Type {
+	return hm.NewFnType(float4(o.dt), nodeType(o.dt, len(o.shape)))
+}
+func (o *convBiasGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "conv2d_db(%v,%v,%v)", o.geom, o.shape, o.dt)
+}
+func (o *convBiasGradOp) Hashcode() uint32 { return hashOf(o) }
+func (o *convBiasGradOp) String() string   { return fmt.Sprintf("conv2d_db(%v)", o.geom) }
+func (o *convBiasGradOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+func (o *convBiasGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, "conv2d_db", prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			return convBiasGrad(o.geom, in, out.Data().([]float32))
+		case tensor.Float64:
+			return convBiasGrad(o.geom, in, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: conv2d_db: unsupported dtype %v", o.dt)
+	})
+}
+
+func convBiasGrad[T float](g convGeom, in []G.Value, db []T) error {
+	v, err := floats[T]("conv2d_db", in...)
+	if err != nil {
+		return err
+	}
+	gz := v[0]
+	ld := g.n * g.cols()
+	if len(gz) != g.o*ld || len(db) != g.o {
+		return fmt.Errorf("graph: conv2d_db: gradient holds %d values; want %v", len(gz), g.outShape())
+	}
+	for oc := 0; oc < g.o; oc++ {
+		// float64 partial sums per image keep float32 rounding small
+		var s float64
+		for n := 0; n < g.n; n++ {
+			var p T
+			for _, e := range gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()] {
+				p += e
+			}
+			s += float64(p)
+		}
+		db[oc] = T(s)
+	}
+	return nil
+}
