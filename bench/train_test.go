@@ -3,6 +3,10 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/contrastive-go/contrastive/losses"
@@ -123,5 +127,107 @@ func TestTrainStepSetup(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr.Close()
+	}
+}
+
+// workerCounts returns 1..GOMAXPROCS, or the list in CONTRASTIVE_WORKERS
+// (comma-separated) when set, so that a larger machine can time a subset.
+func workerCounts(b *testing.B) []int {
+	if s := os.Getenv("CONTRASTIVE_WORKERS"); s != "" {
+		var out []int
+		for _, f := range strings.Split(s, ",") {
+			w, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || w < 1 {
+				b.Fatalf("CONTRASTIVE_WORKERS=%q: %q is not a worker count", s, f)
+			}
+			out = append(out, w)
+		}
+		return out
+	}
+	out := make([]int, runtime.GOMAXPROCS(0))
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+// BenchmarkTrainStepWorkers times the training step of BenchmarkTrainStep
+// (B = 100) against the number of workers (models.TrainConfig.Workers):
+// workers=1 is the single-graph step, more workers split the batch into
+// encoder replicas on their own goroutines. bench/scaling.sh interleaves
+// the worker counts and prints the table.
+func BenchmarkTrainStepWorkers(b *testing.B) {
+	for _, tc := range trainStepCases()[:2] {
+		bs := tc.p * tc.k
+		for _, w := range workerCounts(b) {
+			b.Run(fmt.Sprintf("%s/B=%d/workers=%d", tc.name, bs, w), func(b *testing.B) {
+				m, err := models.New(tc.cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg := models.DefaultTrainConfig()
+				cfg.Workers = w
+				tr, err := models.NewTrainer(m, tc.loss(), bs, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer tr.Close()
+				r := rand.New(rand.NewPCG(seed, 3))
+				x := make([]float32, bs*tc.cfg.Inputs())
+				for i := range x {
+					x[i] = r.Float32()
+				}
+				labels := make([]int, bs)
+				for i := range labels {
+					labels[i] = i / tc.k
+				}
+				if _, err := tr.Step(x, labels); err != nil { // warm-up
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := tr.Step(x, labels); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "samples/s")
+			})
+		}
+	}
+}
+
+// BenchmarkEmbedWorkers times embedding 10,000 28×28 inputs in batches of
+// 500 with each encoder against the number of workers (one warm
+// forward-only machine per worker, models.Embedder).
+func BenchmarkEmbedWorkers(b *testing.B) {
+	const n = 10000
+	r := rand.New(rand.NewPCG(seed, 5))
+	x := make([]float32, n*784)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	for _, tc := range trainStepCases()[:2] {
+		for _, w := range workerCounts(b) {
+			b.Run(fmt.Sprintf("%s/N=%d/workers=%d", tc.name, n, w), func(b *testing.B) {
+				m, err := models.New(tc.cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e, err := models.NewEmbedder(m, 500, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := e.Embed(x, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
 	}
 }

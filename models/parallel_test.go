@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -258,4 +259,105 @@ func TestParallelTrainStopsOnCancel(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 4, h.Steps)
 	require.LessOrEqual(t, settle(before), before, "goroutines left after Train")
+}
+
+// TestEmbedderWorkers: the embeddings do not depend on the number of
+// workers (bit for bit: every batch runs through the same graph), progress
+// counts up to the total, and the pool sees weight updates made after it
+// was built.
+func TestEmbedderWorkers(t *testing.T) {
+	for name, cfg := range smallConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := models.New(cfg)
+			require.NoError(t, err)
+			x := randInputs(6, 23, cfg.Inputs())
+			one, err := models.NewEmbedder(m, 4, 1)
+			require.NoError(t, err)
+			defer one.Close()
+			want, err := one.Embed(x, nil)
+			require.NoError(t, err)
+			for _, w := range []int{2, 3, 8} {
+				e, err := models.NewEmbedder(m, 4, w)
+				require.NoError(t, err)
+				var last, calls int
+				got, err := e.Embed(x, func(done, total int) {
+					require.Equal(t, 23, total)
+					require.Greater(t, done, last)
+					last = done
+					calls++
+				})
+				require.NoError(t, err)
+				require.Equal(t, want, got, "workers %d", w)
+				require.Equal(t, 23, last)
+				require.Equal(t, 6, calls) // ⌈23/4⌉ batches
+				e.Close()
+			}
+			viaModel, err := m.Embed(x, 4, nil)
+			require.NoError(t, err)
+			require.Equal(t, want, viaModel)
+			// a training step changes the weights; the warm pool sees it
+			_, err = models.Train(context.Background(), m, batchHard(), models.Dataset{X: x[:18*cfg.Inputs()], Labels: []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}},
+				models.TrainConfig{P: 3, K: 2, Epochs: 1, MaxSteps: 2, Solver: models.SGD, LearnRate: 0.5, Seed: 1, Workers: 2})
+			require.NoError(t, err)
+			after, err := one.Embed(x, nil)
+			require.NoError(t, err)
+			require.NotEqual(t, want, after)
+			fresh, err := m.Embed(x, 4, nil)
+			require.NoError(t, err)
+			require.Equal(t, fresh, after)
+		})
+	}
+}
+
+// TestConcurrentEmbed: goroutines embedding with one model (each its own
+// call of Model.Embed) and with one shared Embedder get the serial result;
+// run under -race this also checks that the calls share no Gorgonia state.
+func TestConcurrentEmbed(t *testing.T) {
+	cfg := smallConfigs()["cnn"]
+	m, err := models.New(cfg)
+	require.NoError(t, err)
+	x := randInputs(7, 40, cfg.Inputs())
+	want, err := m.Embed(x, 8, nil)
+	require.NoError(t, err)
+	e, err := models.NewEmbedder(m, 8, 2)
+	require.NoError(t, err)
+	defer e.Close()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			var got []float32
+			var err error
+			if i%2 == 0 {
+				got, err = m.Embed(x, 8, nil)
+			} else {
+				got, err = e.Embed(x, nil)
+			}
+			if err == nil && !slices.Equal(got, want) {
+				err = fmt.Errorf("goroutine %d: embeddings differ from the serial ones", i)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+}
+
+func TestEmbedderErrors(t *testing.T) {
+	m, err := models.New(smallConfigs()["mlp"])
+	require.NoError(t, err)
+	_, err = models.NewEmbedder(m, 0, 1)
+	require.ErrorContains(t, err, "batch size is 0")
+	_, err = models.NewEmbedder(m, 4, -1)
+	require.ErrorContains(t, err, "workers is -1")
+	_, err = models.NewEmbedder(nil, 4, 1)
+	require.ErrorContains(t, err, "nil model")
+	e, err := models.NewEmbedder(m, 4, 0)
+	require.NoError(t, err)
+	require.Equal(t, runtime.GOMAXPROCS(0), e.Workers())
+	_, err = e.Embed(make([]float32, 5), nil)
+	require.ErrorContains(t, err, "not a positive multiple of 36")
+	e.Close()
+	_, err = e.Embed(make([]float32, 36), nil)
+	require.ErrorContains(t, err, "closed")
 }
