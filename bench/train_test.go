@@ -73,29 +73,33 @@ func BenchmarkTrainStep(b *testing.B) {
 	}
 }
 
+// evalData returns the embeddings and labels of BenchmarkEvaluate: n
+// 64-d rows of 10 classes (N(0, 1) plus 3 on the class's coordinate).
+func evalData(r *rand.Rand, n int) ([]float32, []int) {
+	const d = 64
+	x := make([]float32, n*d)
+	l := make([]int, n)
+	for i := 0; i < n; i++ {
+		l[i] = r.IntN(10)
+		for j := 0; j < d; j++ {
+			v := float32(r.NormFloat64())
+			if j == l[i] {
+				v += 3 // class structure
+			}
+			x[i*d+j] = v
+		}
+	}
+	return x, l
+}
+
 // BenchmarkEvaluate times retrieval metrics of 10,000 queries against
 // 60,000 references at D = 64 (the MNIST test-vs-train evaluation), on
 // unit-norm random embeddings of 10 classes.
 func BenchmarkEvaluate(b *testing.B) {
 	const nq, nr, d = 10000, 60000, 64
 	r := rand.New(rand.NewPCG(seed, 4))
-	gen := func(n int) ([]float32, []int) {
-		x := make([]float32, n*d)
-		l := make([]int, n)
-		for i := 0; i < n; i++ {
-			l[i] = r.IntN(10)
-			for j := 0; j < d; j++ {
-				v := float32(r.NormFloat64())
-				if j == l[i] {
-					v += 3 // class structure
-				}
-				x[i*d+j] = v
-			}
-		}
-		return x, l
-	}
-	q, ql := gen(nq)
-	ref, rl := gen(nr)
+	q, ql := evalData(r, nq)
+	ref, rl := evalData(r, nr)
 	b.Run("Q=10000/R=60000/D=64", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
@@ -104,6 +108,26 @@ func BenchmarkEvaluate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkEvaluateWorkers is BenchmarkEvaluate against eval.Options.Workers.
+func BenchmarkEvaluateWorkers(b *testing.B) {
+	const nq, nr, d = 10000, 60000, 64
+	r := rand.New(rand.NewPCG(seed, 4))
+	q, ql := evalData(r, nq)
+	ref, rl := evalData(r, nr)
+	for _, w := range workerCounts(b) {
+		b.Run(fmt.Sprintf("Q=10000/R=60000/D=64/workers=%d", w), func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := eval.Retrieval(q, ql, ref, rl, d, eval.Options{Workers: w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, cpu)
+		})
+	}
 }
 
 // TestTrainStepSetup runs each training-step benchmark's setup for one step
@@ -186,11 +210,13 @@ func BenchmarkTrainStepWorkers(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := cpuTime()
 				for i := 0; i < b.N; i++ {
 					if _, err := tr.Step(x, labels); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, cpu)
 				b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "samples/s")
 			})
 		}
@@ -221,11 +247,13 @@ func BenchmarkEmbedWorkers(b *testing.B) {
 				defer e.Close()
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := cpuTime()
 				for i := 0; i < b.N; i++ {
 					if _, err := e.Embed(x, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
+				reportCPU(b, cpu)
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
 			})
 		}
