@@ -259,3 +259,60 @@ func BenchmarkEmbedWorkers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGradCache times a training step of the MLP and the ConvNet with
+// batch-hard triplet loss (K = 4 images per class) at large batches, plain
+// (chunk=0: the whole batch's activations live at once) and with gradient
+// caching in chunks of 256 rows (models.TrainConfig.ChunkSize), one
+// worker, and reports the process's peak RSS. Peak RSS only grows within a
+// process, so run one case per process (bench/gradcache.sh does). The B×B
+// matrices of the loss itself still grow with B²: gradient caching bounds
+// the encoder's share of the memory, not the loss's (at B = 16384 the
+// loss's float32 B×B temporaries alone need tens of GiB).
+func BenchmarkGradCache(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  models.Config
+		bs   []int
+	}{
+		{"MLP", models.DefaultMLP(64), []int{1024, 4096, 16384}},
+		{"ConvNet", models.DefaultConvNet(64), []int{1024, 4096}},
+	} {
+		cfg := tc.cfg
+		for _, bs := range tc.bs {
+			for _, chunk := range []int{0, 256} {
+				b.Run(fmt.Sprintf("%s/B=%d/chunk=%d", tc.name, bs, chunk), func(b *testing.B) {
+					m, err := models.New(cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tc := models.DefaultTrainConfig()
+					tc.Workers, tc.ChunkSize = 1, chunk
+					l := losses.TripletPML()
+					l.Margin, l.Miner = 0.2, mining.BatchHard{}
+					tr, err := models.NewTrainer(m, l, bs, tc)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer tr.Close()
+					r := rand.New(rand.NewPCG(seed, 6))
+					x := make([]float32, bs*cfg.Inputs())
+					for i := range x {
+						x[i] = r.Float32()
+					}
+					labels := make([]int, bs)
+					for i := range labels {
+						labels[i] = i / 4
+					}
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if _, err := tr.Step(x, labels); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(peakRSS(), "peak-MiB")
+				})
+			}
+		}
+	}
+}
