@@ -550,6 +550,9 @@ func (p *parallel) sumGrads() error {
 			if err != nil {
 				return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
 			}
+			if gs == nil || gd == nil || gs.Shape().TotalSize() != gd.Shape().TotalSize() || gs.Dtype() != gd.Dtype() {
+				return fmt.Errorf("models: replica gradients of %s do not match", n.Name())
+			}
 			switch d := gd.Data().(type) {
 			case []float32:
 				s := gs.Data().([]float32)
@@ -573,7 +576,7 @@ func (p *parallel) sumGrads() error {
 func (p *parallel) clearGrads() {
 	for _, r := range p.order {
 		for _, n := range r.built.Learnables {
-			if g, err := n.Grad(); err == nil {
+			if g, err := n.Grad(); err == nil && g != nil {
 				switch d := g.Data().(type) {
 				case []float32:
 					clear(d)
