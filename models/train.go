@@ -303,9 +303,9 @@ func (t *Trainer) SetLearnRate(lr float64) error {
 
 // Train trains m with loss on data, in batches of P classes × K samples
 // drawn by mining.PKSampler, for cfg.Epochs epochs (or cfg.MaxSteps steps).
-// It stops cleanly between steps when ctx is done, returning the history so
-// far and ctx's error; the model's weights are then those of the last
-// completed step.
+// It stops cleanly between steps (and, with several workers, inside a step)
+// when ctx is done, returning the history so far and ctx's error; the
+// model's weights are then those of the last completed step.
 func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConfig) (*History, error) {
 	if m == nil {
 		return nil, fmt.Errorf("models: nil model")
