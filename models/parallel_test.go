@@ -361,3 +361,24 @@ func TestEmbedderErrors(t *testing.T) {
 	_, err = e.Embed(make([]float32, 36), nil)
 	require.ErrorContains(t, err, "closed")
 }
+
+// TestParallelTrainLeavesNoGoroutines: a completed data-parallel Train, with
+// and without gradient caching, leaves no goroutine running.
+func TestParallelTrainLeavesNoGoroutines(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	labels := make([]int, 30)
+	for i := range labels {
+		labels[i] = i % 3
+	}
+	data := models.Dataset{X: randInputs(4, 30, cfg.Inputs()), Labels: labels}
+	for _, chunk := range []int{0, 2} {
+		before := runtime.NumGoroutine()
+		m, err := models.New(cfg)
+		require.NoError(t, err)
+		h, err := models.Train(context.Background(), m, batchHard(), data,
+			models.TrainConfig{P: 3, K: 3, Epochs: 2, Solver: models.Adam, LearnRate: 0.01, Seed: 1, Workers: 3, ChunkSize: chunk})
+		require.NoError(t, err)
+		require.Positive(t, h.Steps)
+		require.LessOrEqual(t, settle(before), before, "chunk %d: goroutines left after Train", chunk)
+	}
+}
