@@ -36,9 +36,9 @@ import (
 // chunk is then re-run forward and backward with its slice of ∂L/∂E already
 // in place; only one chunk's activations per worker exist at a time.
 //
-// Parameter gradients are summed over replicas in a fixed order (worker,
-// then chunk size), so a step is bit-identical run to run for a given
-// number of workers and chunk size.
+// Parameter gradients are summed over replicas in a fixed order (by
+// worker, then by the order of their chunks), so a step is bit-identical
+// run to run for a given number of workers and chunk size.
 
 // errAborted is what a shard's exchange op returns when the step ends
 // early (another shard failed, the loss failed, or the context was done).
@@ -68,8 +68,8 @@ type replica struct {
 	st      *stepState // the current step
 }
 
-// embedReplica is a forward-only encoder graph (gradient caching's first
-// pass).
+// embedReplica is a forward-only encoder graph: a machine of an
+// Embedder's pool, or gradient caching's first pass.
 type embedReplica struct {
 	vm    G.VM
 	built *Built
