@@ -12,7 +12,8 @@
 # Every round runs each benchmark once per worker count, the worker counts
 # interleaved, so that a change in the machine's other load hits them all
 # alike; the table gives medians over the rounds and the speedup of each
-# worker count over 1 worker (ratio of the median times). cpu-ms/op is the
+# worker count over 1 worker (the median over rounds of that round's time
+# with 1 worker over its time with W). cpu-ms/op is the
 # process's CPU time per operation: when it stays flat as workers grow, the
 # parallel version adds no work and any shortfall in speedup comes from
 # cores that were not free (or memory bandwidth), not from the code.
@@ -50,7 +51,7 @@ function median(s,   a, n, i, j, t) {
 	if (!(base in seen)) { seen[base] = 1; order[++nb] = base }
 	ws[base, w] = 1; if (w + 0 > maxw) maxw = w + 0
 	for (i = 3; i < NF; i++) {
-		if ($(i + 1) == "ns/op") ns[base, w] = ns[base, w] " " $i
+		if ($(i + 1) == "ns/op") { ns[base, w] = ns[base, w] " " $i; run[base, w, ++nrun[base, w]] = $i }
 		if ($(i + 1) == "cpu-ms/op") cpu[base, w] = cpu[base, w] " " $i
 		if ($(i + 1) == "samples/s" || $(i + 1) == "images/s") { tp[base, w] = tp[base, w] " " $i; unit[base] = $(i + 1) }
 	}
@@ -58,12 +59,14 @@ function median(s,   a, n, i, j, t) {
 END {
 	printf "%-42s %7s %11s %12s %11s %8s\n", "benchmark", "workers", "ms/op", "throughput", "cpu-ms/op", "speedup"
 	for (k = 1; k <= nb; k++) {
-		b = order[k]; t1 = ((b, 1) in ns) ? median(ns[b, 1]) : 0
+		b = order[k]
 		for (w = 1; w <= maxw; w++) {
 			if (!((b, w) in ws)) continue
 			t = median(ns[b, w])
 			th = ((b, w) in tp) ? sprintf("%.0f %s", median(tp[b, w]), unit[b]) : "-"
-			printf "%-42s %7d %11.1f %12s %11.1f %8s\n", b, w, t / 1e6, th, median(cpu[b, w]), t1 ? sprintf("%.2fx", t1 / t) : "-"
+			r = ""
+			for (k2 = 1; k2 <= nrun[b, w] && k2 <= nrun[b, 1]; k2++) r = r " " run[b, 1, k2] / run[b, w, k2]
+			printf "%-42s %7d %11.1f %12s %11.1f %8s\n", b, w, t / 1e6, th, median(cpu[b, w]), r != "" ? sprintf("%.2fx", median(r)) : "-"
 		}
 	}
 }' "$out"
