@@ -56,6 +56,12 @@
 // worker; the embeddings do not depend on the number of workers, and
 // concurrent calls on one model are safe.
 //
+// Gorgonia v0.9.18 numbers the node groups of Conv2d, Rectify and
+// MaxPool2D with a global counter, so building graphs from several
+// goroutines at once is a data race; this package builds its graphs one at
+// a time (running them concurrently is fine). Code that calls Model.Build
+// or builds other Gorgonia graphs on its own goroutines must do the same.
+//
 // # Inference and persistence
 //
 // Embed runs forward-only graphs over a whole data set in batches on all

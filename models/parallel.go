@@ -40,6 +40,13 @@ import (
 // worker, then by the order of their chunks), so a step is bit-identical
 // run to run for a given number of workers and chunk size.
 
+// buildMu serialises graph construction in this package: Gorgonia v0.9.18
+// numbers the node groups of Conv2d, Rectify and MaxPool2D with a global
+// counter (internal/encoding.NewGroup), so building two graphs at once is a
+// data race (TestConcurrentEmbed under -race found it). Running compiled
+// machines concurrently is unaffected.
+var buildMu sync.Mutex
+
 // errAborted is what a shard's exchange op returns when the step ends
 // early (another shard failed, the loss failed, or the context was done).
 var errAborted = errors.New("models: step aborted")
@@ -188,6 +195,8 @@ func newParallel(m *Model, loss Loss, b, workers, chunkSize int) (*parallel, err
 		}
 	}
 	dt := m.Config.Dtype()
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	p.lg = G.NewGraph()
 	p.emb = G.NewMatrix(p.lg, dt, G.WithShape(b, p.dim), G.WithName("embeddings"))
 	p.labels = G.NewVector(p.lg, tensor.Int, G.WithShape(b), G.WithName("labels"))
@@ -221,6 +230,8 @@ func containsReplica(rs []*replica, r *replica) bool {
 
 // newReplica builds the training graph of one chunk size.
 func newReplica(m *Model, rows int) (*replica, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	r := &replica{rows: rows, g: G.NewGraph()}
 	built, err := viewModel(m).Build(r.g, rows)
 	if err != nil {
@@ -282,6 +293,8 @@ func (r *replica) exchange(e G.Value) (G.Value, error) {
 // rows on views of m's weights (safe to run alongside other graphs of the
 // same model).
 func newEmbedReplica(m *Model, rows int) (*embedReplica, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	g := G.NewGraph()
 	built, err := viewModel(m).Build(g, rows)
 	if err != nil {

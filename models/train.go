@@ -182,6 +182,8 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		}
 		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par}, nil
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	g := G.NewGraph()
 	built, err := m.Build(g, b)
 	if err != nil {
