@@ -13,10 +13,13 @@
 # interleaved, so that a change in the machine's other load hits them all
 # alike; the table gives medians over the rounds and the speedup of each
 # worker count over 1 worker (the median over rounds of that round's time
-# with 1 worker over its time with W). cpu-ms/op is the
-# process's CPU time per operation: when it stays flat as workers grow, the
-# parallel version adds no work and any shortfall in speedup comes from
-# cores that were not free (or memory bandwidth), not from the code.
+# with 1 worker over its time with W). CalibrateWorkers is plain
+# arithmetic split over W goroutines: its speedup is how many cores the
+# machine really gave the process (on a shared machine, fewer than it has),
+# the ceiling for the other rows. cpu-ms/op is the process's CPU time per
+# operation: when it stays flat as workers grow, the parallel version adds
+# no work and any shortfall in speedup comes from cores that were not free
+# (or memory bandwidth), not from the code.
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-5}
@@ -28,7 +31,7 @@ if [ -z "$bin" ]; then
 fi
 out=$(mktemp)
 # name:benchtime
-benches="TrainStepWorkers/MLP/:20x TrainStepWorkers/ConvNet/:10x EmbedWorkers/MLP/:2x EmbedWorkers/ConvNet/:1x EvaluateWorkers/:1x"
+benches="CalibrateWorkers/:3x TrainStepWorkers/MLP/:20x TrainStepWorkers/ConvNet/:10x EmbedWorkers/MLP/:2x EmbedWorkers/ConvNet/:1x EvaluateWorkers/:1x"
 for r in $(seq "$rounds"); do
 	for w in ${workers//,/ }; do
 		for b in $benches; do

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/contrastive-go/contrastive/losses"
@@ -314,5 +315,33 @@ func BenchmarkGradCache(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkCalibrateWorkers splits a fixed amount of plain arithmetic (no
+// memory traffic, no allocation) over W goroutines: its speedup is the
+// number of cores the machine actually gave this process during the run,
+// the ceiling for the other worker benchmarks of the same scaling.sh round.
+func BenchmarkCalibrateWorkers(b *testing.B) {
+	const total = 200_000_000
+	for _, w := range workerCounts(b) {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			cpu := cpuTime()
+			sink := make([]float64, w)
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				for g := range w {
+					wg.Go(func() {
+						s := 0.0
+						for k := g; k < total; k += w {
+							s += float64(k) * 1e-9
+						}
+						sink[g] = s
+					})
+				}
+				wg.Wait()
+			}
+			reportCPU(b, cpu)
+		})
 	}
 }
