@@ -86,6 +86,24 @@
 // distance (≈ √2), so it mines the positive pairs only, and Lifted with it
 // is 0 with a zero gradient; TypeEasy mines only zero-hinge triplets.
 //
+// # Workers
+//
+// BenchmarkTrainStepWorkers (the MLP and ConvNet steps of BenchmarkTrainStep
+// at B = 100), BenchmarkEmbedWorkers (Embedder on 10,000 inputs in batches
+// of 500) and BenchmarkEvaluateWorkers (BenchmarkEvaluate's retrieval) run
+// once per worker count, 1..GOMAXPROCS or the list in CONTRASTIVE_WORKERS
+// ("1,2,4,8,16"), and report cpu-ms/op, the process's CPU time per
+// operation, next to the wall time. scaling.sh interleaves the worker
+// counts over several rounds and prints medians and speedups over one
+// worker; it needs only Go, so it can be run on a larger machine:
+//
+//	bench/scaling.sh 5
+//	CONTRASTIVE_WORKERS=1,2,4,8,16 bench/scaling.sh 3
+//
+// BenchmarkGradCache times a step at B = 1024…16384 plain and with gradient
+// caching in chunks of 256, and reports the peak RSS; gradcache.sh runs one
+// case per process, as a process's peak RSS never goes down.
+//
 // # PyTorch comparison (optional, never needed by the tests)
 //
 // torch_losses.py implements the same objectives in plain PyTorch (CPU,

@@ -31,10 +31,48 @@
 // TrainConfig.MemoryLimit (DefaultMemoryLimit, 8 GiB), saying how much it
 // would need. Trainer is the same loop one step at a time.
 //
+// # Using all cores
+//
+// TrainConfig.Workers (default runtime.GOMAXPROCS(0)) splits each batch of
+// B rows into W consecutive shards of ⌈B/W⌉ or ⌊B/W⌋ rows. Each shard runs
+// on its own goroutine through its own replica of the encoder graph (built
+// by Model.Build, so every architecture is replicated as it is) and its own
+// TapeMachine; the replicas bind views of the same weight tensors. The loss
+// and its miner run once, on the whole B×D embedding matrix, so every loss
+// and miner works unchanged and mining sees all B×B pairs. A forward-only
+// op at the end of each replica hands its embeddings to the loss graph and
+// waits for ∂L/∂E, then the replica's backward pass continues from its rows
+// of ∂L/∂E: the encoder runs forward once per step. Parameter gradients are
+// summed over the replicas in a fixed order before the one solver step, so
+// a run is bit-identical for a given W and agrees with W = 1 to float
+// rounding. A shard or loss that fails, or a context cancelled during a
+// step (Trainer.StepContext; Train passes its context), ends the step with
+// an error and the weights untouched; every goroutine of a step has ended
+// when the step returns.
+//
+// TrainConfig.ChunkSize turns on gradient caching (Gao et al. 2021,
+// "Scaling Deep Contrastive Learning Batch Size under Memory Limited
+// Setup"): the batch is embedded in chunks by forward-only graphs that keep
+// no activations, the loss and ∂L/∂E are computed on the whole batch, and
+// each chunk is run again forward and backward with its rows of ∂L/∂E. The
+// encoder's memory grows with the chunk size instead of B; the loss's own
+// B×B matrices do not shrink.
+//
+// Embed and Embedder run batches on a pool of forward-only machines, one per
+// worker; the embeddings do not depend on the number of workers, and
+// concurrent calls on one model are safe.
+//
+// Gorgonia v0.9.18 numbers the node groups of Conv2d, Rectify and
+// MaxPool2D with a global counter, so building graphs from several
+// goroutines at once is a data race; this package builds its graphs one at
+// a time (running them concurrently is fine). Code that calls Model.Build
+// or builds other Gorgonia graphs on its own goroutines must do the same.
+//
 // # Inference and persistence
 //
-// Embed runs a forward-only graph over a whole data set in batches, the last
-// partial batch padded and trimmed. Save writes the weights in the
+// Embed runs forward-only graphs over a whole data set in batches on all
+// cores, the last partial batch padded and trimmed; an Embedder keeps the
+// compiled machines warm between calls. Save writes the weights in the
 // safetensors format with the architecture and a format version in its
 // metadata; Load checks the configuration (MaxParams) and the names, shapes,
 // dtypes and finiteness of the file's tensors against the architecture

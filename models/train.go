@@ -73,6 +73,21 @@ type TrainConfig struct {
 	// MemoryLimit bounds the TrainingMemory estimate of the configuration,
 	// in bytes; 0 means DefaultMemoryLimit.
 	MemoryLimit int64
+	// Workers splits each batch into this many shards, each run forward and
+	// backward by its own replica of the encoder graph on its own goroutine
+	// (the loss and its miner still see the whole batch). 0 means
+	// runtime.GOMAXPROCS(0); 1 is the single-graph step; more than the
+	// batch size means one row per shard. Results are bit-identical run to
+	// run for a given Workers and agree across Workers to float rounding
+	// (the parameter gradients are summed in another order).
+	Workers int
+	// ChunkSize > 0 turns on gradient caching (Gao et al. 2021): the batch
+	// is embedded in chunks of at most ChunkSize rows without keeping
+	// activations, the loss and ∂L/∂E are computed on the whole batch, and
+	// each chunk is run again forward and backward with its rows of ∂L/∂E.
+	// The encoder's memory then grows with ChunkSize, not the batch size,
+	// at the cost of a second forward pass. 0 turns it off.
+	ChunkSize int
 	// Progress, when set, is called after every step.
 	Progress func(Progress)
 }
@@ -118,6 +133,7 @@ type Trainer struct {
 	lbuf   *tensor.Dense
 	batch  int
 	lr     float64
+	par    *parallel // data-parallel replicas; nil for the single-graph step
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -145,10 +161,35 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	if cfg.Schedule != Constant && cfg.Schedule != Cosine {
 		return nil, fmt.Errorf("models: unknown learning-rate schedule %d", int(cfg.Schedule))
 	}
+	if cfg.Workers < 0 {
+		return nil, fmt.Errorf("models: workers is %d; want ≥ 0 (0: all cores)", cfg.Workers)
+	}
+	if cfg.ChunkSize < 0 {
+		return nil, fmt.Errorf("models: chunk size is %d; want ≥ 0 (0: no gradient caching)", cfg.ChunkSize)
+	}
+	if b < 1 {
+		return nil, fmt.Errorf("models: batch size is %d; want ≥ 1", b)
+	}
 	if err := checkMemory(m.Config, b, cfg.MemoryLimit); err != nil {
 		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
+	if w := resolveWorkers(cfg.Workers, b); w > 1 || (cfg.ChunkSize > 0 && cfg.ChunkSize < b) {
+		if err := m.Config.Validate(); err != nil {
+			return nil, err
+		}
+		chunk := cfg.ChunkSize
+		if chunk >= b {
+			chunk = 0
+		}
+		par, err := newParallel(m, loss, b, w, chunk)
+		if err != nil {
+			return nil, err
+		}
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par}, nil
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	g := G.NewGraph()
 	built, err := m.Build(g, b)
 	if err != nil {
@@ -175,8 +216,23 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	return t, nil
 }
 
-// Close releases the compiled machine.
-func (t *Trainer) Close() { t.vm.Close() }
+// Close releases the compiled machines.
+func (t *Trainer) Close() {
+	if t.par != nil {
+		t.par.close()
+		return
+	}
+	t.vm.Close()
+}
+
+// Workers returns the number of goroutines that run a step's encoder
+// replicas (1 for the single-graph step).
+func (t *Trainer) Workers() int {
+	if t.par != nil {
+		return t.par.workers
+	}
+	return 1
+}
 
 // BatchSize returns the fixed batch size of the graph.
 func (t *Trainer) BatchSize() int { return t.batch }
@@ -185,9 +241,23 @@ func (t *Trainer) BatchSize() int { return t.batch }
 // their labels. It returns the batch's loss (before the update) and refuses
 // a non-finite loss, leaving the weights untouched.
 func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
+	return t.StepContext(context.Background(), x, labels)
+}
+
+// StepContext is Step that also stops, with ctx's error and the weights
+// untouched, when ctx is done while the shards of a data-parallel step are
+// running.
+func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (float64, error) {
 	in := t.model.Config.Inputs()
 	if len(labels) != t.batch || len(x) != t.batch*in {
 		return 0, fmt.Errorf("models: batch has %d labels and %d features; want %d and %d", len(labels), len(x), t.batch, t.batch*in)
+	}
+	if t.par != nil {
+		loss, err := t.par.step(ctx, x, labels)
+		if err != nil {
+			return 0, err
+		}
+		return t.update(loss)
 	}
 	switch d := t.xbuf.Data().(type) {
 	case []float32:
@@ -215,6 +285,12 @@ func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
 	case float64:
 		loss = v
 	}
+	return t.update(loss)
+}
+
+// update steps the solver with the gradients of a batch whose loss was
+// loss (the gradients are in t.built.Learnables).
+func (t *Trainer) update(loss float64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
 	}
@@ -235,9 +311,9 @@ func (t *Trainer) SetLearnRate(lr float64) error {
 
 // Train trains m with loss on data, in batches of P classes × K samples
 // drawn by mining.PKSampler, for cfg.Epochs epochs (or cfg.MaxSteps steps).
-// It stops cleanly between steps when ctx is done, returning the history so
-// far and ctx's error; the model's weights are then those of the last
-// completed step.
+// It stops cleanly between steps (and, with several workers, inside a step)
+// when ctx is done, returning the history so far and ctx's error; the
+// model's weights are then those of the last completed step.
 func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConfig) (*History, error) {
 	if m == nil {
 		return nil, fmt.Errorf("models: nil model")
@@ -289,7 +365,7 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 			if err := tr.SetLearnRate(cfg.Schedule.rateAt(cfg.LearnRate, h.Steps, total)); err != nil {
 				return h, err
 			}
-			l, err := tr.Step(x, lab)
+			l, err := tr.StepContext(ctx, x, lab)
 			if err != nil {
 				h.Elapsed = time.Since(start)
 				return h, fmt.Errorf("models: step %d (epoch %d): %w", h.Steps, epoch, err)

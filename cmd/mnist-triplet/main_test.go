@@ -81,6 +81,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown-loss", []string{"-loss", "arcface"}, 2, `unknown -loss "arcface"`},
 		{"unknown-model", []string{"-model", "resnet"}, 2, `unknown -model "resnet"`},
 		{"k<2", []string{"-k", "1"}, 2, "-k is 1"},
+		{"workers<1", []string{"-workers", "0"}, 2, "-workers is 0"},
 		{"p>classes", []string{"-p", "11"}, 2, "MNIST has 10 classes"},
 		{"pair-miner-with-triplet", []string{"-miner", "multi-similarity"}, 2, "-loss triplet cannot use it"},
 		{"triplet-miner-with-pair-loss", []string{"-loss", "contrastive"}, 2, "-miner batch-hard selects triplets"},
@@ -138,7 +139,7 @@ func TestUnwritableOutFailsFirst(t *testing.T) {
 func TestHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"-h"}, &stdout, &stderr))
-	for _, f := range []string{"-data", "-model", "-dim", "-epochs", "-p", "-k", "-margin", "-miner", "-loss", "-lr", "-seed", "-limit", "-out"} {
+	for _, f := range []string{"-data", "-model", "-dim", "-epochs", "-p", "-k", "-margin", "-miner", "-loss", "-lr", "-seed", "-limit", "-out", "-workers"} {
 		require.Contains(t, stderr.String(), "  "+f+" ")
 	}
 }
@@ -217,5 +218,32 @@ func TestEmptySetsFailBeforeTraining(t *testing.T) {
 			require.Contains(t, stderr.String(), fmt.Sprintf(tc.want, dir))
 			require.NotContains(t, stdout.String(), "training ")
 		})
+	}
+}
+
+// TestWorkersAgree: training with 1 and with 3 workers (100-image batches,
+// shards of 34, 33, 33) gives the same metrics to float rounding. The
+// parameter gradients are summed in another order, so the weights drift
+// apart by rounding over the 10 steps; a query whose two nearest
+// references are that close can flip, hence the tolerance of 10 of the
+// 10,000 test queries.
+func TestWorkersAgree(t *testing.T) {
+	var results []map[string]any
+	for _, w := range []string{"1", "3"} {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"-model", "mlp", "-epochs", "1", "-limit", "1000", "-dim", "8", "-seed", "5", "-workers", w, "-out", out}, &stdout, &stderr)
+		require.Equal(t, 0, code, stderr.String())
+		require.Contains(t, stdout.String(), w+" workers")
+		raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(raw, &m))
+		results = append(results, m)
+	}
+	for _, k := range []string{"precision_at_1", "r_precision", "map_at_r", "knn_accuracy", "final_running_loss"} {
+		a, b := results[0][k].(float64), results[1][k].(float64)
+		t.Logf("%s: 1 worker %v, 3 workers %v", k, a, b)
+		require.InDelta(t, a, b, 1e-3, k)
 	}
 }
