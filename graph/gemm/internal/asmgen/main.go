@@ -1,0 +1,174 @@
+// Command asmgen writes the amd64 micro-kernels of package gemm
+// (kernels_amd64.s and its Go declarations, kernels_amd64_stub.go). It is
+// run by go:generate in the parent package and lives in its own module so
+// that users of package gemm never build it or download its dependency.
+//
+// Each kernel computes one MR×NR tile of C from a packed sliver of A
+// (MR values per k step, k-major) and a packed sliver of B (NR values per
+// k step, k-major):
+//
+//	acc[i][j] = Σ_p a[p·MR+i] · b[p·NR+j]   for p < kc
+//	C[i·ldc+j] = acc[i][j]                   (accum == 0)
+//	C[i·ldc+j] += acc[i][j]                  (accum != 0)
+//
+// The accumulators stay in vector registers for the whole k loop; every
+// k step loads NR values of B into registers and multiplies them by each of
+// the MR values of A, broadcast from memory (BLIS's register blocking: Van
+// Zee and van de Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS
+// Functionality", ACM TOMS 2015).
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// unroll is the number of k steps per trip of the main loop.
+const unroll = 4
+
+// isa describes one instruction set's vectors for one element type.
+type isa struct {
+	name  string            // kernel name suffix
+	size  int               // element size in bytes
+	lanes int               // elements per vector register
+	vec   func() VecVirtual // allocates a vector register
+	// fma emits acc[v] += b[v] · broadcast(a) for a scalar a in memory.
+	fma func(a Mem, b, acc []VecVirtual)
+	add func(m Mem, x, dst VecVirtual)
+	mov func(a, b Op)
+}
+
+func main() {
+	avx2s := isa{name: "AVX2", size: 4, lanes: 8, vec: YMM,
+		fma: func(a Mem, b, acc []VecVirtual) {
+			t := YMM()
+			VBROADCASTSS(a, t)
+			for v := range b {
+				VFMADD231PS(b[v], t, acc[v])
+			}
+		},
+		add: func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
+		mov: func(a, b Op) { VMOVUPS(a, b) }}
+	avx2d := isa{name: "AVX2", size: 8, lanes: 4, vec: YMM,
+		fma: func(a Mem, b, acc []VecVirtual) {
+			t := YMM()
+			VBROADCASTSD(a, t)
+			for v := range b {
+				VFMADD231PD(b[v], t, acc[v])
+			}
+		},
+		add: func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
+		mov: func(a, b Op) { VMOVUPD(a, b) }}
+	avx512s := isa{name: "AVX512", size: 4, lanes: 16, vec: ZMM,
+		fma: func(a Mem, b, acc []VecVirtual) {
+			for v := range b {
+				VFMADD231PS_BCST(a, b[v], acc[v])
+			}
+		},
+		add: func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
+		mov: func(a, b Op) { VMOVUPS(a, b) }}
+	avx512d := isa{name: "AVX512", size: 8, lanes: 8, vec: ZMM,
+		fma: func(a Mem, b, acc []VecVirtual) {
+			for v := range b {
+				VFMADD231PD_BCST(a, b[v], acc[v])
+			}
+		},
+		add: func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
+		mov: func(a, b Op) { VMOVUPD(a, b) }}
+
+	ConstraintExpr("amd64,!purego")
+	// AVX2+FMA, 16 registers: 6×2 accumulators, 2 for B, 1 broadcast.
+	kernel(avx2s, 6, 2)
+	kernel(avx2d, 6, 2)
+	// AVX-512, 32 registers: 24 accumulators, 1 for B. One vector of B per
+	// k step keeps NR at 16 (float32) so that the 16-channel convolution
+	// wastes no lanes.
+	kernel(avx512s, 24, 1)
+	kernel(avx512d, 24, 1)
+	Generate()
+}
+
+// kernel emits the MR×(nv·lanes) kernel for one instruction set.
+func kernel(s isa, mr, nv int) {
+	nr := nv * s.lanes
+	t := "float32"
+	if s.size == 8 {
+		t = "float64"
+	}
+	name := fmt.Sprintf("kern%s%dx%d%s", t[:1]+t[5:], mr, nr, s.name)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int)", t))
+	Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
+	kc := Load(Param("kc"), GP64())
+	pa := Load(Param("a"), GP64())
+	pb := Load(Param("b"), GP64())
+
+	acc := make([][]VecVirtual, mr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nv)
+		for v := range acc[i] {
+			acc[i][v] = s.vec()
+			VXORPS(acc[i][v], acc[i][v], acc[i][v])
+		}
+	}
+	step := func(p int) {
+		bv := make([]VecVirtual, nv)
+		for v := range bv {
+			bv[v] = s.vec()
+			s.mov(Mem{Base: pb, Disp: (p*nr + v*s.lanes) * s.size}, bv[v])
+		}
+		for i := 0; i < mr; i++ {
+			s.fma(Mem{Base: pa, Disp: (p*mr + i) * s.size}, bv, acc[i])
+		}
+	}
+	Label(name + "_loop")
+	CMPQ(kc, U8(unroll))
+	JL(LabelRef(name + "_tail"))
+	for p := 0; p < unroll; p++ {
+		step(p)
+	}
+	ADDQ(U32(unroll*mr*s.size), pa)
+	ADDQ(U32(unroll*nr*s.size), pb)
+	SUBQ(U8(unroll), kc)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_tail")
+	TESTQ(kc, kc)
+	JZ(LabelRef(name + "_done"))
+	step(0)
+	ADDQ(U32(mr*s.size), pa)
+	ADDQ(U32(nr*s.size), pb)
+	DECQ(kc)
+	JMP(LabelRef(name + "_tail"))
+
+	Label(name + "_done")
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), ldc)
+	accum := Load(Param("accum"), GP64())
+	TESTQ(accum, accum)
+	JZ(LabelRef(name + "_store"))
+	row := GP64()
+	MOVQ(pc, row)
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			s.add(Mem{Base: row, Disp: v * s.lanes * s.size}, acc[i][v], acc[i][v])
+		}
+		if i < mr-1 {
+			ADDQ(ldc, row)
+		}
+	}
+	Label(name + "_store")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			s.mov(acc[i][v], Mem{Base: pc, Disp: v * s.lanes * s.size})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, pc)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
