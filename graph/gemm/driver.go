@@ -19,7 +19,15 @@ type kernel[T float] struct {
 	// of a packed sliver of A (mr values per step) and of B (nr per step),
 	// storing it (accum == 0) or adding it to C (accum != 0).
 	fn func(kc int, a, b, c *T, ldc int, accum int)
+	// direct, if not nil, is fn reading mr rows of A unpacked (row i at
+	// a + i·lda, no transpose, alpha = 1).
+	direct func(kc int, a *T, lda int, b, c *T, ldc int, accum int)
 }
+
+// directMaxN is the widest product for which A is read unpacked by the
+// direct kernel: packing a block of A costs about as much as running it
+// through a few slivers of B, so it pays only when n spans more of them.
+const directMaxN = 64
 
 // buffers are the packed panels and an edge tile, reused across calls.
 type buffers[T float] struct {
@@ -88,21 +96,34 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 			}
 			for ic := 0; ic < m; ic += kn.mc {
 				mb := min(kn.mc, m-ic)
-				packA(tA, a, lda, ic, pc, mb, kb, mr, alpha, buf.a)
+				// full rows of the block are read in place by the direct
+				// kernel; the rest (all of them without it) are packed.
+				full := 0
+				if kn.direct != nil && !tA && alpha == 1 && n <= directMaxN {
+					full = mb / mr * mr
+				}
+				packA(tA, a, lda, ic+full, pc, mb-full, kb, mr, alpha, buf.a)
 				for jr := 0; jr < nb; jr += nr {
 					nrr := min(nr, nb-jr)
 					bp := &buf.b[jr*kb]
 					for ir := 0; ir < mb; ir += mr {
 						mrr := min(mr, mb-ir)
-						ap := &buf.a[ir*kb]
 						ci := (ic+ir)*ldc + jc + jr
-						if mrr == mr && nrr == nr {
-							kn.fn(kb, ap, bp, &c[ci], ldc, accum)
+						cp, ldt, acc := &c[ci], ldc, accum
+						edge := mrr < mr || nrr < nr
+						if edge {
+							// Compute the whole tile aside, then store or
+							// add the part inside C.
+							cp, ldt, acc = &tile[0], nr, 0
+						}
+						if ir < full {
+							kn.direct(kb, &a[(ic+ir)*lda+pc], lda, bp, cp, ldt, acc)
+						} else {
+							kn.fn(kb, &buf.a[(ir-full)*kb], bp, cp, ldt, acc)
+						}
+						if !edge {
 							continue
 						}
-						// Edge tile: compute the full tile aside, then
-						// store or add the part inside C.
-						kn.fn(kb, ap, bp, &tile[0], nr, 0)
 						for i := range mrr {
 							row := c[ci+i*ldc : ci+i*ldc+nrr]
 							t := tile[i*nr : i*nr+nrr]
@@ -160,18 +181,7 @@ func packA[T float](trans bool, a []T, lda, i0, p0, mb, kb, mr int, alpha T, dst
 			}
 			continue
 		}
-		for i := range rows {
-			src := a[(i0+s+i)*lda+p0:]
-			src = src[:kb]
-			for p, v := range src {
-				d[p*mr+i] = alpha * v
-			}
-		}
-		for i := rows; i < mr; i++ {
-			for p := range kb {
-				d[p*mr+i] = 0
-			}
-		}
+		packRows(d, mr, a[(i0+s)*lda+p0:], lda, rows, kb, alpha)
 	}
 }
 
@@ -192,17 +202,35 @@ func packB[T float](trans bool, b []T, ldb, p0, j0, kb, nb, nr int, dst []T) {
 			continue
 		}
 		// op(B)[p][j] = B[j][p]: rows of B are contiguous in p.
-		for j := range cols {
-			src := b[(j0+s+j)*ldb+p0:]
-			src = src[:kb]
-			for p, v := range src {
-				d[p*nr+j] = v
-			}
+		packRows(d, nr, b[(j0+s)*ldb+p0:], ldb, cols, kb, 1)
+	}
+}
+
+// packRows transposes rows×kb values of src (row stride ld) into the
+// k-major sliver dst of width w: dst[p·w+i] = alpha·src[i·ld+p], with
+// columns rows … w−1 of dst zero. Four rows at a time, so that each k step
+// writes four adjacent values.
+func packRows[T float](dst []T, w int, src []T, ld, rows, kb int, alpha T) {
+	dst = dst[:kb*w]
+	i := 0
+	for ; i+4 <= rows; i += 4 {
+		r0 := src[i*ld : i*ld+kb]
+		r1 := src[(i+1)*ld : (i+1)*ld+kb]
+		r2 := src[(i+2)*ld : (i+2)*ld+kb]
+		r3 := src[(i+3)*ld : (i+3)*ld+kb]
+		for p := range r0 {
+			q := dst[p*w+i : p*w+i+4 : p*w+i+4]
+			q[0], q[1], q[2], q[3] = alpha*r0[p], alpha*r1[p], alpha*r2[p], alpha*r3[p]
 		}
-		for j := cols; j < nr; j++ {
-			for p := range kb {
-				d[p*nr+j] = 0
-			}
+	}
+	for ; i < rows; i++ {
+		for p, v := range src[i*ld : i*ld+kb] {
+			dst[p*w+i] = alpha * v
+		}
+	}
+	if rows < w {
+		for p := range kb {
+			clear(dst[p*w+rows : p*w+w])
 		}
 	}
 }

@@ -81,29 +81,81 @@ func main() {
 
 	ConstraintExpr("amd64,!purego")
 	// AVX2+FMA, 16 registers: 6×2 accumulators, 2 for B, 1 broadcast.
-	kernel(avx2s, 6, 2)
-	kernel(avx2d, 6, 2)
+	kernel(avx2s, 6, 2, false)
+	kernel(avx2d, 6, 2, false)
+	kernel(avx2s, 6, 2, true)
+	kernel(avx2d, 6, 2, true)
 	// AVX-512, 32 registers: 24 accumulators, 1 for B. One vector of B per
 	// k step keeps NR at 16 (float32) so that the 16-channel convolution
 	// wastes no lanes.
-	kernel(avx512s, 24, 1)
-	kernel(avx512d, 24, 1)
+	kernel(avx512s, 24, 1, false)
+	kernel(avx512d, 24, 1, false)
+	kernel(avx512s, 24, 1, true)
+	kernel(avx512d, 24, 1, true)
 	Generate()
 }
 
-// kernel emits the MR×(nv·lanes) kernel for one instruction set.
-func kernel(s isa, mr, nv int) {
+// kernel emits the MR×(nv·lanes) kernel for one instruction set. A direct
+// kernel reads A unpacked, row i at a + i·lda (alpha = 1, no transpose),
+// which saves packing A when it would be used only for a few slivers of B.
+func kernel(s isa, mr, nv int, direct bool) {
 	nr := nv * s.lanes
 	t := "float32"
 	if s.size == 8 {
 		t = "float64"
 	}
 	name := fmt.Sprintf("kern%s%dx%d%s", t[:1]+t[5:], mr, nr, s.name)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int)", t))
-	Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
+	if direct {
+		name += "Direct"
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int)", t, t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
+	} else {
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int)", t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
+	}
 	kc := Load(Param("kc"), GP64())
 	pa := Load(Param("a"), GP64())
 	pb := Load(Param("b"), GP64())
+	// aAt returns the address of A's element (i, p) of this trip.
+	aAt := func(i, p int) Mem { return Mem{Base: pa, Disp: (p*mr + i) * s.size} }
+	var bases []GPVirtual
+	if direct {
+		lda := Load(Param("lda"), GP64())
+		SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), lda)
+		lda3 := GP64()
+		LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+		// Rows 4g … 4g+3 sit at bases[g] + {0, 1, 2, 3}·lda.
+		for g := 0; g < (mr+3)/4; g++ {
+			r := GP64()
+			if g == 0 {
+				MOVQ(pa, r)
+			} else {
+				LEAQ(Mem{Base: bases[g-1], Index: lda, Scale: 4}, r)
+			}
+			bases = append(bases, r)
+		}
+		aAt = func(i, p int) Mem {
+			m := Mem{Base: bases[i/4], Disp: p * s.size}
+			switch i % 4 {
+			case 1:
+				m.Index, m.Scale = lda, 1
+			case 2:
+				m.Index, m.Scale = lda, 2
+			case 3:
+				m.Index, m.Scale = lda3, 1
+			}
+			return m
+		}
+	}
+	advanceA := func(steps int) {
+		if !direct {
+			ADDQ(U32(steps*mr*s.size), pa)
+			return
+		}
+		for _, r := range bases {
+			ADDQ(U32(steps*s.size), r)
+		}
+	}
 
 	acc := make([][]VecVirtual, mr)
 	for i := range acc {
@@ -120,7 +172,7 @@ func kernel(s isa, mr, nv int) {
 			s.mov(Mem{Base: pb, Disp: (p*nr + v*s.lanes) * s.size}, bv[v])
 		}
 		for i := 0; i < mr; i++ {
-			s.fma(Mem{Base: pa, Disp: (p*mr + i) * s.size}, bv, acc[i])
+			s.fma(aAt(i, p), bv, acc[i])
 		}
 	}
 	Label(name + "_loop")
@@ -129,7 +181,7 @@ func kernel(s isa, mr, nv int) {
 	for p := 0; p < unroll; p++ {
 		step(p)
 	}
-	ADDQ(U32(unroll*mr*s.size), pa)
+	advanceA(unroll)
 	ADDQ(U32(unroll*nr*s.size), pb)
 	SUBQ(U8(unroll), kc)
 	JMP(LabelRef(name + "_loop"))
@@ -138,7 +190,7 @@ func kernel(s isa, mr, nv int) {
 	TESTQ(kc, kc)
 	JZ(LabelRef(name + "_done"))
 	step(0)
-	ADDQ(U32(mr*s.size), pa)
+	advanceA(1)
 	ADDQ(U32(nr*s.size), pb)
 	DECQ(kc)
 	JMP(LabelRef(name + "_tail"))
