@@ -174,8 +174,12 @@ func packA[T float](trans bool, a []T, lda, i0, p0, mb, kb, mr int, alpha T, dst
 				src := a[(p0+p)*lda+i0+s:]
 				src = src[:rows]
 				dp := d[p*mr : p*mr+mr]
-				for i, v := range src {
-					dp[i] = alpha * v
+				if alpha == 1 {
+					copyShort(dp, src)
+				} else {
+					for i, v := range src {
+						dp[i] = alpha * v
+					}
 				}
 				clear(dp[rows:])
 			}
@@ -196,7 +200,7 @@ func packB[T float](trans bool, b []T, ldb, p0, j0, kb, nb, nr int, dst []T) {
 			for p := range kb {
 				src := b[(p0+p)*ldb+j0+s:]
 				dp := d[p*nr : p*nr+nr]
-				copy(dp, src[:cols])
+				copyShort(dp, src[:cols])
 				clear(dp[cols:])
 			}
 			continue
@@ -232,5 +236,22 @@ func packRows[T float](dst []T, w int, src []T, ld, rows, kb int, alpha T) {
 		for p := range kb {
 			clear(dst[p*w+rows : p*w+w])
 		}
+	}
+}
+
+// copyShort is copy for the widths of the tiles, inlined as fixed-size
+// moves instead of a call to memmove.
+func copyShort[T float](dst, src []T) {
+	switch len(src) {
+	case 24:
+		*(*[24]T)(dst) = [24]T(src)
+	case 16:
+		*(*[16]T)(dst) = [16]T(src)
+	case 8:
+		*(*[8]T)(dst) = [8]T(src)
+	case 6:
+		*(*[6]T)(dst) = [6]T(src)
+	default:
+		copy(dst, src)
 	}
 }

@@ -181,17 +181,18 @@ func TestKernels(t *testing.T) {
 	require.Equal(t, "go4x4", k32[len(k32)-1].name)
 	require.Equal(t, "go4x4", k64[len(k64)-1].name)
 	n32, n64 := Kernel()
-	require.Equal(t, k32[0].name, n32)
-	require.Equal(t, k64[0].name, n64)
+	require.Equal(t, names(usable(k32)), n32)
+	require.Equal(t, names(usable(k64)), n64)
 	t.Logf("kernels: float32 %v, float64 %v", names(k32), names(k64))
 }
 
-func names[T float](ks []*kernel[T]) []string {
-	var s []string
-	for _, k := range ks {
-		s = append(s, k.name)
-	}
-	return s
+func TestChoose(t *testing.T) {
+	a := &kernel[float32]{name: "a", mr: 24, nr: 16}
+	b := &kernel[float32]{name: "b", mr: 6, nr: 16}
+	ks := []*kernel[float32]{a, b}
+	require.Equal(t, "b", choose(ks, 100, 64).name)  // 102 rows < 120
+	require.Equal(t, "a", choose(ks, 4800, 32).name) // a tie goes to the first
+	require.Equal(t, "a", choose(ks[:1], 1, 1).name)
 }
 
 // TestEdges covers the sizes around every register tile for both types,
