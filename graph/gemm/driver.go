@@ -181,7 +181,7 @@ func packA[T float](trans bool, a []T, lda, i0, p0, mb, kb, mr int, alpha T, dst
 						dp[i] = alpha * v
 					}
 				}
-				clear(dp[rows:])
+				clearShort(dp[rows:])
 			}
 			continue
 		}
@@ -201,7 +201,7 @@ func packB[T float](trans bool, b []T, ldb, p0, j0, kb, nb, nr int, dst []T) {
 				src := b[(p0+p)*ldb+j0+s:]
 				dp := d[p*nr : p*nr+nr]
 				copyShort(dp, src[:cols])
-				clear(dp[cols:])
+				clearShort(dp[cols:])
 			}
 			continue
 		}
@@ -239,19 +239,18 @@ func packRows[T float](dst []T, w int, src []T, ld, rows, kb int, alpha T) {
 	}
 }
 
-// copyShort is copy for the widths of the tiles, inlined as fixed-size
-// moves instead of a call to memmove.
+// copyShort is copy for the widths of the tiles (at most a few dozen
+// values), as a loop: shorter than a call to memmove.
 func copyShort[T float](dst, src []T) {
-	switch len(src) {
-	case 24:
-		*(*[24]T)(dst) = [24]T(src)
-	case 16:
-		*(*[16]T)(dst) = [16]T(src)
-	case 8:
-		*(*[8]T)(dst) = [8]T(src)
-	case 6:
-		*(*[6]T)(dst) = [6]T(src)
-	default:
-		copy(dst, src)
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = v
+	}
+}
+
+// clearShort is clear for the padding of a tile.
+func clearShort[T float](dst []T) {
+	for i := range dst {
+		dst[i] = 0
 	}
 }
