@@ -19,13 +19,14 @@ type kernel[T float] struct {
 	// of a packed sliver of A (mr values per step) and of B (nr per step),
 	// storing it (accum == 0) or adding it to C (accum != 0).
 	fn func(kc int, a, b, c *T, ldc int, accum int)
-	// direct, if not nil, is fn reading mr rows of A unpacked (row i at
-	// a + i·lda, no transpose, alpha = 1).
-	direct func(kc int, a *T, lda int, b, c *T, ldc int, accum int)
+	// direct and strided, if not nil, are fn reading A unpacked (alpha =
+	// 1): mr rows of A (element (i, p) at a[i·lda+p]) and mr columns of a
+	// transposed A (element (i, p) at a[p·lda+i]).
+	direct, strided func(kc int, a *T, lda int, b, c *T, ldc int, accum int)
 }
 
 // directMaxN is the widest product for which A is read unpacked by the
-// direct kernel: packing a block of A costs about as much as running it
+// direct or strided kernel: packing a block of A costs about as much as running it
 // through a few slivers of B, so it pays only when n spans more of them.
 const directMaxN = 64
 
@@ -99,7 +100,7 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 				// full rows of the block are read in place by the direct
 				// kernel; the rest (all of them without it) are packed.
 				full := 0
-				if kn.direct != nil && !tA && alpha == 1 && n <= directMaxN {
+				if kn.direct != nil && alpha == 1 && n <= directMaxN {
 					full = mb / mr * mr
 				}
 				packA(tA, a, lda, ic+full, pc, mb-full, kb, mr, alpha, buf.a)
@@ -116,9 +117,12 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 							// add the part inside C.
 							cp, ldt, acc = &tile[0], nr, 0
 						}
-						if ir < full {
+						switch {
+						case ir < full && tA:
+							kn.strided(kb, &a[pc*lda+ic+ir], lda, bp, cp, ldt, acc)
+						case ir < full:
 							kn.direct(kb, &a[(ic+ir)*lda+pc], lda, bp, cp, ldt, acc)
-						} else {
+						default:
 							kn.fn(kb, &buf.a[(ir-full)*kb], bp, cp, ldt, acc)
 						}
 						if !edge {

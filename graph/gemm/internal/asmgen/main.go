@@ -81,35 +81,49 @@ func main() {
 
 	ConstraintExpr("amd64,!purego")
 	// AVX2+FMA, 16 registers: 6×2 accumulators, 2 for B, 1 broadcast.
-	kernel(avx2s, 6, 2, false)
-	kernel(avx2d, 6, 2, false)
-	kernel(avx2s, 6, 2, true)
-	kernel(avx2d, 6, 2, true)
+	for _, m := range []mode{packed, direct, strided} {
+		kernel(avx2s, 6, 2, m)
+		kernel(avx2d, 6, 2, m)
+	}
 	// AVX-512, 32 registers: 24 accumulators, 1 for B. One vector of B per
 	// k step keeps NR at 16 (float32) so that the 16-channel convolution
 	// wastes no lanes.
-	kernel(avx512s, 24, 1, false)
-	kernel(avx512d, 24, 1, false)
-	kernel(avx512s, 24, 1, true)
-	kernel(avx512d, 24, 1, true)
+	for _, m := range []mode{packed, direct, strided} {
+		kernel(avx512s, 24, 1, m)
+		kernel(avx512d, 24, 1, m)
+	}
 	Generate()
 }
 
-// kernel emits the MR×(nv·lanes) kernel for one instruction set. A direct
-// kernel reads A unpacked, row i at a + i·lda (alpha = 1, no transpose),
-// which saves packing A when it would be used only for a few slivers of B.
-func kernel(s isa, mr, nv int, direct bool) {
+// mode says how a kernel reads A.
+type mode int
+
+const (
+	packed  mode = iota // a packed sliver: element (i, p) at a[p·MR+i]
+	direct              // A itself, not transposed: element (i, p) at a[i·lda+p]
+	strided             // A itself, transposed: element (i, p) at a[p·lda+i]
+)
+
+// kernel emits the MR×(nv·lanes) kernel for one instruction set. The
+// direct and strided kernels read A unpacked (alpha = 1), which saves
+// packing A when it would be used only for a few slivers of B.
+func kernel(s isa, mr, nv int, m mode) {
 	nr := nv * s.lanes
 	t := "float32"
 	if s.size == 8 {
 		t = "float64"
 	}
 	name := fmt.Sprintf("kern%s%dx%d%s", t[:1]+t[5:], mr, nr, s.name)
-	if direct {
+	switch m {
+	case direct:
 		name += "Direct"
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int)", t, t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
-	} else {
+	case strided:
+		name += "Strided"
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int)", t, t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
+	default:
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int)", t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
 	}
@@ -119,7 +133,7 @@ func kernel(s isa, mr, nv int, direct bool) {
 	// aAt returns the address of A's element (i, p) of this trip.
 	aAt := func(i, p int) Mem { return Mem{Base: pa, Disp: (p*mr + i) * s.size} }
 	var bases []GPVirtual
-	if direct {
+	if m == direct {
 		lda := Load(Param("lda"), GP64())
 		SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), lda)
 		lda3 := GP64()
@@ -147,8 +161,18 @@ func kernel(s isa, mr, nv int, direct bool) {
 			return m
 		}
 	}
+	var ldaStep Register
+	if m == strided {
+		ldaStep = Load(Param("lda"), GP64())
+		SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), ldaStep)
+		// One k step at a time: element (i, p) of this step at a + i.
+		aAt = func(i, p int) Mem { return Mem{Base: pa, Disp: i * s.size} }
+	}
 	advanceA := func(steps int) {
-		if !direct {
+		if m == strided {
+			return // advanced after every step
+		}
+		if m == packed {
 			ADDQ(U32(steps*mr*s.size), pa)
 			return
 		}
@@ -173,6 +197,9 @@ func kernel(s isa, mr, nv int, direct bool) {
 		}
 		for i := 0; i < mr; i++ {
 			s.fma(aAt(i, p), bv, acc[i])
+		}
+		if m == strided {
+			ADDQ(ldaStep, pa)
 		}
 	}
 	Label(name + "_loop")
