@@ -35,10 +35,24 @@
 // computed whole into a small buffer (the packed slivers are zero-padded)
 // and only their inside is stored.
 //
+// Narrow products (n ≤ 64, alpha = 1) skip packing A: each packed element
+// of A would serve at most four slivers of B, so packing it costs about as
+// much as the arithmetic. Their kernels read A in place instead, a direct
+// kernel the mr rows of an untransposed A (row i at a + i·lda) and a
+// strided kernel mr columns of a transposed one (k step p at a + p·lda);
+// only a last partial sliver of rows is packed. The im2col products of the
+// ConvNet's forward pass (n = 16 and 32 channels) and the MLP's last layer
+// take this path.
+//
 // # Kernels and dispatch
 //
-// The kernel is chosen once at start-up (golang.org/x/sys/cpu); Kernel
-// names it.
+// The instruction sets are detected once at start-up
+// (golang.org/x/sys/cpu); Kernel names the kernels in use. Each call then
+// takes the kernel whose tiles pad its m×n least (ties to the first listed
+// below): on AMD Zen 4, which splits a 512-bit FMA into two 256-bit halves,
+// the AVX2 6×16 tile runs as fast per element as the AVX-512 24×16 one,
+// so padding decides (B = 100 rows fill 102 rows of 6-row tiles but 120 of
+// 24-row ones).
 //
 //	kernel         tile (mr×nr)   registers              mc × kc × nc
 //	avx512-24x16   24×16 float32  24 zmm accumulators    240 × 256 × 3072
@@ -47,8 +61,8 @@
 //	avx2-6x8       6×8   float64  12 ymm accumulators    120 × 256 × 3072
 //	go4x4          4×4   either   16 scalars (portable)  128 × 256 × 2048
 //
-// AVX-512 (F and DQ) is preferred, then AVX2 with FMA, then the portable
-// Go kernel, which also serves other architectures and builds with
+// The assembly kernels need AVX-512 (F and DQ) or AVX2 with FMA; the
+// portable Go kernel serves other CPUs and architectures and builds with
 // -tags purego. The tile shapes follow the register files: AVX-512's 32
 // registers hold 24 accumulators and one vector of B, each k step
 // multiplying it by 24 values of A broadcast from memory (embedded

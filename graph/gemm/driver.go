@@ -17,12 +17,13 @@ type kernel[T float] struct {
 	mc, kc, nc int
 	// fn computes the mr×nr tile of C at c (row stride ldc) from kc steps
 	// of a packed sliver of A (mr values per step) and of B (nr per step),
-	// storing it (accum == 0) or adding it to C (accum != 0).
-	fn func(kc int, a, b, c *T, ldc int, accum int)
+	// storing it (accum == 0) or adding it to C (accum != 0); only the
+	// first cols ≤ nr columns of each row are read and written.
+	fn func(kc int, a, b, c *T, ldc int, accum int, cols int)
 	// direct and strided, if not nil, are fn reading A unpacked (alpha =
 	// 1): mr rows of A (element (i, p) at a[i·lda+p]) and mr columns of a
 	// transposed A (element (i, p) at a[p·lda+i]).
-	direct, strided func(kc int, a *T, lda int, b, c *T, ldc int, accum int)
+	direct, strided func(kc int, a *T, lda int, b, c *T, ldc int, accum int, cols int)
 }
 
 // directMaxN is the widest product for which A is read unpacked by the
@@ -110,20 +111,21 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 					for ir := 0; ir < mb; ir += mr {
 						mrr := min(mr, mb-ir)
 						ci := (ic+ir)*ldc + jc + jr
-						cp, ldt, acc := &c[ci], ldc, accum
-						edge := mrr < mr || nrr < nr
+						cp, ldt, acc, cols := &c[ci], ldc, accum, nrr
+						edge := mrr < mr
 						if edge {
-							// Compute the whole tile aside, then store or
-							// add the part inside C.
-							cp, ldt, acc = &tile[0], nr, 0
+							// Rows past C: compute the whole tile aside,
+							// then store or add the part inside C. (Columns
+							// past C are left out by the kernels' masks.)
+							cp, ldt, acc, cols = &tile[0], nr, 0, nr
 						}
 						switch {
 						case ir < full && tA:
-							kn.strided(kb, &a[pc*lda+ic+ir], lda, bp, cp, ldt, acc)
+							kn.strided(kb, &a[pc*lda+ic+ir], lda, bp, cp, ldt, acc, cols)
 						case ir < full:
-							kn.direct(kb, &a[(ic+ir)*lda+pc], lda, bp, cp, ldt, acc)
+							kn.direct(kb, &a[(ic+ir)*lda+pc], lda, bp, cp, ldt, acc, cols)
 						default:
-							kn.fn(kb, &buf.a[(ir-full)*kb], bp, cp, ldt, acc)
+							kn.fn(kb, &buf.a[(ir-full)*kb], bp, cp, ldt, acc, cols)
 						}
 						if !edge {
 							continue

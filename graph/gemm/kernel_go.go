@@ -21,7 +21,7 @@ var (
 )
 
 // kernGo is the portable kernel with kernel.fn's contract, mr = nr = 4.
-func kernGo[T float](kc int, pa, pb, pc *T, ldc int, accum int) {
+func kernGo[T float](kc int, pa, pb, pc *T, ldc int, accum int, cols int) {
 	a := unsafe.Slice(pa, kc*goMR)
 	b := unsafe.Slice(pb, kc*goNR)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
@@ -50,7 +50,7 @@ func kernGo[T float](kc int, pa, pb, pc *T, ldc int, accum int) {
 		c32 += a3 * b2
 		c33 += a3 * b3
 	}
-	c := unsafe.Slice(pc, 3*ldc+goNR)
+	c := unsafe.Slice(pc, 3*ldc+cols)
 	rows := [goMR][goNR]T{
 		{c00, c01, c02, c03},
 		{c10, c11, c12, c13},
@@ -58,9 +58,9 @@ func kernGo[T float](kc int, pa, pb, pc *T, ldc int, accum int) {
 		{c30, c31, c32, c33},
 	}
 	for i := range goMR {
-		row := c[i*ldc : i*ldc+goNR]
+		row := c[i*ldc : i*ldc+cols]
 		if accum == 0 {
-			copy(row, rows[i][:])
+			copy(row, rows[i][:cols])
 			continue
 		}
 		for j := range row {

@@ -4,9 +4,43 @@
 
 #include "textflag.h"
 
-// func kernf326x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, accum int)
+DATA masktable<>+0(SB)/4, $0xffffffff
+DATA masktable<>+4(SB)/4, $0xffffffff
+DATA masktable<>+8(SB)/4, $0xffffffff
+DATA masktable<>+12(SB)/4, $0xffffffff
+DATA masktable<>+16(SB)/4, $0xffffffff
+DATA masktable<>+20(SB)/4, $0xffffffff
+DATA masktable<>+24(SB)/4, $0xffffffff
+DATA masktable<>+28(SB)/4, $0xffffffff
+DATA masktable<>+32(SB)/4, $0xffffffff
+DATA masktable<>+36(SB)/4, $0xffffffff
+DATA masktable<>+40(SB)/4, $0xffffffff
+DATA masktable<>+44(SB)/4, $0xffffffff
+DATA masktable<>+48(SB)/4, $0xffffffff
+DATA masktable<>+52(SB)/4, $0xffffffff
+DATA masktable<>+56(SB)/4, $0xffffffff
+DATA masktable<>+60(SB)/4, $0xffffffff
+DATA masktable<>+64(SB)/4, $0x00000000
+DATA masktable<>+68(SB)/4, $0x00000000
+DATA masktable<>+72(SB)/4, $0x00000000
+DATA masktable<>+76(SB)/4, $0x00000000
+DATA masktable<>+80(SB)/4, $0x00000000
+DATA masktable<>+84(SB)/4, $0x00000000
+DATA masktable<>+88(SB)/4, $0x00000000
+DATA masktable<>+92(SB)/4, $0x00000000
+DATA masktable<>+96(SB)/4, $0x00000000
+DATA masktable<>+100(SB)/4, $0x00000000
+DATA masktable<>+104(SB)/4, $0x00000000
+DATA masktable<>+108(SB)/4, $0x00000000
+DATA masktable<>+112(SB)/4, $0x00000000
+DATA masktable<>+116(SB)/4, $0x00000000
+DATA masktable<>+120(SB)/4, $0x00000000
+DATA masktable<>+124(SB)/4, $0x00000000
+GLOBL masktable<>(SB), RODATA|NOPTR, $128
+
+// func kernf326x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2(SB), NOSPLIT, $0-48
+TEXT ·kernf326x16AVX2(SB), NOSPLIT, $0-56
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -144,6 +178,9 @@ kernf326x16AVX2_done:
 	MOVQ   ldc+32(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+40(FP), DX
+	MOVQ   cols+48(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf326x16AVX2_masked
 	TESTQ  DX, DX
 	JZ     kernf326x16AVX2_store
 	MOVQ   AX, DX
@@ -186,9 +223,71 @@ kernf326x16AVX2_store:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2(kc int, a *float64, b *float64, c *float64, ldc int, accum int)
+kernf326x16AVX2_masked:
+	MOVQ       $0x00000010, SI
+	SUBQ       BX, SI
+	SHLQ       $0x02, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf326x16AVX2_mstore
+	MOVQ       AX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+kernf326x16AVX2_mstore:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y10, Y12, (AX)
+	VMASKMOVPS Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf646x8AVX2(kc int, a *float64, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2(SB), NOSPLIT, $0-48
+TEXT ·kernf646x8AVX2(SB), NOSPLIT, $0-56
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -326,6 +425,9 @@ kernf646x8AVX2_done:
 	MOVQ   ldc+32(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+40(FP), DX
+	MOVQ   cols+48(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf646x8AVX2_masked
 	TESTQ  DX, DX
 	JZ     kernf646x8AVX2_store
 	MOVQ   AX, DX
@@ -368,9 +470,71 @@ kernf646x8AVX2_store:
 	VZEROUPPER
 	RET
 
-// func kernf326x16AVX2Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+kernf646x8AVX2_masked:
+	MOVQ       $0x00000008, SI
+	SUBQ       BX, SI
+	SHLQ       $0x03, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf646x8AVX2_mstore
+	MOVQ       AX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y0, Y0
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y2, Y2
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y4, Y4
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y6, Y6
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y8, Y8
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y10, Y10
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y11, Y11
+
+kernf646x8AVX2_mstore:
+	VMASKMOVPD Y0, Y12, (AX)
+	VMASKMOVPD Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y2, Y12, (AX)
+	VMASKMOVPD Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y4, Y12, (AX)
+	VMASKMOVPD Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y6, Y12, (AX)
+	VMASKMOVPD Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y8, Y12, (AX)
+	VMASKMOVPD Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y10, Y12, (AX)
+	VMASKMOVPD Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf326x16AVX2Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2Direct(SB), NOSPLIT, $0-56
+TEXT ·kernf326x16AVX2Direct(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -514,6 +678,9 @@ kernf326x16AVX2Direct_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf326x16AVX2Direct_masked
 	TESTQ  DX, DX
 	JZ     kernf326x16AVX2Direct_store
 	MOVQ   AX, DX
@@ -556,9 +723,71 @@ kernf326x16AVX2Direct_store:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+kernf326x16AVX2Direct_masked:
+	MOVQ       $0x00000010, SI
+	SUBQ       BX, SI
+	SHLQ       $0x02, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf326x16AVX2Direct_mstore
+	MOVQ       AX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+kernf326x16AVX2Direct_mstore:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y10, Y12, (AX)
+	VMASKMOVPS Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf646x8AVX2Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2Direct(SB), NOSPLIT, $0-56
+TEXT ·kernf646x8AVX2Direct(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -702,6 +931,9 @@ kernf646x8AVX2Direct_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf646x8AVX2Direct_masked
 	TESTQ  DX, DX
 	JZ     kernf646x8AVX2Direct_store
 	MOVQ   AX, DX
@@ -744,9 +976,71 @@ kernf646x8AVX2Direct_store:
 	VZEROUPPER
 	RET
 
-// func kernf326x16AVX2Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+kernf646x8AVX2Direct_masked:
+	MOVQ       $0x00000008, SI
+	SUBQ       BX, SI
+	SHLQ       $0x03, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf646x8AVX2Direct_mstore
+	MOVQ       AX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y0, Y0
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y2, Y2
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y4, Y4
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y6, Y6
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y8, Y8
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y10, Y10
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y11, Y11
+
+kernf646x8AVX2Direct_mstore:
+	VMASKMOVPD Y0, Y12, (AX)
+	VMASKMOVPD Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y2, Y12, (AX)
+	VMASKMOVPD Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y4, Y12, (AX)
+	VMASKMOVPD Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y6, Y12, (AX)
+	VMASKMOVPD Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y8, Y12, (AX)
+	VMASKMOVPD Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y10, Y12, (AX)
+	VMASKMOVPD Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf326x16AVX2Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2Strided(SB), NOSPLIT, $0-56
+TEXT ·kernf326x16AVX2Strided(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -889,6 +1183,9 @@ kernf326x16AVX2Strided_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf326x16AVX2Strided_masked
 	TESTQ  DX, DX
 	JZ     kernf326x16AVX2Strided_store
 	MOVQ   AX, DX
@@ -931,9 +1228,71 @@ kernf326x16AVX2Strided_store:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+kernf326x16AVX2Strided_masked:
+	MOVQ       $0x00000010, SI
+	SUBQ       BX, SI
+	SHLQ       $0x02, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf326x16AVX2Strided_mstore
+	MOVQ       AX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y12, Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y13, Y14
+	VADDPS     Y14, Y11, Y11
+
+kernf326x16AVX2Strided_mstore:
+	VMASKMOVPS Y0, Y12, (AX)
+	VMASKMOVPS Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y2, Y12, (AX)
+	VMASKMOVPS Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y4, Y12, (AX)
+	VMASKMOVPS Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y6, Y12, (AX)
+	VMASKMOVPS Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y8, Y12, (AX)
+	VMASKMOVPS Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPS Y10, Y12, (AX)
+	VMASKMOVPS Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf646x8AVX2Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2Strided(SB), NOSPLIT, $0-56
+TEXT ·kernf646x8AVX2Strided(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -1076,6 +1435,9 @@ kernf646x8AVX2Strided_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf646x8AVX2Strided_masked
 	TESTQ  DX, DX
 	JZ     kernf646x8AVX2Strided_store
 	MOVQ   AX, DX
@@ -1118,9 +1480,71 @@ kernf646x8AVX2Strided_store:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, accum int)
+kernf646x8AVX2Strided_masked:
+	MOVQ       $0x00000008, SI
+	SUBQ       BX, SI
+	SHLQ       $0x03, SI
+	LEAQ       masktable<>+0(SB), BX
+	ADDQ       SI, BX
+	VMOVUPS    (BX), Y12
+	VMOVUPS    32(BX), Y13
+	TESTQ      DX, DX
+	JZ         kernf646x8AVX2Strided_mstore
+	MOVQ       AX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y0, Y0
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y2, Y2
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y4, Y4
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y6, Y6
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y8, Y8
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMASKMOVPD (DX), Y12, Y14
+	VADDPD     Y14, Y10, Y10
+	VMASKMOVPD 32(DX), Y13, Y14
+	VADDPD     Y14, Y11, Y11
+
+kernf646x8AVX2Strided_mstore:
+	VMASKMOVPD Y0, Y12, (AX)
+	VMASKMOVPD Y1, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y2, Y12, (AX)
+	VMASKMOVPD Y3, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y4, Y12, (AX)
+	VMASKMOVPD Y5, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y6, Y12, (AX)
+	VMASKMOVPD Y7, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y8, Y12, (AX)
+	VMASKMOVPD Y9, Y13, 32(AX)
+	ADDQ       CX, AX
+	VMASKMOVPD Y10, Y12, (AX)
+	VMASKMOVPD Y11, Y13, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernf3224x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512(SB), NOSPLIT, $0-48
+TEXT ·kernf3224x16AVX512(SB), NOSPLIT, $0-56
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1295,6 +1719,9 @@ kernf3224x16AVX512_done:
 	MOVQ   ldc+32(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+40(FP), DX
+	MOVQ   cols+48(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf3224x16AVX512_masked
 	TESTQ  DX, DX
 	JZ     kernf3224x16AVX512_store
 	MOVQ   AX, DX
@@ -1397,9 +1824,143 @@ kernf3224x16AVX512_store:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512(kc int, a *float64, b *float64, c *float64, ldc int, accum int)
+kernf3224x16AVX512_masked:
+	MOVQ      $0x00000010, SI
+	SUBQ      BX, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVD2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf3224x16AVX512_mstore
+	MOVQ      AX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z23, Z23
+
+kernf3224x16AVX512_mstore:
+	VMOVUPS Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z23, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernf6424x8AVX512(kc int, a *float64, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512(SB), NOSPLIT, $0-48
+TEXT ·kernf6424x8AVX512(SB), NOSPLIT, $0-56
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -1574,6 +2135,9 @@ kernf6424x8AVX512_done:
 	MOVQ   ldc+32(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+40(FP), DX
+	MOVQ   cols+48(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf6424x8AVX512_masked
 	TESTQ  DX, DX
 	JZ     kernf6424x8AVX512_store
 	MOVQ   AX, DX
@@ -1676,9 +2240,143 @@ kernf6424x8AVX512_store:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+kernf6424x8AVX512_masked:
+	MOVQ      $0x00000008, SI
+	SUBQ      BX, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVQ2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf6424x8AVX512_mstore
+	MOVQ      AX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z23, Z23
+
+kernf6424x8AVX512_mstore:
+	VMOVUPD Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z23, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernf3224x16AVX512Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512Direct(SB), NOSPLIT, $0-56
+TEXT ·kernf3224x16AVX512Direct(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -1871,6 +2569,9 @@ kernf3224x16AVX512Direct_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf3224x16AVX512Direct_masked
 	TESTQ  DX, DX
 	JZ     kernf3224x16AVX512Direct_store
 	MOVQ   AX, DX
@@ -1973,9 +2674,143 @@ kernf3224x16AVX512Direct_store:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+kernf3224x16AVX512Direct_masked:
+	MOVQ      $0x00000010, SI
+	SUBQ      BX, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVD2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf3224x16AVX512Direct_mstore
+	MOVQ      AX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z23, Z23
+
+kernf3224x16AVX512Direct_mstore:
+	VMOVUPS Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z23, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernf6424x8AVX512Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512Direct(SB), NOSPLIT, $0-56
+TEXT ·kernf6424x8AVX512Direct(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2168,6 +3003,9 @@ kernf6424x8AVX512Direct_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf6424x8AVX512Direct_masked
 	TESTQ  DX, DX
 	JZ     kernf6424x8AVX512Direct_store
 	MOVQ   AX, DX
@@ -2270,9 +3108,143 @@ kernf6424x8AVX512Direct_store:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+kernf6424x8AVX512Direct_masked:
+	MOVQ      $0x00000008, SI
+	SUBQ      BX, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVQ2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf6424x8AVX512Direct_mstore
+	MOVQ      AX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z23, Z23
+
+kernf6424x8AVX512Direct_mstore:
+	VMOVUPD Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z23, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernf3224x16AVX512Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512Strided(SB), NOSPLIT, $0-56
+TEXT ·kernf3224x16AVX512Strided(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2452,6 +3424,9 @@ kernf3224x16AVX512Strided_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000010
+	JNE    kernf3224x16AVX512Strided_masked
 	TESTQ  DX, DX
 	JZ     kernf3224x16AVX512Strided_store
 	MOVQ   AX, DX
@@ -2554,9 +3529,143 @@ kernf3224x16AVX512Strided_store:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+kernf3224x16AVX512Strided_masked:
+	MOVQ      $0x00000010, SI
+	SUBQ      BX, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVD2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf3224x16AVX512Strided_mstore
+	MOVQ      AX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z24
+	VADDPS    Z24, Z23, Z23
+
+kernf3224x16AVX512Strided_mstore:
+	VMOVUPS Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z23, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func kernf6424x8AVX512Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512Strided(SB), NOSPLIT, $0-56
+TEXT ·kernf6424x8AVX512Strided(SB), NOSPLIT, $0-64
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2736,6 +3845,9 @@ kernf6424x8AVX512Strided_done:
 	MOVQ   ldc+40(FP), CX
 	SHLQ   $0x03, CX
 	MOVQ   accum+48(FP), DX
+	MOVQ   cols+56(FP), BX
+	CMPQ   BX, $0x00000008
+	JNE    kernf6424x8AVX512Strided_masked
 	TESTQ  DX, DX
 	JZ     kernf6424x8AVX512Strided_store
 	MOVQ   AX, DX
@@ -2835,5 +3947,139 @@ kernf6424x8AVX512Strided_store:
 	VMOVUPD Z22, (AX)
 	ADDQ    CX, AX
 	VMOVUPD Z23, (AX)
+	VZEROUPPER
+	RET
+
+kernf6424x8AVX512Strided_masked:
+	MOVQ      $0x00000008, SI
+	SUBQ      BX, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), BX
+	ADDQ      SI, BX
+	VMOVDQU32 (BX), Z24
+	VPMOVQ2M  Z24, K1
+	TESTQ     DX, DX
+	JZ        kernf6424x8AVX512Strided_mstore
+	MOVQ      AX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z6, Z6
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z10, Z10
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z12, Z12
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z13, Z13
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z16, Z16
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z17, Z17
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z18, Z18
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z20, Z20
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z21, Z21
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z22, Z22
+	ADDQ      CX, DX
+	VMOVUPD.Z (DX), K1, Z24
+	VADDPD    Z24, Z23, Z23
+
+kernf6424x8AVX512Strided_mstore:
+	VMOVUPD Z0, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z1, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z2, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z3, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z4, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z5, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z6, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z7, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z8, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z9, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z10, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z11, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z12, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z13, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z14, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z15, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z16, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z17, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z18, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z19, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z20, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z21, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z22, K1, (AX)
+	ADDQ    CX, AX
+	VMOVUPD Z23, K1, (AX)
 	VZEROUPPER
 	RET

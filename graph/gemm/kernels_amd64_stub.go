@@ -5,37 +5,37 @@
 package gemm
 
 // kernf326x16AVX2 computes a 6×16 tile of C from packed slivers of A and B (see package asmgen).
-func kernf326x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, accum int)
+func kernf326x16AVX2(kc int, a *float32, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf646x8AVX2 computes a 6×8 tile of C from packed slivers of A and B (see package asmgen).
-func kernf646x8AVX2(kc int, a *float64, b *float64, c *float64, ldc int, accum int)
+func kernf646x8AVX2(kc int, a *float64, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf326x16AVX2Direct computes a 6×16 tile of C from 6 rows of A (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf326x16AVX2Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+func kernf326x16AVX2Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf646x8AVX2Direct computes a 6×8 tile of C from 6 rows of A (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf646x8AVX2Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+func kernf646x8AVX2Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf326x16AVX2Strided computes a 6×16 tile of C from 6 columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf326x16AVX2Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+func kernf326x16AVX2Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf646x8AVX2Strided computes a 6×8 tile of C from 6 columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf646x8AVX2Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+func kernf646x8AVX2Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf3224x16AVX512 computes a 24×16 tile of C from packed slivers of A and B (see package asmgen).
-func kernf3224x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, accum int)
+func kernf3224x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf6424x8AVX512 computes a 24×8 tile of C from packed slivers of A and B (see package asmgen).
-func kernf6424x8AVX512(kc int, a *float64, b *float64, c *float64, ldc int, accum int)
+func kernf6424x8AVX512(kc int, a *float64, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf3224x16AVX512Direct computes a 24×16 tile of C from 24 rows of A (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf3224x16AVX512Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+func kernf3224x16AVX512Direct(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf6424x8AVX512Direct computes a 24×8 tile of C from 24 rows of A (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf6424x8AVX512Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+func kernf6424x8AVX512Direct(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf3224x16AVX512Strided computes a 24×16 tile of C from 24 columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf3224x16AVX512Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int)
+func kernf3224x16AVX512Strided(kc int, a *float32, lda int, b *float32, c *float32, ldc int, accum int, cols int)
 
 // kernf6424x8AVX512Strided computes a 24×8 tile of C from 24 columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).
-func kernf6424x8AVX512Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int)
+func kernf6424x8AVX512Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)

@@ -39,6 +39,87 @@ type isa struct {
 	fma func(a Mem, b, acc []VecVirtual)
 	add func(m Mem, x, dst VecVirtual)
 	mov func(a, b Op)
+	// masked emits the tile's accumulate (accum != 0) and store under the
+	// lane mask held at mask, rows ldc bytes apart from c.
+	masked func(mask Mem, mr, nv int, acc [][]VecVirtual, c, ldc, accum Register, name string)
+}
+
+// maskedAVX2 is isa.masked with VMASKMOVPS/PD: one mask vector per vector
+// of the row.
+func maskedAVX2(size int) func(Mem, int, int, [][]VecVirtual, Register, Register, Register, string) {
+	return func(mask Mem, mr, nv int, acc [][]VecVirtual, c, ldc, accum Register, name string) {
+		mv := make([]VecVirtual, nv)
+		for v := range mv {
+			mv[v] = YMM()
+			VMOVUPS(mask.Offset(32*v), mv[v])
+		}
+		load, store, add := VMASKMOVPS, VMASKMOVPS, VADDPS
+		if size == 8 {
+			load, store, add = VMASKMOVPD, VMASKMOVPD, VADDPD
+		}
+		TESTQ(accum, accum)
+		JZ(LabelRef(name + "_mstore"))
+		row := GP64()
+		MOVQ(c, row)
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				t := YMM()
+				load(Mem{Base: row, Disp: 32 * v}, mv[v], t)
+				add(t, acc[i][v], acc[i][v])
+			}
+			if i < mr-1 {
+				ADDQ(ldc, row)
+			}
+		}
+		Label(name + "_mstore")
+		for i := 0; i < mr; i++ {
+			for v := 0; v < nv; v++ {
+				store(acc[i][v], mv[v], Mem{Base: c, Disp: 32 * v})
+			}
+			if i < mr-1 {
+				ADDQ(ldc, c)
+			}
+		}
+	}
+}
+
+// maskedAVX512 is isa.masked with an opmask register (one vector per row).
+func maskedAVX512(size int) func(Mem, int, int, [][]VecVirtual, Register, Register, Register, string) {
+	return func(mask Mem, mr, nv int, acc [][]VecVirtual, c, ldc, accum Register, name string) {
+		z := ZMM()
+		k := K()
+		VMOVDQU32(mask, z)
+		movz, add := VMOVUPS_Z, VADDPS
+		if size == 8 {
+			VPMOVQ2M(z, k)
+			movz, add = VMOVUPD_Z, VADDPD
+		} else {
+			VPMOVD2M(z, k)
+		}
+		TESTQ(accum, accum)
+		JZ(LabelRef(name + "_mstore"))
+		row := GP64()
+		MOVQ(c, row)
+		for i := 0; i < mr; i++ {
+			t := ZMM()
+			movz(Mem{Base: row}, k, t)
+			add(t, acc[i][0], acc[i][0])
+			if i < mr-1 {
+				ADDQ(ldc, row)
+			}
+		}
+		Label(name + "_mstore")
+		for i := 0; i < mr; i++ {
+			if size == 8 {
+				VMOVUPD(acc[i][0], k, Mem{Base: c})
+			} else {
+				VMOVUPS(acc[i][0], k, Mem{Base: c})
+			}
+			if i < mr-1 {
+				ADDQ(ldc, c)
+			}
+		}
+	}
 }
 
 func main() {
@@ -50,8 +131,9 @@ func main() {
 				VFMADD231PS(b[v], t, acc[v])
 			}
 		},
-		add: func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
-		mov: func(a, b Op) { VMOVUPS(a, b) }}
+		add:    func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
+		mov:    func(a, b Op) { VMOVUPS(a, b) },
+		masked: maskedAVX2(4)}
 	avx2d := isa{name: "AVX2", size: 8, lanes: 4, vec: YMM,
 		fma: func(a Mem, b, acc []VecVirtual) {
 			t := YMM()
@@ -60,26 +142,30 @@ func main() {
 				VFMADD231PD(b[v], t, acc[v])
 			}
 		},
-		add: func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
-		mov: func(a, b Op) { VMOVUPD(a, b) }}
+		add:    func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
+		mov:    func(a, b Op) { VMOVUPD(a, b) },
+		masked: maskedAVX2(8)}
 	avx512s := isa{name: "AVX512", size: 4, lanes: 16, vec: ZMM,
 		fma: func(a Mem, b, acc []VecVirtual) {
 			for v := range b {
 				VFMADD231PS_BCST(a, b[v], acc[v])
 			}
 		},
-		add: func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
-		mov: func(a, b Op) { VMOVUPS(a, b) }}
+		add:    func(m Mem, x, dst VecVirtual) { VADDPS(m, x, dst) },
+		mov:    func(a, b Op) { VMOVUPS(a, b) },
+		masked: maskedAVX512(4)}
 	avx512d := isa{name: "AVX512", size: 8, lanes: 8, vec: ZMM,
 		fma: func(a Mem, b, acc []VecVirtual) {
 			for v := range b {
 				VFMADD231PD_BCST(a, b[v], acc[v])
 			}
 		},
-		add: func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
-		mov: func(a, b Op) { VMOVUPD(a, b) }}
+		add:    func(m Mem, x, dst VecVirtual) { VADDPD(m, x, dst) },
+		mov:    func(a, b Op) { VMOVUPD(a, b) },
+		masked: maskedAVX512(8)}
 
 	ConstraintExpr("amd64,!purego")
+	masks()
 	// AVX2+FMA, 16 registers: 6×2 accumulators, 2 for B, 1 broadcast.
 	for _, m := range []mode{packed, direct, strided} {
 		kernel(avx2s, 6, 2, m)
@@ -117,14 +203,14 @@ func kernel(s isa, mr, nv int, m mode) {
 	switch m {
 	case direct:
 		name += "Direct"
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int)", t, t))
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int, cols int)", t, t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
 	case strided:
 		name += "Strided"
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int)", t, t))
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int, cols int)", t, t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
 	default:
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int)", t))
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int, cols int)", t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
 	}
 	kc := Load(Param("kc"), GP64())
@@ -227,6 +313,9 @@ func kernel(s isa, mr, nv int, m mode) {
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), ldc)
 	accum := Load(Param("accum"), GP64())
+	cols := Load(Param("cols"), GP64())
+	CMPQ(cols, U32(nr))
+	JNE(LabelRef(name + "_masked"))
 	TESTQ(accum, accum)
 	JZ(LabelRef(name + "_store"))
 	row := GP64()
@@ -250,4 +339,33 @@ func kernel(s isa, mr, nv int, m mode) {
 	}
 	VZEROUPPER()
 	RET()
+
+	// Only the first cols < nr columns of the tile lie inside C: load
+	// and store them under a mask of cols lanes, read from maskTable at
+	// (nr − cols)·size bytes (ones for the lanes below cols).
+	Label(name + "_masked")
+	off := GP64()
+	MOVQ(U32(nr), off)
+	SUBQ(cols, off)
+	SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), off)
+	tbl := GP64()
+	LEAQ(maskTable, tbl)
+	ADDQ(off, tbl)
+	s.masked(Mem{Base: tbl}, mr, nv, acc, pc, ldc, accum, name)
+	VZEROUPPER()
+	RET()
+}
+
+// maskTable is 64 bytes of ones then 64 of zeros: 64 bytes read from
+// offset (nr − cols)·size have ones in their first cols lanes.
+var maskTable Mem
+
+func masks() {
+	maskTable = GLOBL("masktable", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(0xffffffff))
+	}
+	for i := 16; i < 32; i++ {
+		DATA(4*i, U32(0))
+	}
 }
