@@ -171,27 +171,14 @@ func scale[T float](m, n int, beta T, c []T, ldc int) {
 // slivers of mr rows: sliver s holds rows s·mr … s·mr+mr−1, k-major
 // (dst[s·mr·kb + p·mr + i]); rows past mb are zero.
 func packA[T float](trans bool, a []T, lda, i0, p0, mb, kb, mr int, alpha T, dst []T) {
+	if trans {
+		// op(A)[i][p] = A[p][i]: rows of A are contiguous in i; read each
+		// once, in order.
+		packSlivers(dst, mr, a[p0*lda+i0:], lda, kb, mb, alpha)
+		return
+	}
 	for s := 0; s < mb; s += mr {
-		rows := min(mr, mb-s)
-		d := dst[s*kb : (s+mr)*kb]
-		if trans {
-			// op(A)[i][p] = A[p][i]: rows of A are contiguous in i.
-			for p := range kb {
-				src := a[(p0+p)*lda+i0+s:]
-				src = src[:rows]
-				dp := d[p*mr : p*mr+mr]
-				if alpha == 1 {
-					copyShort(dp, src)
-				} else {
-					for i, v := range src {
-						dp[i] = alpha * v
-					}
-				}
-				clearShort(dp[rows:])
-			}
-			continue
-		}
-		packRows(d, mr, a[(i0+s)*lda+p0:], lda, rows, kb, alpha)
+		packRows(dst[s*kb:(s+mr)*kb], mr, a[(i0+s)*lda+p0:], lda, min(mr, mb-s), kb, alpha)
 	}
 }
 
@@ -199,20 +186,42 @@ func packA[T float](trans bool, a []T, lda, i0, p0, mb, kb, mr int, alpha T, dst
 // nr columns: sliver s holds columns s·nr … s·nr+nr−1, k-major
 // (dst[s·nr·kb + p·nr + j]); columns past nb are zero.
 func packB[T float](trans bool, b []T, ldb, p0, j0, kb, nb, nr int, dst []T) {
+	if !trans {
+		packSlivers(dst, nr, b[p0*ldb+j0:], ldb, kb, nb, 1)
+		return
+	}
+	// op(B)[p][j] = B[j][p]: rows of B are contiguous in p.
 	for s := 0; s < nb; s += nr {
-		cols := min(nr, nb-s)
-		d := dst[s*kb : (s+nr)*kb]
-		if !trans {
-			for p := range kb {
-				src := b[(p0+p)*ldb+j0+s:]
-				dp := d[p*nr : p*nr+nr]
-				copyShort(dp, src[:cols])
-				clearShort(dp[cols:])
+		packRows(dst[s*kb:(s+nr)*kb], nr, b[(j0+s)*ldb+p0:], ldb, min(nr, nb-s), kb, 1)
+	}
+}
+
+// packSlivers cuts kb rows of w values (row stride ld) into slivers of
+// width q: dst[s·q·kb + p·q + j] = alpha·src[p·ld + s·q + j], zero past w.
+// Each source row is read once, front to back, so that the hardware
+// prefetcher follows it.
+func packSlivers[T float](dst []T, q int, src []T, ld, kb, w int, alpha T) {
+	full := w / q * q
+	for p := range kb {
+		row := src[p*ld : p*ld+w]
+		for s := 0; s < full; s += q {
+			d := dst[s*kb+p*q : s*kb+p*q+q]
+			r := row[s : s+q]
+			if alpha == 1 {
+				copyShort(d, r)
+				continue
 			}
-			continue
+			for j, v := range r {
+				d[j] = alpha * v
+			}
 		}
-		// op(B)[p][j] = B[j][p]: rows of B are contiguous in p.
-		packRows(d, nr, b[(j0+s)*ldb+p0:], ldb, cols, kb, 1)
+		if full < w {
+			d := dst[full*kb+p*q : full*kb+p*q+q]
+			for j, v := range row[full:] {
+				d[j] = alpha * v
+			}
+			clearShort(d[w-full:])
+		}
 	}
 }
 
