@@ -42,7 +42,9 @@
 // strided kernel mr columns of a transposed one (k step p at a + p·lda);
 // only a last partial sliver of rows is packed. The im2col products of the
 // ConvNet's forward pass (n = 16 and 32 channels) and the MLP's last layer
-// take this path.
+// take this path. Likewise short products (m ≤ 64) read full slivers of an
+// untransposed B in place (row p at b + p·ldb), as in the convolutions'
+// filter gradients (m = 16 and 32 channels, k = 57600 and 6400).
 //
 // # Kernels and dispatch
 //

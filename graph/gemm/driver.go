@@ -24,12 +24,20 @@ type kernel[T float] struct {
 	// 1): mr rows of A (element (i, p) at a[i·lda+p]) and mr columns of a
 	// transposed A (element (i, p) at a[p·lda+i]).
 	direct, strided func(kc int, a *T, lda int, b, c *T, ldc int, accum int, cols int)
+	// rowB, if set, are fn, direct and strided (in that order) reading nr
+	// columns of an untransposed B unpacked (row p at b + p·ldb); rowB[0]
+	// ignores lda.
+	rowB [3]func(kc int, a *T, lda int, b *T, ldb int, c *T, ldc int, accum int, cols int)
 }
 
 // directMaxN is the widest product for which A is read unpacked by the
-// direct or strided kernel: packing a block of A costs about as much as running it
-// through a few slivers of B, so it pays only when n spans more of them.
-const directMaxN = 64
+// direct or strided kernel: packing a block of A costs about as much as
+// running it through a few slivers of B, so it pays only when n spans more
+// of them. rowBMaxM is the same bound on m for reading B unpacked.
+const (
+	directMaxN = 64
+	rowBMaxM   = 64
+)
 
 // buffers are the packed panels and an edge tile, reused across calls.
 type buffers[T float] struct {
@@ -87,27 +95,32 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 	buf.tile = grow(buf.tile, mr*nr)
 	tile := buf.tile
 
+	// Full slivers of A (B) are read in place, unpacked, by the direct or
+	// strided (rowB) kernels when the product is narrow (short) enough.
+	unpackA := kn.direct != nil && alpha == 1 && n <= directMaxN
+	unpackB := kn.rowB[0] != nil && !tB && m <= rowBMaxM
 	for jc := 0; jc < n; jc += kn.nc {
 		nb := min(kn.nc, n-jc)
+		fullB := 0
+		if unpackB {
+			fullB = nb / nr * nr
+		}
 		for pc := 0; pc < k; pc += kn.kc {
 			kb := min(kn.kc, k-pc)
-			packB(tB, b, ldb, pc, jc, kb, nb, nr, buf.b)
+			packB(tB, b, ldb, pc, jc+fullB, kb, nb-fullB, nr, buf.b)
 			accum := 1
 			if pc == 0 && beta == 0 {
 				accum = 0
 			}
 			for ic := 0; ic < m; ic += kn.mc {
 				mb := min(kn.mc, m-ic)
-				// full rows of the block are read in place by the direct
-				// kernel; the rest (all of them without it) are packed.
-				full := 0
-				if kn.direct != nil && alpha == 1 && n <= directMaxN {
-					full = mb / mr * mr
+				fullA := 0
+				if unpackA {
+					fullA = mb / mr * mr
 				}
-				packA(tA, a, lda, ic+full, pc, mb-full, kb, mr, alpha, buf.a)
+				packA(tA, a, lda, ic+fullA, pc, mb-fullA, kb, mr, alpha, buf.a)
 				for jr := 0; jr < nb; jr += nr {
 					nrr := min(nr, nb-jr)
-					bp := &buf.b[jr*kb]
 					for ir := 0; ir < mb; ir += mr {
 						mrr := min(mr, mb-ir)
 						ci := (ic+ir)*ldc + jc + jr
@@ -119,13 +132,28 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 							// past C are left out by the kernels' masks.)
 							cp, ldt, acc, cols = &tile[0], nr, 0, nr
 						}
+						// The sliver of A: mode 0 packed, 1 direct, 2 strided.
+						mode, ap := 0, &buf.a[0]
 						switch {
-						case ir < full && tA:
-							kn.strided(kb, &a[pc*lda+ic+ir], lda, bp, cp, ldt, acc, cols)
-						case ir < full:
-							kn.direct(kb, &a[(ic+ir)*lda+pc], lda, bp, cp, ldt, acc, cols)
+						case ir < fullA && tA:
+							mode, ap = 2, &a[pc*lda+ic+ir]
+						case ir < fullA:
+							mode, ap = 1, &a[(ic+ir)*lda+pc]
 						default:
-							kn.fn(kb, &buf.a[(ir-full)*kb], bp, cp, ldt, acc, cols)
+							ap = &buf.a[(ir-fullA)*kb]
+						}
+						if jr < fullB {
+							kn.rowB[mode](kb, ap, lda, &b[pc*ldb+jc+jr], ldb, cp, ldt, acc, cols)
+						} else {
+							bp := &buf.b[(jr-fullB)*kb]
+							switch mode {
+							case 0:
+								kn.fn(kb, ap, bp, cp, ldt, acc, cols)
+							case 1:
+								kn.direct(kb, ap, lda, bp, cp, ldt, acc, cols)
+							default:
+								kn.strided(kb, ap, lda, bp, cp, ldt, acc, cols)
+							}
 						}
 						if !edge {
 							continue

@@ -167,16 +167,20 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	masks()
 	// AVX2+FMA, 16 registers: 6×2 accumulators, 2 for B, 1 broadcast.
-	for _, m := range []mode{packed, direct, strided} {
-		kernel(avx2s, 6, 2, m)
-		kernel(avx2d, 6, 2, m)
+	for _, rowB := range []bool{false, true} {
+		for _, m := range []mode{packed, direct, strided} {
+			kernel(avx2s, 6, 2, m, rowB)
+			kernel(avx2d, 6, 2, m, rowB)
+		}
 	}
 	// AVX-512, 32 registers: 24 accumulators, 1 for B. One vector of B per
 	// k step keeps NR at 16 (float32) so that the 16-channel convolution
 	// wastes no lanes.
-	for _, m := range []mode{packed, direct, strided} {
-		kernel(avx512s, 24, 1, m)
-		kernel(avx512d, 24, 1, m)
+	for _, rowB := range []bool{false, true} {
+		for _, m := range []mode{packed, direct, strided} {
+			kernel(avx512s, 24, 1, m, rowB)
+			kernel(avx512d, 24, 1, m, rowB)
+		}
 	}
 	Generate()
 }
@@ -192,30 +196,51 @@ const (
 
 // kernel emits the MR×(nv·lanes) kernel for one instruction set. The
 // direct and strided kernels read A unpacked (alpha = 1), which saves
-// packing A when it would be used only for a few slivers of B.
-func kernel(s isa, mr, nv int, m mode) {
+// packing A when it would be used only for a few slivers of B; with rowB
+// the kernel reads B unpacked too (NR consecutive values of row p at
+// b + p·ldb), which saves packing B when few slivers of A use it.
+func kernel(s isa, mr, nv int, m mode, rowB bool) {
 	nr := nv * s.lanes
 	t := "float32"
 	if s.size == 8 {
 		t = "float64"
 	}
-	name := fmt.Sprintf("kern%s%dx%d%s", t[:1]+t[5:], mr, nr, s.name)
-	switch m {
-	case direct:
-		name += "Direct"
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int, cols int)", t, t))
-		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d rows of A (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
-	case strided:
-		name += "Strided"
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int, cols int)", t, t))
-		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %d columns of Aᵀ (row stride lda) and a packed sliver of B (see package asmgen).", name, mr, nr, mr))
-	default:
+	name := fmt.Sprintf("kern%s%dx%d%s%s", t[:1]+t[5:], mr, nr, s.name, map[mode]string{direct: "Direct", strided: "Strided"}[m])
+	what := map[mode]string{
+		packed:  "a packed sliver of A",
+		direct:  fmt.Sprintf("%d rows of A (row stride lda)", mr),
+		strided: fmt.Sprintf("%d columns of Aᵀ (row stride lda)", mr),
+	}[m]
+	switch {
+	case rowB:
+		name += "RowB"
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, accum int, cols int)", t, t, t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %s and %d columns of B (row stride ldb) (see package asmgen).", name, mr, nr, what, nr))
+	case m == packed:
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int, cols int)", t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from packed slivers of A and B (see package asmgen).", name, mr, nr))
+	default:
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b, c *%s, ldc int, accum int, cols int)", t, t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %s and a packed sliver of B (see package asmgen).", name, mr, nr, what))
 	}
 	kc := Load(Param("kc"), GP64())
 	pa := Load(Param("a"), GP64())
 	pb := Load(Param("b"), GP64())
+	var ldb Register
+	if rowB {
+		ldb = Load(Param("ldb"), GP64())
+		SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), ldb)
+	}
+	// bAt returns the address of vector v of B's row p of this trip.
+	bAt := func(p, v int) Mem { return Mem{Base: pb, Disp: (p*nr + v*s.lanes) * s.size} }
+	if rowB {
+		bAt = func(_, v int) Mem { return Mem{Base: pb, Disp: v * s.lanes * s.size} }
+	}
+	advanceB := func(steps int) {
+		if !rowB {
+			ADDQ(U32(steps*nr*s.size), pb)
+		}
+	}
 	// aAt returns the address of A's element (i, p) of this trip.
 	aAt := func(i, p int) Mem { return Mem{Base: pa, Disp: (p*mr + i) * s.size} }
 	var bases []GPVirtual
@@ -279,13 +304,16 @@ func kernel(s isa, mr, nv int, m mode) {
 		bv := make([]VecVirtual, nv)
 		for v := range bv {
 			bv[v] = s.vec()
-			s.mov(Mem{Base: pb, Disp: (p*nr + v*s.lanes) * s.size}, bv[v])
+			s.mov(bAt(p, v), bv[v])
 		}
 		for i := 0; i < mr; i++ {
 			s.fma(aAt(i, p), bv, acc[i])
 		}
 		if m == strided {
 			ADDQ(ldaStep, pa)
+		}
+		if rowB {
+			ADDQ(ldb, pb)
 		}
 	}
 	Label(name + "_loop")
@@ -295,7 +323,7 @@ func kernel(s isa, mr, nv int, m mode) {
 		step(p)
 	}
 	advanceA(unroll)
-	ADDQ(U32(unroll*nr*s.size), pb)
+	advanceB(unroll)
 	SUBQ(U8(unroll), kc)
 	JMP(LabelRef(name + "_loop"))
 
@@ -304,7 +332,7 @@ func kernel(s isa, mr, nv int, m mode) {
 	JZ(LabelRef(name + "_done"))
 	step(0)
 	advanceA(1)
-	ADDQ(U32(nr*s.size), pb)
+	advanceB(1)
 	DECQ(kc)
 	JMP(LabelRef(name + "_tail"))
 
