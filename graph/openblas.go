@@ -3,7 +3,7 @@
 package graph
 
 // Built with -tags openblas (and Debian's libopenblas-dev installed), the
-// module's matrix products run on OpenBLAS through cgo instead of gonum's
+// module's matrix products run on OpenBLAS through cgo instead of graph/gemm's
 // pure-Go kernels:
 //
 //	apt-get install libopenblas-dev

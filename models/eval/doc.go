@@ -51,7 +51,7 @@
 // to be recomputed and sorted in float64, taking about ten times as long as
 // the matrix product. Moved by the block mean, the bound drops to about
 // 3e-10 and about 8% of the candidates need float64 distances. A float64
-// matrix product (gonum's Dgemm) instead would cost about twice the float32
+// matrix product (Dgemm) instead would cost about twice the float32
 // one, and would still need a float64 check of near ties to match the
 // ranking distance above.
 //
