@@ -27,7 +27,10 @@ type kernel[T float] struct {
 	// rowB, if set, are fn, direct and strided (in that order) reading nr
 	// columns of an untransposed B unpacked (row p at b + p·ldb); rowB[0]
 	// ignores lda.
-	rowB [3]func(kc int, a *T, lda int, b *T, ldb int, c *T, ldc int, accum int, cols int)
+	rowB [3]func(kc int, a *T, lda int, b *T, ldb int, c *T, ldc int, accum int, cols int, bcols int)
+	// rowBMasked says the rowB kernels load only the first bcols columns
+	// of B, so that a partial sliver can be read in place too.
+	rowBMasked bool
 }
 
 // directMaxN is the widest product for which A is read unpacked by the
@@ -104,6 +107,9 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 		fullB := 0
 		if unpackB {
 			fullB = nb / nr * nr
+			if kn.rowBMasked {
+				fullB = nb
+			}
 		}
 		for pc := 0; pc < k; pc += kn.kc {
 			kb := min(kn.kc, k-pc)
@@ -143,7 +149,7 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 							ap = &buf.a[(ir-fullA)*kb]
 						}
 						if jr < fullB {
-							kn.rowB[mode](kb, ap, lda, &b[pc*ldb+jc+jr], ldb, cp, ldt, acc, cols)
+							kn.rowB[mode](kb, ap, lda, &b[pc*ldb+jc+jr], ldb, cp, ldt, acc, cols, nrr)
 						} else {
 							bp := &buf.b[(jr-fullB)*kb]
 							switch mode {

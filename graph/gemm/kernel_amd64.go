@@ -12,13 +12,13 @@ import "golang.org/x/sys/cpu"
 // float32) in L3.
 var (
 	avx512Kernel32 = &kernel[float32]{name: "avx512-24x16", mr: 24, nr: 16, mc: 240, kc: 256, nc: 3072, fn: kernf3224x16AVX512, direct: kernf3224x16AVX512Direct, strided: kernf3224x16AVX512Strided,
-		rowB: [3]func(int, *float32, int, *float32, int, *float32, int, int, int){kernf3224x16AVX512RowB, kernf3224x16AVX512DirectRowB, kernf3224x16AVX512StridedRowB}}
+		rowB: [3]func(int, *float32, int, *float32, int, *float32, int, int, int, int){kernf3224x16AVX512RowB, kernf3224x16AVX512DirectRowB, kernf3224x16AVX512StridedRowB}, rowBMasked: true}
 	avx512Kernel64 = &kernel[float64]{name: "avx512-24x8", mr: 24, nr: 8, mc: 240, kc: 256, nc: 3072, fn: kernf6424x8AVX512, direct: kernf6424x8AVX512Direct, strided: kernf6424x8AVX512Strided,
-		rowB: [3]func(int, *float64, int, *float64, int, *float64, int, int, int){kernf6424x8AVX512RowB, kernf6424x8AVX512DirectRowB, kernf6424x8AVX512StridedRowB}}
+		rowB: [3]func(int, *float64, int, *float64, int, *float64, int, int, int, int){kernf6424x8AVX512RowB, kernf6424x8AVX512DirectRowB, kernf6424x8AVX512StridedRowB}, rowBMasked: true}
 	avx2Kernel32 = &kernel[float32]{name: "avx2-6x16", mr: 6, nr: 16, mc: 240, kc: 256, nc: 3072, fn: kernf326x16AVX2, direct: kernf326x16AVX2Direct, strided: kernf326x16AVX2Strided,
-		rowB: [3]func(int, *float32, int, *float32, int, *float32, int, int, int){kernf326x16AVX2RowB, kernf326x16AVX2DirectRowB, kernf326x16AVX2StridedRowB}}
+		rowB: [3]func(int, *float32, int, *float32, int, *float32, int, int, int, int){kernf326x16AVX2RowB, kernf326x16AVX2DirectRowB, kernf326x16AVX2StridedRowB}}
 	avx2Kernel64 = &kernel[float64]{name: "avx2-6x8", mr: 6, nr: 8, mc: 120, kc: 256, nc: 3072, fn: kernf646x8AVX2, direct: kernf646x8AVX2Direct, strided: kernf646x8AVX2Strided,
-		rowB: [3]func(int, *float64, int, *float64, int, *float64, int, int, int){kernf646x8AVX2RowB, kernf646x8AVX2DirectRowB, kernf646x8AVX2StridedRowB}}
+		rowB: [3]func(int, *float64, int, *float64, int, *float64, int, int, int, int){kernf646x8AVX2RowB, kernf646x8AVX2DirectRowB, kernf646x8AVX2StridedRowB}}
 )
 
 var (

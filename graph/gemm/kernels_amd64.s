@@ -1542,9 +1542,9 @@ kernf646x8AVX2Strided_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf326x16AVX2RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf326x16AVX2RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2RowB(SB), NOSPLIT, $0-72
+TEXT ·kernf326x16AVX2RowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -1794,9 +1794,9 @@ kernf326x16AVX2RowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf646x8AVX2RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2RowB(SB), NOSPLIT, $0-72
+TEXT ·kernf646x8AVX2RowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2046,9 +2046,9 @@ kernf646x8AVX2RowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf326x16AVX2DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf326x16AVX2DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2DirectRowB(SB), NOSPLIT, $0-72
+TEXT ·kernf326x16AVX2DirectRowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2304,9 +2304,9 @@ kernf326x16AVX2DirectRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf646x8AVX2DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2DirectRowB(SB), NOSPLIT, $0-72
+TEXT ·kernf646x8AVX2DirectRowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2562,9 +2562,9 @@ kernf646x8AVX2DirectRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf326x16AVX2StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf326x16AVX2StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf326x16AVX2StridedRowB(SB), NOSPLIT, $0-72
+TEXT ·kernf326x16AVX2StridedRowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -2819,9 +2819,9 @@ kernf326x16AVX2StridedRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf646x8AVX2StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf646x8AVX2StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, FMA3
-TEXT ·kernf646x8AVX2StridedRowB(SB), NOSPLIT, $0-72
+TEXT ·kernf646x8AVX2StridedRowB(SB), NOSPLIT, $0-80
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+24(FP), DX
@@ -5618,43 +5618,50 @@ kernf6424x8AVX512Strided_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf3224x16AVX512RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512RowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x02, BX
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf3224x16AVX512RowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000010, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVD2M  Z0, K1
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf3224x16AVX512RowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf3224x16AVX512RowB_tail
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -5680,7 +5687,7 @@ kernf3224x16AVX512RowB_loop:
 	VFMADD231PS.BCST 88(CX), Z24, Z22
 	VFMADD231PS.BCST 92(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 96(CX), Z24, Z0
 	VFMADD231PS.BCST 100(CX), Z24, Z1
 	VFMADD231PS.BCST 104(CX), Z24, Z2
@@ -5706,7 +5713,7 @@ kernf3224x16AVX512RowB_loop:
 	VFMADD231PS.BCST 184(CX), Z24, Z22
 	VFMADD231PS.BCST 188(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 192(CX), Z24, Z0
 	VFMADD231PS.BCST 196(CX), Z24, Z1
 	VFMADD231PS.BCST 200(CX), Z24, Z2
@@ -5732,7 +5739,7 @@ kernf3224x16AVX512RowB_loop:
 	VFMADD231PS.BCST 280(CX), Z24, Z22
 	VFMADD231PS.BCST 284(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 288(CX), Z24, Z0
 	VFMADD231PS.BCST 292(CX), Z24, Z1
 	VFMADD231PS.BCST 296(CX), Z24, Z2
@@ -5765,7 +5772,7 @@ kernf3224x16AVX512RowB_loop:
 kernf3224x16AVX512RowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf3224x16AVX512RowB_done
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -6039,43 +6046,50 @@ kernf3224x16AVX512RowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf6424x8AVX512RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512RowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x03, BX
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf6424x8AVX512RowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x03, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000008, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVQ2M  Z0, K1
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf6424x8AVX512RowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf6424x8AVX512RowB_tail
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -6101,7 +6115,7 @@ kernf6424x8AVX512RowB_loop:
 	VFMADD231PD.BCST 176(CX), Z24, Z22
 	VFMADD231PD.BCST 184(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 192(CX), Z24, Z0
 	VFMADD231PD.BCST 200(CX), Z24, Z1
 	VFMADD231PD.BCST 208(CX), Z24, Z2
@@ -6127,7 +6141,7 @@ kernf6424x8AVX512RowB_loop:
 	VFMADD231PD.BCST 368(CX), Z24, Z22
 	VFMADD231PD.BCST 376(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 384(CX), Z24, Z0
 	VFMADD231PD.BCST 392(CX), Z24, Z1
 	VFMADD231PD.BCST 400(CX), Z24, Z2
@@ -6153,7 +6167,7 @@ kernf6424x8AVX512RowB_loop:
 	VFMADD231PD.BCST 560(CX), Z24, Z22
 	VFMADD231PD.BCST 568(CX), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 576(CX), Z24, Z0
 	VFMADD231PD.BCST 584(CX), Z24, Z1
 	VFMADD231PD.BCST 592(CX), Z24, Z2
@@ -6186,7 +6200,7 @@ kernf6424x8AVX512RowB_loop:
 kernf6424x8AVX512RowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf6424x8AVX512RowB_done
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -6460,51 +6474,58 @@ kernf6424x8AVX512RowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf3224x16AVX512DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512DirectRowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   lda+16(FP), SI
-	SHLQ   $0x02, SI
-	LEAQ   (SI)(SI*2), DI
-	LEAQ   (CX)(SI*4), R8
-	LEAQ   (R8)(SI*4), R9
-	LEAQ   (R9)(SI*4), R10
-	LEAQ   (R10)(SI*4), R11
-	LEAQ   (R11)(SI*4), R12
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf3224x16AVX512DirectRowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000010, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVD2M  Z0, K1
+	MOVQ      lda+16(FP), SI
+	SHLQ      $0x02, SI
+	LEAQ      (SI)(SI*2), DI
+	LEAQ      (CX)(SI*4), R8
+	LEAQ      (R8)(SI*4), R9
+	LEAQ      (R9)(SI*4), R10
+	LEAQ      (R10)(SI*4), R11
+	LEAQ      (R11)(SI*4), R12
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf3224x16AVX512DirectRowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf3224x16AVX512DirectRowB_tail
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST (CX)(SI*1), Z24, Z1
 	VFMADD231PS.BCST (CX)(SI*2), Z24, Z2
@@ -6530,7 +6551,7 @@ kernf3224x16AVX512DirectRowB_loop:
 	VFMADD231PS.BCST (R12)(SI*2), Z24, Z22
 	VFMADD231PS.BCST (R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 4(CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX)(SI*1), Z24, Z1
 	VFMADD231PS.BCST 4(CX)(SI*2), Z24, Z2
@@ -6556,7 +6577,7 @@ kernf3224x16AVX512DirectRowB_loop:
 	VFMADD231PS.BCST 4(R12)(SI*2), Z24, Z22
 	VFMADD231PS.BCST 4(R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 8(CX), Z24, Z0
 	VFMADD231PS.BCST 8(CX)(SI*1), Z24, Z1
 	VFMADD231PS.BCST 8(CX)(SI*2), Z24, Z2
@@ -6582,7 +6603,7 @@ kernf3224x16AVX512DirectRowB_loop:
 	VFMADD231PS.BCST 8(R12)(SI*2), Z24, Z22
 	VFMADD231PS.BCST 8(R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST 12(CX), Z24, Z0
 	VFMADD231PS.BCST 12(CX)(SI*1), Z24, Z1
 	VFMADD231PS.BCST 12(CX)(SI*2), Z24, Z2
@@ -6620,7 +6641,7 @@ kernf3224x16AVX512DirectRowB_loop:
 kernf3224x16AVX512DirectRowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf3224x16AVX512DirectRowB_done
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST (CX)(SI*1), Z24, Z1
 	VFMADD231PS.BCST (CX)(SI*2), Z24, Z2
@@ -6899,51 +6920,58 @@ kernf3224x16AVX512DirectRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf6424x8AVX512DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512DirectRowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   lda+16(FP), SI
-	SHLQ   $0x03, SI
-	LEAQ   (SI)(SI*2), DI
-	LEAQ   (CX)(SI*4), R8
-	LEAQ   (R8)(SI*4), R9
-	LEAQ   (R9)(SI*4), R10
-	LEAQ   (R10)(SI*4), R11
-	LEAQ   (R11)(SI*4), R12
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf6424x8AVX512DirectRowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x03, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000008, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVQ2M  Z0, K1
+	MOVQ      lda+16(FP), SI
+	SHLQ      $0x03, SI
+	LEAQ      (SI)(SI*2), DI
+	LEAQ      (CX)(SI*4), R8
+	LEAQ      (R8)(SI*4), R9
+	LEAQ      (R9)(SI*4), R10
+	LEAQ      (R10)(SI*4), R11
+	LEAQ      (R11)(SI*4), R12
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf6424x8AVX512DirectRowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf6424x8AVX512DirectRowB_tail
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST (CX)(SI*1), Z24, Z1
 	VFMADD231PD.BCST (CX)(SI*2), Z24, Z2
@@ -6969,7 +6997,7 @@ kernf6424x8AVX512DirectRowB_loop:
 	VFMADD231PD.BCST (R12)(SI*2), Z24, Z22
 	VFMADD231PD.BCST (R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 8(CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX)(SI*1), Z24, Z1
 	VFMADD231PD.BCST 8(CX)(SI*2), Z24, Z2
@@ -6995,7 +7023,7 @@ kernf6424x8AVX512DirectRowB_loop:
 	VFMADD231PD.BCST 8(R12)(SI*2), Z24, Z22
 	VFMADD231PD.BCST 8(R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 16(CX), Z24, Z0
 	VFMADD231PD.BCST 16(CX)(SI*1), Z24, Z1
 	VFMADD231PD.BCST 16(CX)(SI*2), Z24, Z2
@@ -7021,7 +7049,7 @@ kernf6424x8AVX512DirectRowB_loop:
 	VFMADD231PD.BCST 16(R12)(SI*2), Z24, Z22
 	VFMADD231PD.BCST 16(R12)(DI*1), Z24, Z23
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST 24(CX), Z24, Z0
 	VFMADD231PD.BCST 24(CX)(SI*1), Z24, Z1
 	VFMADD231PD.BCST 24(CX)(SI*2), Z24, Z2
@@ -7059,7 +7087,7 @@ kernf6424x8AVX512DirectRowB_loop:
 kernf6424x8AVX512DirectRowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf6424x8AVX512DirectRowB_done
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST (CX)(SI*1), Z24, Z1
 	VFMADD231PD.BCST (CX)(SI*2), Z24, Z2
@@ -7338,45 +7366,52 @@ kernf6424x8AVX512DirectRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf3224x16AVX512StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+// func kernf3224x16AVX512StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf3224x16AVX512StridedRowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   lda+16(FP), SI
-	SHLQ   $0x02, SI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf3224x16AVX512StridedRowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000010, SI
+	SHLQ      $0x02, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVD2M  Z0, K1
+	MOVQ      lda+16(FP), SI
+	SHLQ      $0x02, SI
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf3224x16AVX512StridedRowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf3224x16AVX512StridedRowB_tail
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -7403,7 +7438,7 @@ kernf3224x16AVX512StridedRowB_loop:
 	VFMADD231PS.BCST 92(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -7430,7 +7465,7 @@ kernf3224x16AVX512StridedRowB_loop:
 	VFMADD231PS.BCST 92(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -7457,7 +7492,7 @@ kernf3224x16AVX512StridedRowB_loop:
 	VFMADD231PS.BCST 92(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -7490,7 +7525,7 @@ kernf3224x16AVX512StridedRowB_loop:
 kernf3224x16AVX512StridedRowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf3224x16AVX512StridedRowB_done
-	VMOVUPS          (DX), Z24
+	VMOVUPS.Z        (DX), K1, Z24
 	VFMADD231PS.BCST (CX), Z24, Z0
 	VFMADD231PS.BCST 4(CX), Z24, Z1
 	VFMADD231PS.BCST 8(CX), Z24, Z2
@@ -7764,45 +7799,52 @@ kernf3224x16AVX512StridedRowB_mstore:
 	VZEROUPPER
 	RET
 
-// func kernf6424x8AVX512StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+// func kernf6424x8AVX512StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·kernf6424x8AVX512StridedRowB(SB), NOSPLIT, $0-72
-	MOVQ   kc+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+24(FP), DX
-	MOVQ   ldb+32(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   lda+16(FP), SI
-	SHLQ   $0x03, SI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
+TEXT ·kernf6424x8AVX512StridedRowB(SB), NOSPLIT, $0-80
+	MOVQ      kc+0(FP), AX
+	MOVQ      a+8(FP), CX
+	MOVQ      b+24(FP), DX
+	MOVQ      ldb+32(FP), BX
+	SHLQ      $0x03, BX
+	MOVQ      bcols+72(FP), SI
+	NEGQ      SI
+	ADDQ      $0x00000008, SI
+	SHLQ      $0x03, SI
+	LEAQ      masktable<>+0(SB), DI
+	VMOVDQU32 (DI)(SI*1), Z0
+	VPMOVQ2M  Z0, K1
+	MOVQ      lda+16(FP), SI
+	SHLQ      $0x03, SI
+	VXORPS    Z0, Z0, Z0
+	VXORPS    Z1, Z1, Z1
+	VXORPS    Z2, Z2, Z2
+	VXORPS    Z3, Z3, Z3
+	VXORPS    Z4, Z4, Z4
+	VXORPS    Z5, Z5, Z5
+	VXORPS    Z6, Z6, Z6
+	VXORPS    Z7, Z7, Z7
+	VXORPS    Z8, Z8, Z8
+	VXORPS    Z9, Z9, Z9
+	VXORPS    Z10, Z10, Z10
+	VXORPS    Z11, Z11, Z11
+	VXORPS    Z12, Z12, Z12
+	VXORPS    Z13, Z13, Z13
+	VXORPS    Z14, Z14, Z14
+	VXORPS    Z15, Z15, Z15
+	VXORPS    Z16, Z16, Z16
+	VXORPS    Z17, Z17, Z17
+	VXORPS    Z18, Z18, Z18
+	VXORPS    Z19, Z19, Z19
+	VXORPS    Z20, Z20, Z20
+	VXORPS    Z21, Z21, Z21
+	VXORPS    Z22, Z22, Z22
+	VXORPS    Z23, Z23, Z23
 
 kernf6424x8AVX512StridedRowB_loop:
 	CMPQ             AX, $0x04
 	JL               kernf6424x8AVX512StridedRowB_tail
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -7829,7 +7871,7 @@ kernf6424x8AVX512StridedRowB_loop:
 	VFMADD231PD.BCST 184(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -7856,7 +7898,7 @@ kernf6424x8AVX512StridedRowB_loop:
 	VFMADD231PD.BCST 184(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -7883,7 +7925,7 @@ kernf6424x8AVX512StridedRowB_loop:
 	VFMADD231PD.BCST 184(CX), Z24, Z23
 	ADDQ             SI, CX
 	ADDQ             BX, DX
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2
@@ -7916,7 +7958,7 @@ kernf6424x8AVX512StridedRowB_loop:
 kernf6424x8AVX512StridedRowB_tail:
 	TESTQ            AX, AX
 	JZ               kernf6424x8AVX512StridedRowB_done
-	VMOVUPD          (DX), Z24
+	VMOVUPD.Z        (DX), K1, Z24
 	VFMADD231PD.BCST (CX), Z24, Z0
 	VFMADD231PD.BCST 8(CX), Z24, Z1
 	VFMADD231PD.BCST 16(CX), Z24, Z2

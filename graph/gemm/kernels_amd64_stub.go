@@ -23,22 +23,22 @@ func kernf326x16AVX2Strided(kc int, a *float32, lda int, b *float32, c *float32,
 func kernf646x8AVX2Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf326x16AVX2RowB computes a 6×16 tile of C from a packed sliver of A and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf326x16AVX2RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf326x16AVX2RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf646x8AVX2RowB computes a 6×8 tile of C from a packed sliver of A and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf646x8AVX2RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf646x8AVX2RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 
 // kernf326x16AVX2DirectRowB computes a 6×16 tile of C from 6 rows of A (row stride lda) and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf326x16AVX2DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf326x16AVX2DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf646x8AVX2DirectRowB computes a 6×8 tile of C from 6 rows of A (row stride lda) and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf646x8AVX2DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf646x8AVX2DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 
 // kernf326x16AVX2StridedRowB computes a 6×16 tile of C from 6 columns of Aᵀ (row stride lda) and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf326x16AVX2StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf326x16AVX2StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf646x8AVX2StridedRowB computes a 6×8 tile of C from 6 columns of Aᵀ (row stride lda) and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf646x8AVX2StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf646x8AVX2StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 
 // kernf3224x16AVX512 computes a 24×16 tile of C from packed slivers of A and B (see package asmgen).
 func kernf3224x16AVX512(kc int, a *float32, b *float32, c *float32, ldc int, accum int, cols int)
@@ -59,19 +59,19 @@ func kernf3224x16AVX512Strided(kc int, a *float32, lda int, b *float32, c *float
 func kernf6424x8AVX512Strided(kc int, a *float64, lda int, b *float64, c *float64, ldc int, accum int, cols int)
 
 // kernf3224x16AVX512RowB computes a 24×16 tile of C from a packed sliver of A and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf3224x16AVX512RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf3224x16AVX512RowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf6424x8AVX512RowB computes a 24×8 tile of C from a packed sliver of A and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf6424x8AVX512RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf6424x8AVX512RowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 
 // kernf3224x16AVX512DirectRowB computes a 24×16 tile of C from 24 rows of A (row stride lda) and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf3224x16AVX512DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf3224x16AVX512DirectRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf6424x8AVX512DirectRowB computes a 24×8 tile of C from 24 rows of A (row stride lda) and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf6424x8AVX512DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf6424x8AVX512DirectRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)
 
 // kernf3224x16AVX512StridedRowB computes a 24×16 tile of C from 24 columns of Aᵀ (row stride lda) and 16 columns of B (row stride ldb) (see package asmgen).
-func kernf3224x16AVX512StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int)
+func kernf3224x16AVX512StridedRowB(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, accum int, cols int, bcols int)
 
 // kernf6424x8AVX512StridedRowB computes a 24×8 tile of C from 24 columns of Aᵀ (row stride lda) and 8 columns of B (row stride ldb) (see package asmgen).
-func kernf6424x8AVX512StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int)
+func kernf6424x8AVX512StridedRowB(kc int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, accum int, cols int, bcols int)

@@ -214,7 +214,7 @@ func kernel(s isa, mr, nv int, m mode, rowB bool) {
 	switch {
 	case rowB:
 		name += "RowB"
-		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, accum int, cols int)", t, t, t))
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, accum int, cols int, bcols int)", t, t, t))
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C from %s and %d columns of B (row stride ldb) (see package asmgen).", name, mr, nr, what, nr))
 	case m == packed:
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(kc int, a, b, c *%s, ldc int, accum int, cols int)", t))
@@ -240,6 +240,29 @@ func kernel(s isa, mr, nv int, m mode, rowB bool) {
 		if !rowB {
 			ADDQ(U32(steps*nr*s.size), pb)
 		}
+	}
+	// AVX-512 rowB kernels load B under the mask of its first bcols
+	// columns, so that a last partial sliver of B needs no packing either
+	// (masked-out lanes are zero and never touch memory).
+	loadB := s.mov
+	if rowB && s.lanes*s.size == 64 {
+		off := Load(Param("bcols"), GP64())
+		NEGQ(off)
+		ADDQ(U32(nr), off)
+		SHLQ(U8(map[int]uint8{4: 2, 8: 3}[s.size]), off)
+		tbl := GP64()
+		LEAQ(maskTable, tbl)
+		z := ZMM()
+		VMOVDQU32(Mem{Base: tbl, Index: off, Scale: 1}, z)
+		k := K()
+		movz := VMOVUPS_Z
+		if s.size == 8 {
+			VPMOVQ2M(z, k)
+			movz = VMOVUPD_Z
+		} else {
+			VPMOVD2M(z, k)
+		}
+		loadB = func(m, dst Op) { movz(m, k, dst) }
 	}
 	// aAt returns the address of A's element (i, p) of this trip.
 	aAt := func(i, p int) Mem { return Mem{Base: pa, Disp: (p*mr + i) * s.size} }
@@ -304,7 +327,7 @@ func kernel(s isa, mr, nv int, m mode, rowB bool) {
 		bv := make([]VecVirtual, nv)
 		for v := range bv {
 			bv[v] = s.vec()
-			s.mov(bAt(p, v), bv[v])
+			loadB(bAt(p, v), bv[v])
 		}
 		for i := 0; i < mr; i++ {
 			s.fma(aAt(i, p), bv, acc[i])
