@@ -31,9 +31,11 @@
 // call allocates nothing. Packing absorbs the transposes and the strides
 // (the kernels only see packed data) and alpha (scaled into A). beta is
 // applied to C before the first slab (or, for beta = 0, by storing the
-// first slab's tiles instead of adding them). Tiles that C's edges cut are
-// computed whole into a small buffer (the packed slivers are zero-padded)
-// and only their inside is stored.
+// first slab's tiles instead of adding them). Tiles that C's right edge
+// cuts are loaded and stored under a lane mask (AVX-512 opmask registers,
+// AVX2 VMASKMOVPS/PD); tiles that its bottom edge cuts are computed whole
+// into a small buffer (the packed slivers are zero-padded) and only their
+// inside is stored.
 //
 // Narrow products (n ≤ 64, alpha = 1) skip packing A: each packed element
 // of A would serve at most four slivers of B, so packing it costs about as
