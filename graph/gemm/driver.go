@@ -99,59 +99,83 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 	tile := buf.tile
 
 	// Full slivers of A (B) are read in place, unpacked, by the direct or
-	// strided (rowB) kernels when the product is narrow (short) enough.
+	// strided (rowB) kernels when the product is narrow (short) enough. A
+	// last partial sliver is read in place too when the block holds a
+	// whole sliver, shifted back so that it ends at the block's edge (its
+	// tile goes through the side buffer and only the new rows or columns
+	// reach C); else it is packed.
 	unpackA := kn.direct != nil && alpha == 1 && n <= directMaxN
 	unpackB := kn.rowB[0] != nil && !tB && m <= rowBMaxM
 	for jc := 0; jc < n; jc += kn.nc {
 		nb := min(kn.nc, n-jc)
-		fullB := 0
+		fullB, packedB := 0, 0 // columns read in place; first packed column
 		if unpackB {
 			fullB = nb / nr * nr
-			if kn.rowBMasked {
+			switch {
+			case kn.rowBMasked:
 				fullB = nb
+			case nb >= nr:
+				fullB = roundUp(nb, nr)
 			}
+			packedB = min(fullB, nb)
 		}
 		for pc := 0; pc < k; pc += kn.kc {
 			kb := min(kn.kc, k-pc)
-			packB(tB, b, ldb, pc, jc+fullB, kb, nb-fullB, nr, buf.b)
+			packB(tB, b, ldb, pc, jc+packedB, kb, nb-packedB, nr, buf.b)
 			accum := 1
 			if pc == 0 && beta == 0 {
 				accum = 0
 			}
 			for ic := 0; ic < m; ic += kn.mc {
 				mb := min(kn.mc, m-ic)
-				fullA := 0
+				fullA, packedA := 0, 0
 				if unpackA {
 					fullA = mb / mr * mr
+					if mb >= mr {
+						fullA = roundUp(mb, mr)
+					}
+					packedA = min(fullA, mb)
 				}
-				packA(tA, a, lda, ic+fullA, pc, mb-fullA, kb, mr, alpha, buf.a)
+				packA(tA, a, lda, ic+packedA, pc, mb-packedA, kb, mr, alpha, buf.a)
 				for jr := 0; jr < nb; jr += nr {
 					nrr := min(nr, nb-jr)
+					shiftB := 0
+					if jr < fullB && !kn.rowBMasked {
+						shiftB = nr - nrr
+					}
 					for ir := 0; ir < mb; ir += mr {
 						mrr := min(mr, mb-ir)
 						ci := (ic+ir)*ldc + jc + jr
+						// The sliver of A: mode 0 packed, 1 direct, 2 strided.
+						mode, ap, shiftA := 0, &buf.a[0], 0
+						if ir < fullA {
+							shiftA = mr - mrr
+							r := ic + ir - shiftA
+							if tA {
+								mode, ap = 2, &a[pc*lda+r]
+							} else {
+								mode, ap = 1, &a[r*lda+pc]
+							}
+						} else {
+							ap = &buf.a[(ir-packedA)*kb]
+						}
 						cp, ldt, acc, cols := &c[ci], ldc, accum, nrr
-						edge := mrr < mr
+						edge := mrr < mr || shiftB > 0
 						if edge {
-							// Rows past C: compute the whole tile aside,
-							// then store or add the part inside C. (Columns
-							// past C are left out by the kernels' masks.)
+							// Compute the whole tile aside, then store or
+							// add the part inside C (shifted slivers put it
+							// at the tile's bottom right). Columns past C
+							// alone are left out by the kernels' masks.
 							cp, ldt, acc, cols = &tile[0], nr, 0, nr
 						}
-						// The sliver of A: mode 0 packed, 1 direct, 2 strided.
-						mode, ap := 0, &buf.a[0]
-						switch {
-						case ir < fullA && tA:
-							mode, ap = 2, &a[pc*lda+ic+ir]
-						case ir < fullA:
-							mode, ap = 1, &a[(ic+ir)*lda+pc]
-						default:
-							ap = &buf.a[(ir-fullA)*kb]
-						}
 						if jr < fullB {
-							kn.rowB[mode](kb, ap, lda, &b[pc*ldb+jc+jr], ldb, cp, ldt, acc, cols, nrr)
+							bcols := nrr
+							if shiftB > 0 {
+								bcols = nr
+							}
+							kn.rowB[mode](kb, ap, lda, &b[pc*ldb+jc+jr-shiftB], ldb, cp, ldt, acc, cols, bcols)
 						} else {
-							bp := &buf.b[(jr-fullB)*kb]
+							bp := &buf.b[(jr-packedB)*kb]
 							switch mode {
 							case 0:
 								kn.fn(kb, ap, bp, cp, ldt, acc, cols)
@@ -166,7 +190,7 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 						}
 						for i := range mrr {
 							row := c[ci+i*ldc : ci+i*ldc+nrr]
-							t := tile[i*nr : i*nr+nrr]
+							t := tile[(i+shiftA)*nr+shiftB : (i+shiftA)*nr+shiftB+nrr]
 							if accum == 0 {
 								copy(row, t)
 							} else {
