@@ -27,8 +27,9 @@
 //	          micro-kernel: the mr×nr tile of C += sliver A · sliver B
 //
 // Packing copies each block once into k-major slivers (mr values of A, nr
-// values of B per k step) in buffers reused through a sync.Pool, so a warm
-// call allocates nothing. Packing absorbs the transposes and the strides
+// values of B per k step) in buffers kept on a free list (not emptied by
+// garbage collections, unlike a sync.Pool), so a warm call allocates
+// nothing. Packing absorbs the transposes and the strides
 // (the kernels only see packed data) and alpha (scaled into A). beta is
 // applied to C before the first slab (or, for beta = 0, by storing the
 // first slab's tiles instead of adding them). Tiles that C's right edge

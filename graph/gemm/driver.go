@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -47,18 +48,45 @@ type buffers[T float] struct {
 	a, b, tile []T
 }
 
+// freeList keeps buffers for reuse. Unlike a sync.Pool it is not emptied
+// by garbage collections, which a training step with a busy heap runs
+// often enough that a pool would reallocate the panels every few steps;
+// it holds at most 2·GOMAXPROCS sets (a few MiB each at most).
+type freeList[T float] struct {
+	mu   sync.Mutex
+	bufs []*buffers[T]
+}
+
 var (
-	pool32 = sync.Pool{New: func() any { return new(buffers[float32]) }}
-	pool64 = sync.Pool{New: func() any { return new(buffers[float64]) }}
+	free32 freeList[float32]
+	free64 freeList[float64]
 )
 
-func getBuffers[T float]() (*buffers[T], *sync.Pool) {
-	var z T
-	p := &pool64
-	if unsafe.Sizeof(z) == 4 {
-		p = &pool32
+func (l *freeList[T]) get() *buffers[T] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.bufs); n > 0 {
+		b := l.bufs[n-1]
+		l.bufs = l.bufs[:n-1]
+		return b
 	}
-	return p.Get().(*buffers[T]), p
+	return new(buffers[T])
+}
+
+func (l *freeList[T]) put(b *buffers[T]) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.bufs) < 2*runtime.GOMAXPROCS(0) {
+		l.bufs = append(l.bufs, b)
+	}
+}
+
+func freeListOf[T float]() *freeList[T] {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return any(&free32).(*freeList[T])
+	}
+	return any(&free64).(*freeList[T])
 }
 
 // grow returns s resized to n elements, reallocating only when its
@@ -88,8 +116,9 @@ func gemm[T float](kn *kernel[T], tA, tB bool, m, n, k int, alpha T, a []T, lda 
 		beta = 1
 	}
 	mr, nr := kn.mr, kn.nr
-	buf, pool := getBuffers[T]()
-	defer pool.Put(buf)
+	free := freeListOf[T]()
+	buf := free.get()
+	defer free.put(buf)
 	kc := min(kn.kc, k)
 	mc := min(kn.mc, roundUp(m, mr))
 	nc := min(kn.nc, roundUp(n, nr))

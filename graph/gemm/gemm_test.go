@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -297,4 +298,27 @@ func FuzzGemm(f *testing.F) {
 			check(t, kn, p)
 		}
 	})
+}
+
+// TestWarmCallsDoNotAllocate pins that the packed panels are reused: once
+// a product of some size has run, the next allocates nothing, even after
+// garbage collections (which would empty a sync.Pool).
+func TestWarmCallsDoNotAllocate(t *testing.T) {
+	mallocs := func(f func()) uint64 {
+		runtime.GC()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	a, b, c := make([]float32, 300*200), make([]float32, 200*100), make([]float32, 300*100)
+	run := func() { Sgemm(blas.NoTrans, blas.NoTrans, 300, 100, 200, 1, a, 200, b, 100, 0, c, 100) }
+	run()
+	require.Zero(t, mallocs(run))
+	ad, bd, cd := make([]float64, 50*100), make([]float64, 50*300), make([]float64, 100*300)
+	runD := func() { Dgemm(blas.Trans, blas.NoTrans, 100, 300, 50, 1, ad, 100, bd, 300, 0, cd, 300) }
+	runD()
+	require.Zero(t, mallocs(runD))
 }
