@@ -32,7 +32,7 @@ func gemmShapes() []gemmShape {
 		// ConvNet, B = 100, 1×28×28 inputs, 5×5 valid convolutions.
 		// conv1: patches (100·24·24)×(1·25), filter 16×25.
 		{"Conv1/Fwd", N, T, 57600, 16, 25}, // patches·Wᵀ
-		{"Conv1/dX", N, N, 57600, 25, 16},  // dY·W (computed although the input is no learnable)
+		{"Conv1/dX", N, N, 57600, 25, 16},  // dY·W (computed although the input is not learnable)
 		{"Conv1/dW", T, N, 16, 25, 57600},  // dYᵀ·patches
 		// conv2 on the pooled 16×12×12 maps: patches (100·8·8)×(16·25), filter 32×400.
 		{"Conv2/Fwd", N, T, 6400, 32, 400},   // patches·Wᵀ
