@@ -30,8 +30,9 @@
 // (graph/gemm's Sgemm) gives d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at 0,
 // against every reference, where q' = q − c and r' = r − c are moved by
 // the block's mean query c (rounded to float32) if the block's queries lie
-// within half their largest norm of c, else c = 0. Moving leaves distances unchanged
-// but shrinks the norms, and with them a rounding-error bound e ≥
+// within half their largest norm of c, else c = 0. Moving leaves
+// distances unchanged but shrinks the norms, and with them a
+// rounding-error bound e ≥
 // |d32 − d64| (Higham 2002, §3.1: a float32 dot product of length dim is
 // off by at most about dim·2⁻²⁴·‖q'‖·‖r'‖), which decides which references
 // can be among the nearest and which of them can be out of order. Only
