@@ -134,4 +134,32 @@
 // unless BENCH_CROSSCHECK names an output file) writes a fixed B=8, D=4
 // float64 batch with every loss's Go value and gradient, and
 // torch_losses.py --crosscheck recomputes them in torch and prints both.
+//
+// # Matrix products
+//
+// BenchmarkGemm (gemm_test.go) times the float32 products of the default
+// models, with graph/gemm (what every graph uses by default) and gonum's
+// Sgemm interleaved per shape, and OpenBLAS too when built with
+// -tags openblas, reporting GFLOP/s (2mnk per product). The shapes, m×n×k
+// with the transposes Gorgonia v0.9.18 passes:
+//
+//	Conv1/Fwd   57600×16×25     N·T  conv1 im2col patches (100·24·24 × 1·5·5) · filterᵀ
+//	Conv1/dX    57600×25×16     N·N  dY · filter (Gorgonia computes it although the input is not learnable)
+//	Conv1/dW    16×25×57600     T·N  dYᵀ · patches
+//	Conv2/Fwd   6400×32×400     N·T  conv2 patches (100·8·8 × 16·5·5) · filterᵀ
+//	Conv2/dX    6400×400×32     N·N  dY · filter, then col2im
+//	Conv2/dW    32×400×6400     T·N  dYᵀ · patches
+//	ConvProj    100×64×512      N·N  flattened 32×4×4 maps · projection; dX 100×512×64 N·T, dW 512×64×100 T·N
+//	MLP<i>-<o>/B=<b>  Fwd b×o×i N·N, dX b×i×o N·T, dW i×o×b T·N, for 784-256, 256-128, 128-64, b = 100 and 256
+//	Eval        128×60000×64    N·T  a block of 128 test queries against every training image (D = 64)
+//	EvalTile    64×192×64       N·N  the tile models/eval multiplies per call
+//
+// Run it on one thread (gonum spreads large products over GOMAXPROCS
+// goroutines, OpenBLAS over its own threads):
+//
+//	go test -run '^$' -bench Gemm -cpu 1 -count 5 ./bench
+//	OPENBLAS_NUM_THREADS=1 go test -tags openblas -run '^$' -bench Gemm -cpu 1 -count 5 ./bench
+//
+// BenchmarkKernels in graph/gemm compares its kernels (AVX-512, AVX2, the
+// portable one) on a few of these shapes.
 package bench

@@ -311,7 +311,7 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 	im2colBatch(g, x, col)
 	prod := get[T](&o.prod, g.o*ld)
 	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
-	gemm(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
+	product(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
 	for oc := 0; oc < g.o; oc++ {
 		var bias T
 		if b != nil {
@@ -435,10 +435,10 @@ func validRange(ow, w, s, off int) (int, int) {
 	return j0, j1
 }
 
-// gemm computes c = alpha·op(a)·op(b) + beta·c (row-major, m×n result,
+// product computes c = alpha·op(a)·op(b) + beta·c (row-major, m×n result,
 // inner size k) with the BLAS that Gorgonia uses (G.WhichBLAS), so a faster
 // implementation plugged in with G.Use serves these ops too.
-func gemm[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func product[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	tra, trb := blas.NoTrans, blas.NoTrans
 	if ta {
 		tra = blas.Trans
@@ -646,7 +646,7 @@ func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error 
 	}
 	col := get[T](s, rows*ld)
 	// col (C·KH·KW × N·OH·OW) = Wᵀ · gz (O × N·OH·OW)
-	gemm(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
+	product(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
 	clear(dx)
 	img := g.c * g.h * g.w
 	for n := 0; n < g.n; n++ {
@@ -710,7 +710,7 @@ func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
 		im2colBatch(g, x, col)
 	}
 	// dW (O × C·KH·KW) = gz (O × N·OH·OW) · colᵀ
-	gemm(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
+	product(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
 	return nil
 }
 

@@ -64,8 +64,13 @@
 //
 // # Backends
 //
-// Matrix products use gonum's pure-Go BLAS. Building with -tags openblas
-// (Debian's libopenblas-dev, cgo) switches Gorgonia to OpenBLAS.
+// Importing this package routes every Gorgonia matrix product (Sgemm and
+// Dgemm under MatMul, Mul and the convolutions' im2col products) through
+// graph/gemm: blocked, packed products with AVX-512 or AVX2+FMA assembly
+// kernels chosen at run time and a portable Go kernel elsewhere (G.Use with
+// gemm.Implementation, which keeps gonum's pure-Go BLAS for every other
+// routine). Building with -tags openblas (Debian's libopenblas-dev, cgo)
+// installs OpenBLAS instead. TestDefaultBLAS pins the default.
 //
 // Errors name the package and the problem ("graph: x has 2 columns, y has
 // 4"); no function panics on bad input.

@@ -139,7 +139,7 @@ func linearForward[T float](o *linearOp, in []G.Value, y []T) error {
 			return fmt.Errorf("graph: linear: bias holds %d values; want %d", len(b), g.o)
 		}
 	}
-	gemm(false, false, g.b, g.o, g.i, 1, x, g.i, w, g.o, 0, y, g.o)
+	product(false, false, g.b, g.o, g.i, 1, x, g.i, w, g.o, 0, y, g.o)
 	if b == nil && !o.relu {
 		return nil
 	}
@@ -306,13 +306,13 @@ func linearGrad[T float](o *linearGradOp, in []G.Value, out []T) error {
 		if len(w) != g.i*g.o {
 			return fmt.Errorf("graph: linear_grad: weights hold %d values; want %dx%d", len(w), g.i, g.o)
 		}
-		gemm(false, true, g.b, g.i, g.o, 1, gz, g.o, w, g.o, 0, out, g.i)
+		product(false, true, g.b, g.i, g.o, 1, gz, g.o, w, g.o, 0, out, g.i)
 	case 1:
 		x := v[0]
 		if len(x) != g.b*g.i {
 			return fmt.Errorf("graph: linear_grad: input holds %d values; want %dx%d", len(x), g.b, g.i)
 		}
-		gemm(true, false, g.i, g.o, g.b, 1, x, g.i, gz, g.o, 0, out, g.o)
+		product(true, false, g.i, g.o, g.b, 1, x, g.i, gz, g.o, 0, out, g.o)
 	default:
 		clear(out)
 		for r := 0; r < g.b; r++ {

@@ -3,8 +3,8 @@
 package graph
 
 // Built with -tags openblas (and Debian's libopenblas-dev installed), the
-// module's matrix products run on OpenBLAS through cgo instead of gonum's
-// pure-Go kernels:
+// module's matrix products run on OpenBLAS through cgo instead of
+// graph/gemm's kernels (blas.go, which this tag leaves out):
 //
 //	apt-get install libopenblas-dev
 //	go test -tags openblas -bench Losses ./bench

@@ -26,12 +26,13 @@
 // blocks of up to BlockSize; when the references carry at most 64 labels,
 // each query is assigned to the nearest per-label mean of the references
 // and a block holds queries of one assignment only, so that its queries
-// lie near one another. For each block a float32 matrix product (gonum's
-// Sgemm) gives d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at 0, against every
-// reference, where q' = q − c and r' = r − c are moved by the block's mean
-// query c (rounded to float32) if the block's queries lie within half
-// their largest norm of c, else c = 0. Moving leaves distances unchanged
-// but shrinks the norms, and with them a rounding-error bound e ≥
+// lie near one another. For each block a float32 matrix product
+// (graph/gemm's Sgemm) gives d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at 0,
+// against every reference, where q' = q − c and r' = r − c are moved by
+// the block's mean query c (rounded to float32) if the block's queries lie
+// within half their largest norm of c, else c = 0. Moving leaves
+// distances unchanged but shrinks the norms, and with them a
+// rounding-error bound e ≥
 // |d32 − d64| (Higham 2002, §3.1: a float32 dot product of length dim is
 // off by at most about dim·2⁻²⁴·‖q'‖·‖r'‖), which decides which references
 // can be among the nearest and which of them can be out of order. Only
@@ -51,7 +52,7 @@
 // to be recomputed and sorted in float64, taking about ten times as long as
 // the matrix product. Moved by the block mean, the bound drops to about
 // 3e-10 and about 8% of the candidates need float64 distances. A float64
-// matrix product (gonum's Dgemm) instead would cost about twice the float32
+// matrix product (Dgemm) instead would cost about twice the float32
 // one, and would still need a float64 check of near ties to match the
 // ranking distance above.
 //

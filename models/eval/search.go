@@ -7,17 +7,17 @@ import (
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/contrastive-go/contrastive/graph/gemm"
 )
 
-// Tile sizes for the float32 matrix product. Gonum's Sgemm runs serially
-// (no goroutines of its own) while its operands span fewer than 4 of its
-// internal 64×64 blocks, so tiles of 64 queries × 192 references keep the
-// parallelism under Options.Workers' control. Each tile of references is
-// copied, moved and transposed (dim × 192, 48 KiB at dim 64), which lets
-// Sgemm run as axpy updates of contiguous rows (its NoTrans×NoTrans case,
-// about 30% faster than dot products against untransposed rows) and stays
-// in cache while the 64 queries stream past it.
+// Tile sizes for the float32 matrix product (graph/gemm's Sgemm, which runs
+// on the calling goroutine, so the parallelism stays under Options.Workers'
+// control). Each tile of references is copied, moved and transposed
+// (dim × 192, 48 KiB at dim 64) and stays in cache while the 64 queries
+// stream past it. The tiles were sized for gonum's Sgemm (serial below 4 of
+// its 64×64 blocks, faster on NoTrans×NoTrans); graph/gemm packs both
+// operands itself, so the transposed copy only serves the moving.
 const (
 	tileQueries = 64
 	tileRefs    = 192
@@ -287,7 +287,6 @@ func (p *problem) distances(w *worker, qs []int32) float32 {
 	}
 	c := w.dist[:nb*nr]
 	var maxRn float32
-	impl := gonum.Implementation{}
 	for j0 := 0; j0 < nr; j0 += tileRefs {
 		nj := min(tileRefs, nr-j0)
 		rc := w.rc[:dim*nj] // dim × nj: the tile moved and transposed
@@ -303,7 +302,7 @@ func (p *problem) distances(w *worker, qs []int32) float32 {
 		}
 		for i0 := 0; i0 < nb; i0 += tileQueries {
 			mi := min(tileQueries, nb-i0)
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, mi, nj, dim,
+			gemm.Sgemm(blas.NoTrans, blas.NoTrans, mi, nj, dim,
 				-2, w.qc[i0*dim:], dim, rc, nj,
 				0, c[i0*nr+j0:], nr)
 		}
