@@ -70,7 +70,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0, okCPU := processCPU()
+			cpu := cpuTime()
 			for i := 0; i < b.N; i++ {
 				if _, err := tr.Step(x, labels); err != nil {
 					b.Fatal(err)
@@ -79,9 +79,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "samples/s")
 			// CPU time per step (all threads of the process): on a shared,
 			// oversubscribed machine it varies far less than wall time.
-			if cpu1, ok := processCPU(); ok && okCPU {
-				b.ReportMetric(float64(cpu1-cpu0)/1e6/float64(b.N), "cpu-ms/op")
-			}
+			reportCPU(b, cpu)
 		})
 	}
 }
