@@ -43,9 +43,9 @@ func DenseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
-// Embeddings checks that x is a B×D float matrix with B ≥ 1 and D ≥ 1 and
+// embeddings checks that x is a B×D float matrix with B ≥ 1 and D ≥ 1 and
 // returns B and D.
-func Embeddings(what string, x *G.Node) (b, d int, err error) {
+func checkEmbeddings(what string, x *G.Node) (b, d int, err error) {
 	if _, err := FloatDtype(what, x); err != nil {
 		return 0, 0, err
 	}
@@ -59,8 +59,8 @@ func Embeddings(what string, x *G.Node) (b, d int, err error) {
 	return s[0], s[1], nil
 }
 
-// Labels checks that labels is an Int vector of length b.
-func Labels(labels *G.Node, b int) error {
+// CheckLabels checks that labels is an Int vector of length b.
+func CheckLabels(labels *G.Node, b int) error {
 	if labels == nil {
 		return fmt.Errorf("graph: labels is nil")
 	}
@@ -77,8 +77,8 @@ func Labels(labels *G.Node, b int) error {
 	return nil
 }
 
-// SameGraph reports an error unless all nodes belong to one graph.
-func SameGraph(nodes ...*G.Node) error {
+// sameGraph reports an error unless all nodes belong to one graph.
+func sameGraph(nodes ...*G.Node) error {
 	var g *G.ExprGraph
 	for _, n := range nodes {
 		if n == nil {

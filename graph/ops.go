@@ -118,8 +118,8 @@ func dense(backing any, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(backing))
 }
 
-// StopGradient returns a node with x's value through which no gradient flows.
-func StopGradient(x *G.Node) (*G.Node, error) {
+// stopGradient returns a node with x's value through which no gradient flows.
+func stopGradient(x *G.Node) (*G.Node, error) {
 	return apply("stopgrad", x.Dtype(), x.Dims(),
 		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
 		func(in []G.Value) (G.Value, error) {

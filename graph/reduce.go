@@ -41,7 +41,7 @@ func maskedRowExtreme(x, mask *G.Node, max bool) (*G.Node, error) {
 	if err := checkMasked("masked row extreme", x, mask); err != nil {
 		return nil, err
 	}
-	hot, err := ArgExtremeOneHot(x, mask, max)
+	hot, err := argExtremeOneHot(x, mask, max)
 	if err != nil {
 		return nil, err
 	}
@@ -52,10 +52,10 @@ func maskedRowExtreme(x, mask *G.Node, max bool) (*G.Node, error) {
 	return G.Sum(prod, 1)
 }
 
-// ArgExtremeOneHot returns a B×C matrix with a single 1 per row at the masked
+// argExtremeOneHot returns a B×C matrix with a single 1 per row at the masked
 // maximum (max=true) or minimum of x, ties going to the lowest column index,
 // and an all-zero row where the mask is empty. No gradient flows through it.
-func ArgExtremeOneHot(x, mask *G.Node, max bool) (*G.Node, error) {
+func argExtremeOneHot(x, mask *G.Node, max bool) (*G.Node, error) {
 	if err := checkMasked("arg extreme", x, mask); err != nil {
 		return nil, err
 	}
@@ -238,8 +238,8 @@ func asRow(v *G.Node) (*G.Node, error) {
 	return G.Reshape(v, tensor.Shape{1, v.Shape()[0]})
 }
 
-// OuterAdd returns the B×C matrix u_i + v_j of vectors u (B) and v (C).
-func OuterAdd(u, v *G.Node) (*G.Node, error) {
+// outerAdd returns the B×C matrix u_i + v_j of vectors u (B) and v (C).
+func outerAdd(u, v *G.Node) (*G.Node, error) {
 	c, err := asCol(u)
 	if err != nil {
 		return nil, err
@@ -410,17 +410,17 @@ func nonNegSign[T float](x []T) []T {
 	return out
 }
 
-// SqrtEpsilon is the threshold below which SafeSqrt returns exactly 0: a
+// sqrtEpsilon is the threshold below which SafeSqrt returns exactly 0: a
 // squared distance that small is rounding noise of the matrix-product form
 // (float32: 1e-10, float64: 1e-20; see doc.go).
-func SqrtEpsilon(dt tensor.Dtype) float64 {
+func sqrtEpsilon(dt tensor.Dtype) float64 {
 	if dt == tensor.Float32 {
 		return 1e-10
 	}
 	return 1e-20
 }
 
-// SafeSqrt returns √x for x > SqrtEpsilon and exactly 0 (with a zero
+// SafeSqrt returns √x for x > ε (1e-10 in float32, 1e-20 in float64) and exactly 0 (with a zero
 // gradient) elsewhere. Gorgonia's Sqrt has an infinite derivative at 0,
 // which turns into NaN downstream (see TestGorgoniaSqrtGradientAtZero). It
 // is one elementwise op whose symbolic derivative is another
@@ -430,7 +430,7 @@ func SafeSqrt(x *G.Node) (*G.Node, error) {
 	if _, err := FloatDtype("sqrt input", x); err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&safeSqrtOp{eps: SqrtEpsilon(x.Dtype()), dt: x.Dtype(), dims: x.Dims()}, x)
+	n, err := G.ApplyOp(&safeSqrtOp{eps: sqrtEpsilon(x.Dtype()), dt: x.Dtype(), dims: x.Dims()}, x)
 	if err != nil {
 		return nil, fmt.Errorf("graph: safe sqrt: %w", err)
 	}

@@ -38,8 +38,8 @@ type Contrastive struct {
 	NegMargin float64
 	// Squared squares the hinges (seed, Hadsell et al.); pytorch-metric-learning does not.
 	Squared bool
-	// Reduction over the pair terms; DefaultReduction means Mean.
-	Reduction Reduction
+	// Reducer over the pair terms; DefaultReducer means Mean.
+	Reducer Reducer
 	// Balanced reduces the positive and the negative terms separately and
 	// adds the two (pytorch-metric-learning); otherwise they are one pool.
 	Balanced bool
@@ -51,7 +51,7 @@ type Contrastive struct {
 // NewContrastive returns the seed's contrastive loss: Euclidean distance,
 // squared hinges, PosMargin 0, NegMargin 1, the mean over all pairs.
 func NewContrastive() Contrastive {
-	return Contrastive{Distance: graph.Euclidean{}, NegMargin: 1, Squared: true, Reduction: Mean}
+	return Contrastive{Distance: graph.Euclidean{}, NegMargin: 1, Squared: true, Reducer: Mean}
 }
 
 // ContrastivePML returns pytorch-metric-learning's ContrastiveLoss defaults:
@@ -59,7 +59,7 @@ func NewContrastive() Contrastive {
 // unsquared hinges, MeanNonZero applied to positive and negative terms
 // separately, then added.
 func ContrastivePML() Contrastive {
-	return Contrastive{Distance: graph.Euclidean{Normalize: true}, NegMargin: 1, Reduction: MeanNonZero, Balanced: true}
+	return Contrastive{Distance: graph.Euclidean{Normalize: true}, NegMargin: 1, Reducer: MeanNonZero, Balanced: true}
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -87,7 +87,7 @@ func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if !dist.LargerIsCloser() && (c.PosMargin < 0 || c.NegMargin < 0) {
 		return nil, fmt.Errorf("losses: %s: margins must be ≥ 0 for a distance; got PosMargin %v, NegMargin %v", name, c.PosMargin, c.NegMargin)
 	}
-	red, err := c.Reduction.or(Mean)
+	red, err := c.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
 	}

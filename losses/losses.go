@@ -17,12 +17,12 @@ type Func func(embeddings, labels *G.Node) (*G.Node, error)
 // Loss calls f.
 func (f Func) Loss(embeddings, labels *G.Node) (*G.Node, error) { return f(embeddings, labels) }
 
-// Reduction says how per-term losses become one scalar.
-type Reduction int
+// Reducer says how per-term losses become one scalar.
+type Reducer int
 
 const (
-	// DefaultReduction stands for the loss's own documented default.
-	DefaultReduction Reduction = iota
+	// DefaultReducer stands for the loss's own documented default.
+	DefaultReducer Reducer = iota
 	// Sum adds the terms (the seed's triplet loss).
 	Sum
 	// Mean divides the sum by the number of terms considered (valid pairs or
@@ -33,9 +33,9 @@ const (
 	MeanNonZero
 )
 
-func (r Reduction) String() string {
+func (r Reducer) String() string {
 	switch r {
-	case DefaultReduction:
+	case DefaultReducer:
 		return "default"
 	case Sum:
 		return "sum"
@@ -44,12 +44,12 @@ func (r Reduction) String() string {
 	case MeanNonZero:
 		return "mean-nonzero"
 	}
-	return fmt.Sprintf("Reduction(%d)", int(r))
+	return fmt.Sprintf("Reducer(%d)", int(r))
 }
 
-func (r Reduction) or(def Reduction) (Reduction, error) {
+func (r Reducer) or(def Reducer) (Reducer, error) {
 	switch r {
-	case DefaultReduction:
+	case DefaultReducer:
 		return def, nil
 	case Sum, Mean, MeanNonZero:
 		return r, nil
@@ -59,7 +59,7 @@ func (r Reduction) or(def Reduction) (Reduction, error) {
 
 // reduce applies r to terms weighted by w (a constant 0/1 or weight tensor
 // of terms' shape; nil means all ones).
-func reduce(r Reduction, terms, w *G.Node) (*G.Node, error) {
+func reduce(r Reducer, terms, w *G.Node) (*G.Node, error) {
 	if r == Mean {
 		if w == nil {
 			return G.Mean(terms)
@@ -140,7 +140,7 @@ func orient(d graph.Distance, emb *G.Node) (oriented, raw *G.Node, sign float64,
 // ordered pair i ≠ j).
 func pairWeights(miner mining.PairMiner, raw, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
 	if miner != nil {
-		return mining.MinePairs(miner, raw, labels, larger, dim)
+		return mining.PairOp(miner, raw, labels, larger, dim)
 	}
 	if pos, err = graph.LabelMask(labels, graph.SameLabel, raw.Dtype()); err != nil {
 		return nil, nil, err

@@ -46,7 +46,7 @@ func cases() []lossCase {
 		for _, sq := range []bool{true, false} {
 			for _, bal := range []bool{false, true} {
 				for _, red := range []struct {
-					r losses.Reduction
+					r losses.Reducer
 					s string
 				}{{losses.Mean, "mean"}, {losses.Sum, "sum"}, {losses.MeanNonZero, "mean-nonzero"}} {
 					pm, nm := 0.1, 1.2
@@ -55,7 +55,7 @@ func cases() []lossCase {
 					}
 					out = append(out, lossCase{
 						name:   fmt.Sprintf("contrastive/%s/squared=%t/balanced=%t/%s", mt.name, sq, bal, red.s),
-						loss:   losses.Contrastive{Distance: mt.d, PosMargin: pm, NegMargin: nm, Squared: sq, Balanced: bal, Reduction: red.r},
+						loss:   losses.Contrastive{Distance: mt.d, PosMargin: pm, NegMargin: nm, Squared: sq, Balanced: bal, Reducer: red.r},
 						oracle: contrastiveOracle{mt.m, pm, nm, sq, bal, red.s}.loss,
 					})
 				}
@@ -63,12 +63,12 @@ func cases() []lossCase {
 		}
 		for _, soft := range []bool{false, true} {
 			for _, red := range []struct {
-				r losses.Reduction
+				r losses.Reducer
 				s string
 			}{{losses.Sum, "sum"}, {losses.Mean, "mean"}, {losses.MeanNonZero, "mean-nonzero"}} {
 				out = append(out, lossCase{
 					name:   fmt.Sprintf("triplet/%s/soft=%t/%s", mt.name, soft, red.s),
-					loss:   losses.Triplet{Distance: mt.d, Margin: 0.3, SoftMargin: soft, Reduction: red.r},
+					loss:   losses.Triplet{Distance: mt.d, Margin: 0.3, SoftMargin: soft, Reducer: red.r},
 					oracle: tripletOracle{mt.m, 0.3, soft, red.s}.loss,
 				})
 			}
@@ -388,7 +388,7 @@ func TestErrors(t *testing.T) {
 		{"ntxent-temperature", losses.NTXent{}, "nt-xent: temperature is 0"},
 		{"supcon-temperature", losses.SupCon{Temperature: -0.1}, "supcon: temperature is -0.1"},
 		{"snn-temperature", losses.SoftNearestNeighbor{Temperature: math.Inf(1)}, "temperature is +Inf"},
-		{"reduction", losses.Triplet{Reduction: 42}, "unknown reduction 42"},
+		{"reduction", losses.Triplet{Reducer: 42}, "unknown reduction 42"},
 		{"lifted-form", losses.Lifted{Form: 7}, "unknown form 7"},
 		{"all-triplets-too-big", losses.Triplet{Miner: mining.AllTriplets{Capacity: -1}}, "Capacity is -1"},
 	} {

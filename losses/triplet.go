@@ -34,8 +34,8 @@ type Triplet struct {
 	Margin float64
 	// SoftMargin replaces the hinge by softplus.
 	SoftMargin bool
-	// Reduction over triplets; DefaultReduction means Sum (the seed).
-	Reduction Reduction
+	// Reducer over triplets; DefaultReducer means Sum (the seed).
+	Reducer Reducer
 	// Miner selects triplets per batch; nil means all valid triplets.
 	Miner mining.TripletMiner
 }
@@ -43,13 +43,13 @@ type Triplet struct {
 // NewTriplet returns the seed's triplet loss: squared Euclidean distance,
 // Margin 0.2, Sum over all valid triplets.
 func NewTriplet() Triplet {
-	return Triplet{Distance: graph.SquaredEuclidean{}, Margin: 0.2, Reduction: Sum}
+	return Triplet{Distance: graph.SquaredEuclidean{}, Margin: 0.2, Reducer: Sum}
 }
 
 // TripletPML returns pytorch-metric-learning's TripletMarginLoss defaults:
 // Euclidean distance on L2-normalised embeddings, Margin 0.05, MeanNonZero.
 func TripletPML() Triplet {
-	return Triplet{Distance: graph.Euclidean{Normalize: true}, Margin: 0.05, Reduction: MeanNonZero}
+	return Triplet{Distance: graph.Euclidean{Normalize: true}, Margin: 0.05, Reducer: MeanNonZero}
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -65,7 +65,7 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if !(t.Margin >= 0) || math.IsInf(t.Margin, 0) {
 		return nil, fmt.Errorf("losses: %s: margin is %v; want a finite value ≥ 0", name, t.Margin)
 	}
-	red, err := t.Reduction.or(Sum)
+	red, err := t.Reducer.or(Sum)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %w", name, err)
 	}
-	mined, err := mining.MineTriplets(miner, raw, labels, dist.LargerIsCloser(), d)
+	mined, err := mining.TripletOp(miner, raw, labels, dist.LargerIsCloser(), d)
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +89,9 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 }
 
 // TripletFromMined is the triplet loss on an oriented B×B matrix m (smaller
-// is closer) and triplets mined from the same batch; DefaultReduction means
+// is closer) and triplets mined from the same batch; DefaultReducer means
 // Sum. The terms are weighted by the slots' weights. It lets a user combine any matrix with any miner.
-func TripletFromMined(m *G.Node, mined *mining.MinedTriplets, margin float64, soft bool, red Reduction) (*G.Node, error) {
+func TripletFromMined(m *G.Node, mined *mining.MinedTriplets, margin float64, soft bool, red Reducer) (*G.Node, error) {
 	red, err := red.or(Sum)
 	if err != nil {
 		return nil, err

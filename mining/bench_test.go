@@ -40,7 +40,7 @@ func BenchmarkMiners(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				out := mining.NewTriplets(c)
+				out := mining.NewTripletList(c)
 				b.ReportAllocs()
 				for b.Loop() {
 					if err := tc.miner.MineTriplets(dist, out); err != nil {
@@ -62,7 +62,7 @@ func BenchmarkMiners(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				pos, neg := mining.NewPairs(cp), mining.NewPairs(cn)
+				pos, neg := mining.NewPairList(cp), mining.NewPairList(cn)
 				b.ReportAllocs()
 				for b.Loop() {
 					if err := tc.miner.MinePairs(tc.batch, pos, neg); err != nil {

@@ -42,7 +42,7 @@ func (MultiSimilarity) PairCapacity(b int) (pos, neg int, err error) {
 }
 
 // MinePairs implements PairMiner.
-func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *Pairs) error {
+func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *PairList) error {
 	if err := beginPairs(batch, pos, neg); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (PairMargin) PairCapacity(b int) (pos, neg int, err error) {
 }
 
 // MinePairs implements PairMiner.
-func (m PairMargin) MinePairs(batch Batch, pos, neg *Pairs) error {
+func (m PairMargin) MinePairs(batch Batch, pos, neg *PairList) error {
 	if err := beginPairs(batch, pos, neg); err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func TestCatalogue(t *testing.T) {
 	}
 	goodDist := []float64{0, 1, 2, 1, 0, 3, 2, 3, 0}
 	mineT := func(m mining.TripletMiner, b mining.Batch) func() error {
-		return func() error { return m.MineTriplets(b, mining.NewTriplets(64)) }
+		return func() error { return m.MineTriplets(b, mining.NewTripletList(64)) }
 	}
 	capT := func(m mining.TripletMiner, b int) func() error {
 		return func() error { _, err := m.TripletCapacity(b); return err }
@@ -204,7 +204,7 @@ func TestCatalogue(t *testing.T) {
 		{"losses", "nt-xent temperature 0", func() error { return lossRun(losses.NTXent{}, embWith(0, 0, 1)) }, "losses: nt-xent: temperature is 0"},
 		{"losses", "supcon temperature NaN", func() error { return lossRun(losses.SupCon{Temperature: math.NaN()}, embWith(0, 0, 1)) }, "losses: supcon: temperature is NaN"},
 		{"losses", "nce temperature -1", func() error { return lossRun(losses.NCE{Temperature: -1}, embWith(0, 0, 1)) }, "losses: nce: temperature is -1"},
-		{"losses", "triplet reduction 42", func() error { return lossRun(losses.Triplet{Reduction: 42}, embWith(0, 0, 1)) }, "losses: unknown reduction 42"},
+		{"losses", "triplet reduction 42", func() error { return lossRun(losses.Triplet{Reducer: 42}, embWith(0, 0, 1)) }, "losses: unknown reduction 42"},
 		{"losses", "NaN embedding, triplet without miner (defect 12)", func() error { return lossRun(losses.NewTriplet(), embWith(2, 3, math.NaN())) }, "losses: triplet: embeddings row 2, column 3 is NaN"},
 		{"losses", "NaN embedding, triplet with batch-hard (defect 12)", func() error { return lossRun(losses.Triplet{Miner: mining.BatchHard{}}, embWith(1, 0, math.NaN())) }, "losses: triplet: embeddings row 1, column 0 is NaN"},
 		{"losses", "+Inf embedding, nt-xent (defect 12)", func() error { return lossRun(losses.NewNTXent(), embWith(5, 1, math.Inf(1))) }, "losses: nt-xent: embeddings row 5, column 1 is +Inf"},
