@@ -2,7 +2,6 @@ package losses
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -28,7 +27,9 @@ import (
 //
 // Each unordered pair appears twice, as (i, j) and (j, i); Mean and
 // MeanNonZero are unaffected, Sum counts it twice. A batch without pairs of a
-// kind contributes 0 for that kind, with a zero gradient.
+// kind contributes 0 for that kind, with a zero gradient. The zero
+// Contrastive is NewContrastive with NegMargin 0 and unsquared hinges
+// (Euclidean, Mean); set the fields you need.
 type Contrastive struct {
 	// Distance is the pairwise measure; nil means Euclidean{}.
 	Distance graph.Distance
@@ -46,6 +47,9 @@ type Contrastive struct {
 	// Miner, when set, selects the pairs (and their weights) each batch;
 	// nil uses every pair.
 	Miner mining.PairMiner
+	// Ref, when set, adds a reference set (no gradient) to every anchor's
+	// partners; it cannot be combined with a Miner.
+	Ref *Ref
 }
 
 // NewContrastive returns the seed's contrastive loss: Euclidean distance,
@@ -65,25 +69,30 @@ func ContrastivePML() Contrastive {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "contrastive"
-	_, d, dt, err := batch(name, emb, labels)
+	e, emb, d, err := begin(name, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range []struct {
-		what string
-		v    float64
-	}{{"PosMargin", c.PosMargin}, {"NegMargin", c.NegMargin}} {
-		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
-			return nil, fmt.Errorf("losses: %s: %s is %v; want a finite value", name, m.what, m.v)
-		}
+	dist := distanceOr(c.Distance, graph.Euclidean{})
+	raw, pos, neg := pairs(name, e, dist, c.Miner, c.Ref, emb, labels, d)
+	if e.Err() != nil {
+		return end(name, e, nil)
 	}
-	if emb, err = finite(name, "embeddings", emb); err != nil {
+	return c.FromMined(raw, pos, neg)
+}
+
+// FromMined is the contrastive loss on pairs selected elsewhere: raw is a
+// matrix of c's Distance and pos and neg the weights of the positive and
+// negative pairs, of raw's shape (mining.PairOp's output, or label masks).
+func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
+	const name = "contrastive"
+	if err := checkFinite(name, "PosMargin", c.PosMargin, false); err != nil {
 		return nil, err
 	}
-	dist := c.Distance
-	if dist == nil {
-		dist = graph.Euclidean{}
+	if err := checkFinite(name, "NegMargin", c.NegMargin, false); err != nil {
+		return nil, err
 	}
+	dist := distanceOr(c.Distance, graph.Euclidean{})
 	if !dist.LargerIsCloser() && (c.PosMargin < 0 || c.NegMargin < 0) {
 		return nil, fmt.Errorf("losses: %s: margins must be ≥ 0 for a distance; got PosMargin %v, NegMargin %v", name, c.PosMargin, c.NegMargin)
 	}
@@ -91,67 +100,20 @@ func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, raw, sign, err := orient(dist, emb)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %w", name, err)
+	if raw == nil || pos == nil || neg == nil {
+		return nil, fmt.Errorf("losses: %s: nil matrix or pair weights", name)
 	}
-	pos, neg, err := pairWeights(c.Miner, raw, labels, dist.LargerIsCloser(), d)
-	if err != nil {
-		return nil, err
-	}
-	// oriented units: positives h(m − sign·PosMargin), negatives h(sign·NegMargin − m)
-	pt, err := G.Sub(m, graph.Const(dt, sign*c.PosMargin))
-	if err != nil {
-		return nil, err
-	}
-	if pt, err = hinge(pt, c.Squared); err != nil {
-		return nil, err
-	}
-	nt, err := G.Sub(graph.Const(dt, sign*c.NegMargin), m)
-	if err != nil {
-		return nil, err
-	}
-	if nt, err = hinge(nt, c.Squared); err != nil {
-		return nil, err
-	}
+	e := graph.NewExpr(raw.Dtype())
+	m, sign := orient(e, dist, raw)                                // margins flip sign with a similarity
+	pt := hinge(e, e.Sub(m, e.Const(sign*c.PosMargin)), c.Squared) // h(D − m⁺)
+	nt := hinge(e, e.Sub(e.Const(sign*c.NegMargin), m), c.Squared) // h(m⁻ − D)
 	if c.Balanced {
-		pl, err := reduce(red, pt, pos)
-		if err != nil {
-			return nil, err
-		}
-		nl, err := reduce(red, nt, neg)
-		if err != nil {
-			return nil, err
-		}
-		return G.Add(pl, nl)
+		return end(name, e, e.Add(reduce(e, red, pt, pos), reduce(e, red, nt, neg)))
 	}
-	// One pool: term_ij = pos_ij·pt_ij + neg_ij·nt_ij with weight pos+neg.
-	a, err := G.HadamardProd(pt, pos)
-	if err != nil {
-		return nil, err
-	}
-	b, err := G.HadamardProd(nt, neg)
-	if err != nil {
-		return nil, err
-	}
-	terms, err := G.Add(a, b)
-	if err != nil {
-		return nil, err
-	}
-	w, err := G.Add(pos, neg)
-	if err != nil {
-		return nil, err
-	}
+	// one pool: term_ij = pos_ij·pt_ij + neg_ij·nt_ij with weight pos + neg
+	terms := e.Add(e.Mul(pt, pos), e.Mul(nt, neg))
 	if red == Mean {
-		sum, err := G.Sum(terms)
-		if err != nil {
-			return nil, err
-		}
-		sw, err := G.Sum(w)
-		if err != nil {
-			return nil, err
-		}
-		return graph.DivAtLeastOne(sum, sw)
+		return end(name, e, e.DivAtLeastOne(e.Sum(terms), e.Sum(e.Add(pos, neg))))
 	}
-	return reduce(red, terms, nil)
+	return end(name, e, reduce(e, red, terms, nil))
 }

@@ -2,7 +2,6 @@ package losses
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -33,6 +32,10 @@ type NPair struct {
 // NewNPair returns Sohn's N-pair loss with λ = 0.002.
 func NewNPair() NPair { return NPair{L2: 0.002} }
 
+// NPairPML returns pytorch-metric-learning's NPairsLoss defaults: no
+// embedding penalty (the zero NPair).
+func NPairPML() NPair { return NPair{} }
+
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "n-pair"
@@ -43,8 +46,8 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if emb, err = finite(name, "embeddings", emb); err != nil {
 		return nil, err
 	}
-	if !(l.L2 >= 0) || math.IsInf(l.L2, 0) {
-		return nil, fmt.Errorf("losses: %s: L2 is %v; want a finite value ≥ 0", name, l.L2)
+	if err := checkFinite(name, "L2", l.L2, true); err != nil {
+		return nil, err
 	}
 	c := b / 2 // at most B/2 classes have two samples
 	tuples, err := graph.ApplyForward(fmt.Sprintf("npairtuples(cap=%d)", c), tensor.Float64, 2,
@@ -67,32 +70,23 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	anchors, err := G.ByIndices(emb, anchorIdx, 0) // C×D
-	if err != nil {
-		return nil, err
+	e := graph.NewExpr(dt)
+	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
+	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
+	logits := e.Matrix(graph.DotProduct{}, anchors, positives)                         // C×C, f_iᵀf_j⁺
+	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
+	negMask := e.Do(func() (*G.Node, error) { return npairNegatives(tuples, c, dt) })  // valid j ≠ i of a valid row i
+	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
+	if l.L2 != 0 {
+		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
+		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
 	}
-	positives, err := G.ByIndices(emb, posIdx, 0) // C×D
-	if err != nil {
-		return nil, err
-	}
-	logits, err := graph.DotProduct{}.Matrix(anchors, positives) // C×C, f_iᵀf_j⁺
-	if err != nil {
-		return nil, err
-	}
-	ap, err := G.HadamardProd(anchors, positives)
-	if err != nil {
-		return nil, err
-	}
-	diag, err := G.Sum(ap, 1) // f_iᵀf_i⁺
-	if err != nil {
-		return nil, err
-	}
-	x, err := graph.SubCol(logits, diag)
-	if err != nil {
-		return nil, err
-	}
-	// negatives: valid j ≠ i of a valid row i
-	negMask, err := graph.ApplyForward(fmt.Sprintf("npairneg(%v)", dt), dt, 2,
+	return end(name, e, loss)
+}
+
+// npairNegatives returns the C×C mask of valid j ≠ i of a valid row i.
+func npairNegatives(tuples *G.Node, c int, dt tensor.Dtype) (*G.Node, error) {
+	return graph.ApplyForward(fmt.Sprintf("npairneg(%v)", dt), dt, 2,
 		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c, c}, nil },
 		func(in []G.Value) (G.Value, error) {
 			v := in[0].Data().([]float64)[2*c : 3*c]
@@ -106,47 +100,6 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 			}
 			return graph.DenseOf(dt, out, c, c), nil
 		}, tuples)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := graph.MaskedLog1pSumExp(x, negMask)
-	if err != nil {
-		return nil, err
-	}
-	loss, err := graph.WeightedMean(rows, valid)
-	if err != nil {
-		return nil, err
-	}
-	if l.L2 == 0 {
-		return loss, nil
-	}
-	reg := func(e *G.Node) (*G.Node, error) {
-		sq, err := G.Square(e)
-		if err != nil {
-			return nil, err
-		}
-		n2, err := G.Sum(sq, 1)
-		if err != nil {
-			return nil, err
-		}
-		return graph.WeightedMean(n2, valid)
-	}
-	ra, err := reg(anchors)
-	if err != nil {
-		return nil, err
-	}
-	rp, err := reg(positives)
-	if err != nil {
-		return nil, err
-	}
-	r, err := G.Add(ra, rp)
-	if err != nil {
-		return nil, err
-	}
-	if r, err = G.Mul(r, graph.Const(dt, 0.25*l.L2)); err != nil {
-		return nil, err
-	}
-	return G.Add(loss, r)
 }
 
 // npairTuples packs (anchor, positive, valid) rows for capacity c: the first

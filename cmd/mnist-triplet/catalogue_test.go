@@ -201,7 +201,7 @@ func TestCatalogue(t *testing.T) {
 		{"losses", "contrastive NegMargin +Inf (defect 3)", func() error { return lossRun(losses.Contrastive{NegMargin: math.Inf(1)}, embWith(0, 0, 1)) }, "losses: contrastive: NegMargin is +Inf"},
 		{"losses", "lifted margin NaN (defect 3)", func() error { return lossRun(losses.Lifted{Margin: math.NaN()}, embWith(0, 0, 1)) }, "losses: lifted structured: margin is NaN"},
 		{"losses", "n-pair L2 +Inf (defect 3)", func() error { return lossRun(losses.NPair{L2: math.Inf(1)}, embWith(0, 0, 1)) }, "losses: n-pair: L2 is +Inf"},
-		{"losses", "nt-xent temperature 0", func() error { return lossRun(losses.NTXent{}, embWith(0, 0, 1)) }, "losses: nt-xent: temperature is 0"},
+		{"losses", "nt-xent temperature -0.07", func() error { return lossRun(losses.NTXent{Temperature: -0.07}, embWith(0, 0, 1)) }, "losses: nt-xent: temperature is -0.07"},
 		{"losses", "supcon temperature NaN", func() error { return lossRun(losses.SupCon{Temperature: math.NaN()}, embWith(0, 0, 1)) }, "losses: supcon: temperature is NaN"},
 		{"losses", "nce temperature -1", func() error { return lossRun(losses.NCE{Temperature: -1}, embWith(0, 0, 1)) }, "losses: nce: temperature is -1"},
 		{"losses", "triplet reduction 42", func() error { return lossRun(losses.Triplet{Reducer: 42}, embWith(0, 0, 1)) }, "losses: unknown reduction 42"},
