@@ -137,7 +137,9 @@ func (e *Expr) Sum(x *G.Node, axes ...int) *G.Node {
 }
 
 // Mean returns the mean of every entry of x.
-func (e *Expr) Mean(x *G.Node) *G.Node { return e.unary("mean", func(x *G.Node) (*G.Node, error) { return G.Mean(x) }, x) }
+func (e *Expr) Mean(x *G.Node) *G.Node {
+	return e.unary("mean", func(x *G.Node) (*G.Node, error) { return G.Mean(x) }, x)
+}
 
 // Gather returns the entries of x at the flat indices idx (see Gather).
 func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
@@ -172,7 +174,9 @@ func (e *Expr) Indicator(x *G.Node, threshold float64) *G.Node {
 }
 
 // WeightedMean returns Σ x⊙w / max(Σ w, 1) (see WeightedMean).
-func (e *Expr) WeightedMean(x, w *G.Node) *G.Node { return e.binary("weighted mean", WeightedMean, x, w) }
+func (e *Expr) WeightedMean(x, w *G.Node) *G.Node {
+	return e.binary("weighted mean", WeightedMean, x, w)
+}
 
 // DivAtLeastOne returns num / max(den, 1) for scalars (see DivAtLeastOne).
 func (e *Expr) DivAtLeastOne(num, den *G.Node) *G.Node {
@@ -184,7 +188,9 @@ func (e *Expr) MeanNonZero(x *G.Node) *G.Node { return e.unary("mean non-zero", 
 
 // PairwiseMax returns the B×B matrix max(v_i, v_j) over the rows that have
 // a value (see PairwiseMax).
-func (e *Expr) PairwiseMax(v, has *G.Node) *G.Node { return e.binary("pairwise max", PairwiseMax, v, has) }
+func (e *Expr) PairwiseMax(v, has *G.Node) *G.Node {
+	return e.binary("pairwise max", PairwiseMax, v, has)
+}
 
 // PairwiseLogAddExp returns the B×B matrix log(e^{v_i} + e^{v_j}) over the
 // rows that have a value (see PairwiseLogAddExp).
