@@ -17,7 +17,7 @@ import (
 //	different label:  h(NegMargin − D_ij)
 //
 // where h(x) = max(0, x)² when Squared is set and max(0, x) otherwise. The
-// seed's formula, 1[y_i=y_j]·D² + 1[y_i≠y_j]·max(0, ε − D)², is NewContrastive:
+// original formula, 1[y_i=y_j]·D² + 1[y_i≠y_j]·max(0, ε − D)², is NewContrastive:
 // Euclidean D, PosMargin 0, NegMargin ε = 1, Squared, Mean over all pairs.
 // pytorch-metric-learning's ContrastiveLoss is ContrastivePML.
 //
@@ -33,11 +33,11 @@ import (
 type Contrastive struct {
 	// Distance is the pairwise measure; nil means Euclidean{}.
 	Distance graph.Distance
-	// PosMargin: positive pairs closer than it cost nothing (seed: 0).
+	// PosMargin: positive pairs closer than it cost nothing (Hadsell et al.: 0).
 	PosMargin float64
 	// NegMargin is ε: negative pairs farther than it cost nothing.
 	NegMargin float64
-	// Squared squares the hinges (seed, Hadsell et al.); pytorch-metric-learning does not.
+	// Squared squares the hinges (Hadsell et al.); pytorch-metric-learning does not.
 	Squared bool
 	// Reducer over the pair terms; DefaultReducer means Mean.
 	Reducer Reducer
@@ -52,7 +52,7 @@ type Contrastive struct {
 	Ref *Ref
 }
 
-// NewContrastive returns the seed's contrastive loss: Euclidean distance,
+// NewContrastive returns Hadsell et al.'s contrastive loss: Euclidean distance,
 // squared hinges, PosMargin 0, NegMargin 1, the mean over all pairs.
 func NewContrastive() Contrastive {
 	return Contrastive{Distance: graph.Euclidean{}, NegMargin: 1, Squared: true, Reducer: Mean}

@@ -10,7 +10,7 @@ import (
 	"github.com/contrastive-go/contrastive/mining"
 )
 
-// The seed's triplet loss on four 2-D embeddings of two classes. By hand,
+// FaceNet's triplet loss on four 2-D embeddings of two classes. By hand,
 // with squared distances d(0,1)=1, d(0,2)=1, d(0,3)=9, d(1,2)=2, d(1,3)=10,
 // d(2,3)=4 and margin 0.2, the violating triplets are (0,1,2): 0.2,
 // (2,3,0): 3.2 and (2,3,1): 2.2, which sum to 5.6.

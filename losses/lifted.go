@@ -23,7 +23,7 @@ const (
 
 // Lifted is the lifted structured loss of Song, Xiang, Jegelka & Savarese
 // (2016, "Deep Metric Learning via Lifted Structured Feature Embedding"),
-// exactly as the seed writes it:
+// in the form Weng (2021) summarises:
 //
 //	L = 1/(2|P|) · Σ_{(i,j)∈P} max(0, L_ij)²
 //
@@ -50,7 +50,7 @@ type Lifted struct {
 	Miner mining.PairMiner
 }
 
-// NewLifted returns the seed's smooth lifted structured loss with Euclidean
+// NewLifted returns Song et al.'s smooth lifted structured loss with Euclidean
 // distance and margin 1.
 func NewLifted() Lifted { return Lifted{Distance: graph.Euclidean{}, Margin: 1} }
 

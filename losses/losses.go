@@ -24,7 +24,7 @@ type Reducer int
 const (
 	// DefaultReducer stands for the loss's own documented default.
 	DefaultReducer Reducer = iota
-	// Sum adds the terms (the seed's triplet loss).
+	// Sum adds the terms (FaceNet's triplet loss, Schroff et al. 2015).
 	Sum
 	// Mean divides the sum by the number of terms considered (valid pairs or
 	// triplets), or by 1 when there are none.

@@ -19,7 +19,7 @@ import (
 //
 //	L = −1/N [ Σ_data log h(x) + Σ_noise log(1 − h(x̃)) ]
 //
-// which for k = 1 is the seed's −1/N Σ_i [log σ(l(x_i)) + log(1 − σ(l(x̃_i)))].
+// which for k = 1 is the paper's −1/N Σ_i [log σ(l(x_i)) + log(1 − σ(l(x̃_i)))].
 // It is computed with a stable softplus (log σ(x) = −softplus(−x)), so very
 // large logits give exact values and no NaN.
 func NCELogistic(data, noise *G.Node) (*G.Node, error) {

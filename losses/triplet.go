@@ -17,7 +17,7 @@ import (
 //	softplus(d(a,p) − d(a,n) + Margin)        (SoftMargin; Hermans et al. 2017 use Margin 0)
 //
 // with d the Distance (for a similarity s, d = −s, so the margin keeps its
-// meaning: s(a,n) − s(a,p) + Margin). NewTriplet is the seed's form: squared
+// meaning: s(a,n) − s(a,p) + Margin). NewTriplet is FaceNet's form: squared
 // Euclidean distance, margin 0.2 (FaceNet's α), summed over triplets.
 // pytorch-metric-learning's TripletMarginLoss is TripletPML.
 //
@@ -34,13 +34,13 @@ type Triplet struct {
 	Margin float64
 	// SoftMargin replaces the hinge by softplus.
 	SoftMargin bool
-	// Reducer over triplets; DefaultReducer means Sum (the seed).
+	// Reducer over triplets; DefaultReducer means Sum (FaceNet).
 	Reducer Reducer
 	// Miner selects triplets per batch; nil means all valid triplets.
 	Miner mining.TripletMiner
 }
 
-// NewTriplet returns the seed's triplet loss: squared Euclidean distance,
+// NewTriplet returns FaceNet's triplet loss: squared Euclidean distance,
 // Margin 0.2, Sum over all valid triplets.
 func NewTriplet() Triplet {
 	return Triplet{Distance: graph.SquaredEuclidean{}, Margin: 0.2, Reducer: Sum}
