@@ -21,6 +21,7 @@ import (
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
 	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 	"github.com/contrastive-go/contrastive/models/eval"
 	"github.com/contrastive-go/contrastive/models/mnist"
 )
@@ -84,12 +85,12 @@ func embWith(r, c int, bad float64) []float64 {
 
 // crafted writes a checkpoint whose metadata declares cfg (as JSON) and
 // holds one tiny tensor.
-func crafted(t *testing.T, cfg string, tensors []models.CheckpointTensor) string {
+func crafted(t *testing.T, cfg string, tensors []checkpoint.Tensor) string {
 	p := filepath.Join(t.TempDir(), "crafted.safetensors")
 	if tensors == nil {
-		tensors = []models.CheckpointTensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
+		tensors = []checkpoint.Tensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
 	}
-	require.NoError(t, models.WriteCheckpoint(p, tensors, map[string]string{
+	require.NoError(t, checkpoint.Write(p, tensors, map[string]string{
 		models.MetaFormat: "contrastive-go/model", models.MetaVersion: "1", models.MetaConfig: cfg}))
 	return p
 }
@@ -115,10 +116,10 @@ func TestCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	flipped := append([]byte{}, savedBytes...)
 	flipped[len(flipped)-3] ^= 0x04
-	nanWeights := func() []models.CheckpointTensor {
-		var ts []models.CheckpointTensor
+	nanWeights := func() []checkpoint.Tensor {
+		var ts []checkpoint.Tensor
 		for _, p := range smallModel.Params {
-			ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
+			ts = append(ts, checkpoint.Tensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
 		}
 		ts[1].F32[0] = float32(math.Inf(1))
 		return ts
@@ -277,20 +278,20 @@ func TestCatalogue(t *testing.T) {
 		{"load", "missing file", func() error { _, err := models.Load(filepath.Join(dir, "none.safetensors")); return err }, "none.safetensors: no such file"},
 		{"load", "plain checkpoint, not a model", func() error {
 			p := filepath.Join(dir, "plain.safetensors")
-			require.NoError(t, models.WriteCheckpoint(p, []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, nil))
+			require.NoError(t, checkpoint.Write(p, []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, nil))
 			_, err := models.Load(p)
 			return err
 		}, "not a saved model"},
 		{"load", "infinite weight", func() error { _, err := models.Load(crafted(t, cfgJSON(small), nanWeights())); return err }, "fc0.bias holds +Inf at index 0; weights must be finite"},
 		{"load", "format version 2", func() error {
 			p := filepath.Join(dir, "v2.safetensors")
-			require.NoError(t, models.WriteCheckpoint(p, []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaFormat: "contrastive-go/model", models.MetaVersion: "2"}))
+			require.NoError(t, checkpoint.Write(p, []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaFormat: "contrastive-go/model", models.MetaVersion: "2"}))
 			_, err := models.Load(p)
 			return err
 		}, `format version "2"; this library reads 1`},
 		{"load", "unknown architecture in the file", func() error { _, err := models.Load(crafted(t, `{"arch":"rnn"}`, nil)); return err }, `unknown architecture "rnn"`},
-		{"load", "reserved checksum key on write", func() error {
-			return models.WriteCheckpoint(filepath.Join(dir, "r.safetensors"), []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaChecksum: "0"})
+		{"checkpoint", "reserved checksum key on write", func() error {
+			return checkpoint.Write(filepath.Join(dir, "r.safetensors"), []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, map[string]string{checkpoint.MetaChecksum: "0"})
 		}, `metadata key "data_crc32c" is reserved`},
 		{"load", "nil model Save (defect 9)", func() error { var m *models.Model; return m.Save(filepath.Join(dir, "nil.safetensors")) }, "models: save"},
 		{"load", "nil model Embed (defect 9)", func() error { var m *models.Model; _, err := m.Embed([]float32{1}, 1, nil); return err }, "models: embed: nil model"},
@@ -395,7 +396,7 @@ func TestCatalogue(t *testing.T) {
 			}()
 			require.Error(t, err)
 			require.ErrorContains(t, err, tc.want)
-			pkg := map[string]string{"losses": "losses: ", "mining": "mining: ", "sampler": "mining: ", "load": "models: ", "idx": "mnist: ", "eval": "eval: ", "trainer": "models: "}[tc.area]
+			pkg := map[string]string{"losses": "losses: ", "mining": "mining: ", "sampler": "mining: ", "load": "models: ", "idx": "mnist: ", "eval": "eval: ", "trainer": "models: ", "checkpoint": "checkpoint: "}[tc.area]
 			if tc.area == "losses" {
 				// errors of a graph's run come wrapped by Gorgonia's machine
 				require.Contains(t, err.Error(), pkg)
@@ -414,7 +415,7 @@ func TestCatalogue(t *testing.T) {
 			require.True(t, strings.HasPrefix(stderr.String(), "mnist-triplet: "), stderr.String())
 		})
 	}
-	for _, a := range []string{"losses", "mining", "sampler", "load", "idx", "eval", "trainer", "cli"} {
+	for _, a := range []string{"losses", "mining", "sampler", "load", "checkpoint", "idx", "eval", "trainer", "cli"} {
 		require.Positive(t, areas[a], "no entry for %s", a)
 	}
 }
