@@ -50,23 +50,32 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	c := b / 2 // at most B/2 classes have two samples
-	tuples, err := graph.ApplyForward(fmt.Sprintf("npairtuples(cap=%d)", c), tensor.Float64, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{3, c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			return tensor.New(tensor.WithShape(3, c), tensor.WithBacking(npairTuples(in[0].Data().([]int), c))), nil
-		}, labels)
+	// The tuples are recomputed from the labels by each forward-only op
+	// (O(B) work), so every op returns its own dtype: Int indices, float masks.
+	tuple := func(what string, out tensor.Dtype, dims int, shape tensor.Shape, f func(t npairSelection) any) (*G.Node, error) {
+		return graph.ApplyForward(fmt.Sprintf("npair%s(cap=%d,%v)", what, c, out), out, dims,
+			func([]tensor.Shape) (tensor.Shape, error) { return shape.Clone(), nil },
+			func(in []G.Value) (G.Value, error) {
+				v := f(npairTuples(in[0].Data().([]int), c))
+				if w, ok := v.([]float64); ok {
+					return graph.DenseOf(out, w, shape...), nil
+				}
+				return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)), nil
+			}, labels)
+	}
+	anchorIdx, err := tuple("anchors", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.anchor })
 	if err != nil {
 		return nil, err
 	}
-	anchorIdx, err := graph.ApplyForward("npairrow(0)", tensor.Int, 1, vecShape(c), intRow(0, c), tuples)
+	posIdx, err := tuple("positives", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.positive })
 	if err != nil {
 		return nil, err
 	}
-	posIdx, err := graph.ApplyForward("npairrow(1)", tensor.Int, 1, vecShape(c), intRow(1, c), tuples)
+	valid, err := tuple("valid", dt, 1, tensor.Shape{c}, func(t npairSelection) any { return t.valid() })
 	if err != nil {
 		return nil, err
 	}
-	valid, err := graph.ApplyForward(fmt.Sprintf("npairvalid(%v)", dt), dt, 1, vecShape(c), floatRow(2, c, dt), tuples)
+	negMask, err := tuple("negatives", dt, 2, tensor.Shape{c, c}, func(t npairSelection) any { return t.negatives() })
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +84,6 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
 	logits := e.Matrix(graph.DotProduct{}, anchors, positives)                         // C×C, f_iᵀf_j⁺
 	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
-	negMask := e.Do(func() (*G.Node, error) { return npairNegatives(tuples, c, dt) })  // valid j ≠ i of a valid row i
 	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
 	if l.L2 != 0 {
 		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
@@ -84,64 +92,55 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	return end(name, e, loss)
 }
 
-// npairNegatives returns the C×C mask of valid j ≠ i of a valid row i.
-func npairNegatives(tuples *G.Node, c int, dt tensor.Dtype) (*G.Node, error) {
-	return graph.ApplyForward(fmt.Sprintf("npairneg(%v)", dt), dt, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c, c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			v := in[0].Data().([]float64)[2*c : 3*c]
-			out := make([]float64, c*c)
-			for i := 0; i < c; i++ {
-				for j := 0; j < c; j++ {
-					if i != j && v[i] != 0 && v[j] != 0 {
-						out[i*c+j] = 1
-					}
-				}
-			}
-			return graph.DenseOf(dt, out, c, c), nil
-		}, tuples)
+// npairSelection is the tuples of one batch: the first two samples of each
+// class in order of first appearance, n of them, padded to the capacity
+// with index 0.
+type npairSelection struct {
+	anchor, positive []int
+	n                int
 }
 
-// npairTuples packs (anchor, positive, valid) rows for capacity c: the first
-// two samples of each class in order of first appearance.
-func npairTuples(labels []int, c int) []float64 {
-	out := make([]float64, 3*c)
+// npairTuples selects the tuples for capacity c.
+func npairTuples(labels []int, c int) npairSelection {
+	t := npairSelection{anchor: make([]int, c), positive: make([]int, c)}
 	first := map[int]int{}
 	used := map[int]bool{}
-	n := 0
 	for i, l := range labels {
 		f, seen := first[l]
 		if !seen {
 			first[l] = i
 			continue
 		}
-		if used[l] || n == c {
+		if used[l] || t.n == c {
 			continue
 		}
 		used[l] = true
-		out[n], out[c+n], out[2*c+n] = float64(f), float64(i), 1
-		n++
+		t.anchor[t.n], t.positive[t.n] = f, i
+		t.n++
+	}
+	return t
+}
+
+// valid returns the C-vector 1 for a filled slot, 0 for padding.
+func (t npairSelection) valid() []float64 {
+	v := make([]float64, len(t.anchor))
+	for i := 0; i < t.n; i++ {
+		v[i] = 1
+	}
+	return v
+}
+
+// negatives returns the C×C mask of filled slots j ≠ i of a filled row i:
+// the other classes' positives.
+func (t npairSelection) negatives() []float64 {
+	c := len(t.anchor)
+	out := make([]float64, c*c)
+	for i := 0; i < t.n; i++ {
+		for j := 0; j < t.n; j++ {
+			if i != j {
+				out[i*c+j] = 1
+			}
+		}
 	}
 	return out
-}
-
-func vecShape(c int) func([]tensor.Shape) (tensor.Shape, error) {
-	return func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil }
-}
-
-func intRow(k, c int) func([]G.Value) (G.Value, error) {
-	return func(in []G.Value) (G.Value, error) {
-		src := in[0].Data().([]float64)[k*c : (k+1)*c]
-		out := make([]int, c)
-		for i, v := range src {
-			out[i] = int(v)
-		}
-		return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
-	}
-}
-
-func floatRow(k, c int, dt tensor.Dtype) func([]G.Value) (G.Value, error) {
-	return func(in []G.Value) (G.Value, error) {
-		return graph.DenseOf(dt, append([]float64(nil), in[0].Data().([]float64)[k*c:(k+1)*c]...), c), nil
-	}
 }

@@ -215,8 +215,8 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 	if m.Capacity > 0 {
 		return m.Capacity, checkCapacity("AllTriplets", m.Capacity)
 	}
-	if b < 0 {
-		return 0, fmt.Errorf("mining: batch size %d; want ≥ 0", b)
+	if err := checkBatchSize(b); err != nil {
+		return 0, err
 	}
 	if b > 1<<20 { // the product below would overflow; the bound is far past MaxSlots anyway
 		return 0, fmt.Errorf("mining: all triplets of a batch of %d need more than %d slots; set AllTriplets.Capacity (PKTriplets(p, k) for P×K batches) or use a miner", b, MaxSlots)
@@ -235,11 +235,7 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 
 // MineTriplets implements TripletMiner.
 func (m AllTriplets) MineTriplets(batch Batch, out *TripletList) error {
-	if out == nil {
-		return fmt.Errorf("mining: nil output triplets")
-	}
-	out.Reset()
-	if err := batch.Validate(); err != nil {
+	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}
 	if m.OnlyViolating && (math.IsNaN(m.Margin) || math.IsInf(m.Margin, 0)) {
