@@ -11,6 +11,7 @@ import (
 	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/graph/graphtest"
 	"github.com/contrastive-go/contrastive/losses"
+	"github.com/contrastive-go/contrastive/mining"
 )
 
 // The reference-set oracles are the batch oracles' loops over the batch
@@ -149,4 +150,36 @@ func TestZeroValuesAreDefaults(t *testing.T) {
 			require.Equal(t, p.Cost, z.Cost)
 		})
 	}
+}
+
+// TestNTXentWithMinerMatchesOracle: with mining.PairMargin on Euclidean
+// distances, NT-Xent's positives are the positive pairs farther than
+// PosMargin and each anchor's negatives those closer than NegMargin.
+func TestNTXentWithMinerMatchesOracle(t *testing.T) {
+	const d, pm, nm, tau = 3, 1.0, 2.0, 0.5
+	labels := []int{0, 0, 1, 1, 2, 2, 0, 1}
+	x := randEmb(42, len(labels), d, 1)
+	m := metric{"euclidean", false}
+	xr := rows(x, d)
+	// oracle: the NT-Xent loop of ntxentOracle over the mined pairs only
+	sum, n := 0.0, 0
+	for i := range xr {
+		for j := range xr {
+			if i == j || labels[i] != labels[j] || !(m.d(xr, i, j) > pm) {
+				continue
+			}
+			n++
+			den := []float64{-m.d(xr, i, j) / tau}
+			for k := range xr {
+				if labels[k] != labels[i] && m.d(xr, i, k) < nm {
+					den = append(den, -m.d(xr, i, k)/tau)
+				}
+			}
+			sum += logSumExp(den) + m.d(xr, i, j)/tau
+		}
+	}
+	require.Positive(t, n, "the batch must mine some positive pairs")
+	l := losses.NTXent{Distance: graph.Euclidean{}, Temperature: tau, Miner: mining.PairMargin{PosMargin: pm, NegMargin: nm}}
+	res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
+	graphtest.RequireClose(t, sum/float64(n), res.Cost, 1e-12, 1e-10, "nt-xent with pair-margin miner")
 }

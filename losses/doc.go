@@ -49,7 +49,7 @@
 //
 //	Distance  graph.Distance; nil means the loss's documented default
 //	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive)
-//	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted)
+//	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon)
 //	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon)
 //
 // The miner runs inside the same forward pass on the current matrix and

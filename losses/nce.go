@@ -79,7 +79,7 @@ func NewNCE() NCE { return NCE{Distance: graph.Cosine{}, Temperature: 0.1} }
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "nce"
-	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, nil, emb, labels)
+	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}

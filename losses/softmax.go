@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/mining"
 )
 
 // Softmax-based objectives over a labelled batch. Each works on the logits
@@ -31,8 +32,11 @@ type NTXent struct {
 	Distance graph.Distance
 	// Temperature τ > 0; 0 means 0.07.
 	Temperature float64
+	// Miner, when set, selects the positive pairs and the negatives each
+	// batch (as sets: weights are ignored); nil uses every pair.
+	Miner mining.PairMiner
 	// Ref, when set, adds a reference set (no gradient) to every anchor's
-	// positives and negatives.
+	// positives and negatives; it cannot be combined with a Miner.
 	Ref *Ref
 }
 
@@ -57,8 +61,11 @@ type SupCon struct {
 	Distance graph.Distance
 	// Temperature τ > 0; 0 means 0.1.
 	Temperature float64
+	// Miner, when set, selects the positive pairs and the other samples
+	// each batch (as sets); nil uses every pair.
+	Miner mining.PairMiner
 	// Ref, when set, adds a reference set (no gradient) to every anchor's
-	// positives and other samples.
+	// positives and other samples; it cannot be combined with a Miner.
 	Ref *Ref
 }
 
@@ -95,7 +102,7 @@ func NewSoftNearestNeighbor() SoftNearestNeighbor {
 // (0 means def), and returns the builder and z = s/τ (or −d/τ for a
 // distance) with the masks of positives (same label, i ≠ j), negatives and
 // all partners j ≠ i, over the batch and the reference set when one is set.
-func logits(name string, d, defD graph.Distance, tau, defTau float64, ref *Ref, emb, labels *G.Node) (e *graph.Expr, z, pos, neg, others *G.Node, err error) {
+func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mining.PairMiner, ref *Ref, emb, labels *G.Node) (e *graph.Expr, z, pos, neg, others *G.Node, err error) {
 	e, emb, dim, err := begin(name, emb, labels)
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
@@ -107,7 +114,10 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, ref *Ref, 
 		return nil, nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
 	}
 	d = distanceOr(d, defD)
-	raw, pos, neg := pairs(name, e, d, nil, ref, emb, labels, dim)
+	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
+	if miner != nil { // mined pairs enter as sets
+		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
+	}
 	m, _ := orient(e, d, raw)
 	return e, e.Scale(m, -1/tau), pos, neg, e.Add(pos, neg), nil
 }
@@ -115,7 +125,7 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, ref *Ref, 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "nt-xent"
-	e, z, pos, neg, _, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.07, l.Ref, emb, labels)
+	e, z, pos, neg, _, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.07, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +139,7 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "supcon"
-	e, z, pos, _, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Ref, emb, labels)
+	e, z, pos, _, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +153,7 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SoftNearestNeighbor) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "soft nearest neighbour"
-	e, z, pos, _, others, err := logits(name, l.Distance, graph.SquaredEuclidean{}, l.Temperature, 1, nil, emb, labels)
+	e, z, pos, _, others, err := logits(name, l.Distance, graph.SquaredEuclidean{}, l.Temperature, 1, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}
