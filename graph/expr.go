@@ -248,3 +248,17 @@ func (e *Expr) Do2(f func() (*G.Node, *G.Node, error)) (*G.Node, *G.Node) {
 	}
 	return a, b
 }
+
+// Log returns the natural logarithm of x elementwise.
+func (e *Expr) Log(x *G.Node) *G.Node { return e.unary("log", G.Log, x) }
+
+// AtLeastOne returns, without gradient, max(s, 1) of a scalar s: a count
+// or total weight that may be zero.
+func (e *Expr) AtLeastOne(s *G.Node) *G.Node {
+	return e.unary("at least one", func(s *G.Node) (*G.Node, error) {
+		if !s.IsScalar() {
+			return nil, fmt.Errorf("graph: AtLeastOne wants a scalar; got shape %v", s.Shape())
+		}
+		return atLeastOne(s)
+	}, s)
+}

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
 )
@@ -84,36 +83,9 @@ func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	np, nn := e.Sum(pos), e.Sum(neg)
-	logNu := e.Do(func() (*G.Node, error) { return logRatio(np, nn) }) // log ν = log(#neg / #pos)
+	logNu := e.Sub(e.Log(e.AtLeastOne(nn)), e.Log(e.AtLeastOne(np))) // log ν = log(max(#neg, 1) / max(#pos, 1))
 	// One softplus over the matrix: data (positive pairs) pay
 	// softplus(−(z − log ν)), noise (negative pairs) softplus(z − log ν).
 	terms := e.Mul(e.Softplus(e.Mul(e.Sub(z, logNu), e.Sub(neg, pos))), others)
 	return end(name, e, e.DivAtLeastOne(e.Sum(terms), np)) // mean over positive pairs
-}
-
-// logRatio returns, without gradient, log(max(q, 1)) − log(max(p, 1)) of
-// two scalar counts.
-func logRatio(p, q *G.Node) (*G.Node, error) {
-	dt := p.Dtype()
-	return graph.ApplyForward(fmt.Sprintf("ncelognu(%v)", dt), dt, 0,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil },
-		func(in []G.Value) (G.Value, error) {
-			p, _ := graphFloat(in[0])
-			q, _ := graphFloat(in[1])
-			v := math.Log(math.Max(q, 1)) - math.Log(math.Max(p, 1))
-			if dt == tensor.Float32 {
-				return G.NewF32(float32(v)), nil
-			}
-			return G.NewF64(v), nil
-		}, p, q)
-}
-
-func graphFloat(v G.Value) (float64, bool) {
-	switch x := v.Data().(type) {
-	case float32:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
 }
