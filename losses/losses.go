@@ -190,14 +190,15 @@ func pairs(name string, e *graph.Expr, dist graph.Distance, miner mining.PairMin
 	return raw, pos, neg
 }
 
-// orient returns the matrix oriented so that smaller is closer and the sign
-// that maps a margin given in the distance's own units to oriented units
-// (−1 for similarities).
+// orient returns the matrix oriented so that smaller is closer
+// (graph.Orient) and the sign that maps a margin given in the distance's own
+// units to oriented units (−1 for similarities).
 func orient(e *graph.Expr, d graph.Distance, raw *G.Node) (oriented *G.Node, sign float64) {
+	sign = 1
 	if d.LargerIsCloser() {
-		return e.Neg(raw), -1
+		sign = -1
 	}
-	return raw, 1
+	return e.Do(func() (*G.Node, error) { return graph.Orient(d, raw) }), sign
 }
 
 // hinge returns max(0, x), squared when squared is set.
