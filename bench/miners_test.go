@@ -123,9 +123,9 @@ func minedCases() []minedCase {
 		cases = append(cases,
 			minedCase{loss: pl.name, miner: "None", dist: pl.dist, newLoss: pl.newLoss},
 			minedCase{loss: pl.name, miner: "MultiSimilarity", dist: pl.dist, newLoss: pl.newLoss,
-				pair: func() mining.PairMiner { return mining.NewMultiSimilarity() }},
+				pair: func() mining.PairMiner { return mining.MultiSimilarityPML() }},
 			minedCase{loss: pl.name, miner: "PairMargin", dist: pl.dist, newLoss: pl.newLoss,
-				pair: func() mining.PairMiner { return mining.NewPairMargin() }},
+				pair: func() mining.PairMiner { return mining.PairMarginPML() }},
 		)
 	}
 	return cases

@@ -417,7 +417,7 @@ func TestNonFiniteEmbeddingsFail(t *testing.T) {
 		loss lossFn
 	}{
 		{"contrastive", losses.NewContrastive()},
-		{"contrastive", losses.Contrastive{NegMargin: 1, Miner: mining.NewPairMargin()}},
+		{"contrastive", losses.Contrastive{NegMargin: 1, Miner: mining.PairMarginPML()}},
 		{"triplet", losses.NewTriplet()},
 		{"triplet", losses.Triplet{Margin: 0.2, Miner: mining.BatchHard{}}},
 		{"lifted structured", losses.NewLifted()},

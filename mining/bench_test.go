@@ -54,8 +54,8 @@ func BenchmarkMiners(b *testing.B) {
 			miner mining.PairMiner
 			batch mining.Batch
 		}{
-			{"MultiSimilarity", mining.NewMultiSimilarity(), sims},
-			{"PairMargin", mining.NewPairMargin(), dist},
+			{"MultiSimilarity", mining.MultiSimilarityPML(), sims},
+			{"PairMargin", mining.PairMarginPML(), dist},
 		} {
 			b.Run(fmt.Sprintf("%s/B=%d", tc.name, n), func(b *testing.B) {
 				cp, cn, err := tc.miner.PairCapacity(n)

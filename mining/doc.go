@@ -45,6 +45,12 @@
 //	PairMargin       positive pairs farther than PosMargin, negative pairs closer than NegMargin
 //	PKSampler        epochs of P classes × K samples
 //
+// Every miner is configured the same way: a struct whose exported fields
+// are its options, each with its zero value documented. …PML constructors
+// return pytorch-metric-learning's defaults where they differ from the zero
+// value (MultiSimilarityPML, PairMarginPML); NewDistanceWeighted takes the
+// seed of the generator that miner needs.
+//
 // Ties between equal matrix entries go to the lowest batch index wherever a
 // miner picks one candidate (BatchHard, SemiHard and its fallbacks).
 // Anchors (rows) without a positive or without a negative contribute
@@ -66,7 +72,7 @@
 //
 // Options are struct fields. A field whose zero value is itself a legal
 // setting (margins, Epsilon) has no hidden default: zero means zero, and
-// the constructors NewMultiSimilarity (Epsilon 0.1) and NewPairMargin
+// the constructors MultiSimilarityPML (Epsilon 0.1) and PairMarginPML
 // (0.2, 0.8) give pytorch-metric-learning's defaults. Fields whose zero
 // value is meaningless take a documented default (Capacity 0 = worst case;
 // DistanceWeighted cutoffs 0 = 0.5 and 1.4).

@@ -495,12 +495,12 @@ func TestMinerErrors(t *testing.T) {
 		pos, neg *mining.PairList
 		want     string
 	}{
-		{"MultiSimilarity/nil", mining.NewMultiSimilarity(), good, nil, mining.NewPairList(30), "nil output pairs"},
+		{"MultiSimilarity/nil", mining.MultiSimilarityPML(), good, nil, mining.NewPairList(30), "nil output pairs"},
 		{"MultiSimilarity/NaN", mining.MultiSimilarity{Epsilon: math.NaN()}, good, mining.NewPairList(30), mining.NewPairList(30), "Epsilon is NaN"},
-		{"MultiSimilarity/short", mining.NewMultiSimilarity(), short, mining.NewPairList(30), mining.NewPairList(30), "35 entries"},
+		{"MultiSimilarity/short", mining.MultiSimilarityPML(), short, mining.NewPairList(30), mining.NewPairList(30), "35 entries"},
 		{"MultiSimilarity/too small", mining.MultiSimilarity{Epsilon: 100}, good, mining.NewPairList(1), mining.NewPairList(1), "slots"},
 		{"PairMargin/NaN", mining.PairMargin{NegMargin: math.NaN()}, good, mining.NewPairList(30), mining.NewPairList(30), "NegMargin is NaN"},
-		{"PairMargin/NaN entry", mining.NewPairMargin(), nan, mining.NewPairList(30), mining.NewPairList(30), "NaN"},
+		{"PairMargin/NaN entry", mining.PairMarginPML(), nan, mining.NewPairList(30), mining.NewPairList(30), "NaN"},
 		{"PairMargin/too small", mining.PairMargin{PosMargin: -1, NegMargin: 100}, good, mining.NewPairList(30), mining.NewPairList(3), "negative pairs"},
 	}
 	for _, c := range pairCases {

@@ -109,7 +109,7 @@ func TestMinePairsOpMatchesOracle(t *testing.T) {
 	dist := G.NewMatrix(g, tensor.Float32, G.WithShape(b, b), G.WithName("sims"), G.WithValue(denseOf([]int{b, b}, s32)))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"),
 		G.WithValue(denseOf([]int{b}, append([]int(nil), tieLabels...))))
-	pos, neg, err := mining.PairOp(mining.NewMultiSimilarity(), dist, labels, true, 2)
+	pos, neg, err := mining.PairOp(mining.MultiSimilarityPML(), dist, labels, true, 2)
 	require.NoError(t, err)
 	m := G.NewTapeMachine(g)
 	defer m.Close()

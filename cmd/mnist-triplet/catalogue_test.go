@@ -210,7 +210,7 @@ func TestCatalogue(t *testing.T) {
 		{"losses", "NaN embedding, triplet with batch-hard (defect 12)", func() error { return lossRun(losses.Triplet{Miner: mining.BatchHard{}}, embWith(1, 0, math.NaN())) }, "losses: triplet: embeddings row 1, column 0 is NaN"},
 		{"losses", "+Inf embedding, nt-xent (defect 12)", func() error { return lossRun(losses.NewNTXent(), embWith(5, 1, math.Inf(1))) }, "losses: nt-xent: embeddings row 5, column 1 is +Inf"},
 		{"losses", "-Inf embedding, contrastive with pair-margin (defect 12)", func() error {
-			return lossRun(losses.Contrastive{NegMargin: 1, Miner: mining.NewPairMargin()}, embWith(0, 2, math.Inf(-1)))
+			return lossRun(losses.Contrastive{NegMargin: 1, Miner: mining.PairMarginPML()}, embWith(0, 2, math.Inf(-1)))
 		}, "losses: contrastive: embeddings row 0, column 2 is -Inf"},
 		{"losses", "NaN embedding, n-pair (defect 12)", func() error { return lossRun(losses.NewNPair(), embWith(3, 3, math.NaN())) }, "losses: n-pair: embeddings row 3, column 3 is NaN"},
 		{"losses", "NaN embedding, lifted (defect 12)", func() error { return lossRun(losses.NewLifted(), embWith(4, 0, math.NaN())) }, "losses: lifted structured: embeddings row 4, column 0 is NaN"},

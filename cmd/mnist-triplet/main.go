@@ -242,9 +242,9 @@ func (o options) miners() (tm mining.TripletMiner, pm mining.PairMiner) {
 		d.Capacity = anchorPositives
 		tm = d
 	case "multi-similarity":
-		pm = mining.NewMultiSimilarity()
+		pm = mining.MultiSimilarityPML()
 	case "pair-margin":
-		pm = mining.NewPairMargin()
+		pm = mining.PairMarginPML()
 	case "none":
 		if o.Loss == "triplet" {
 			tm = mining.AllTriplets{Capacity: mining.PKTriplets(o.P, o.K)}
