@@ -90,7 +90,7 @@ func (d SquaredEuclidean) Matrix(x, y *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	two, err := G.Mul(dot, Const(x.Dtype(), 2))
+	two, err := G.Mul(dot, constant(x.Dtype(), 2))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // FloatDtype returns n's dtype if it is float32 or float64, and an error
-// naming what (the what argument, e.g. "embeddings") otherwise.
+// naming what (the what argument, e.g. "embeddings") otherwise. Custom
+// losses and ops validate their inputs with it and CheckLabels.
 func FloatDtype(what string, n *G.Node) (tensor.Dtype, error) {
 	if n == nil {
 		return tensor.Dtype{}, fmt.Errorf("graph: %s is nil", what)
@@ -21,9 +22,9 @@ func FloatDtype(what string, n *G.Node) (tensor.Dtype, error) {
 	}
 }
 
-// Const returns a scalar constant of dtype dt (float32 or float64). Gorgonia
+// constant returns a scalar constant of dtype dt (float32 or float64). Gorgonia
 // requires constants to have the dtype of the nodes they meet.
-func Const(dt tensor.Dtype, v float64) *G.Node {
+func constant(dt tensor.Dtype, v float64) *G.Node {
 	if dt == tensor.Float32 {
 		return G.NewConstant(float32(v))
 	}
@@ -31,7 +32,8 @@ func Const(dt tensor.Dtype, v float64) *G.Node {
 }
 
 // DenseOf returns a tensor of dtype dt (float32 or float64) and the given
-// shape holding the values v, converted to float32 when dt is float32.
+// shape holding the values v, converted to float32 when dt is float32: the
+// value to bind a batch with G.Let, or to return from an ApplyForward op.
 func DenseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
 	if dt == tensor.Float32 {
 		f := make([]float32, len(v))

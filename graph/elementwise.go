@@ -37,11 +37,11 @@ func Softplus(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := G.Add(s, Const(x.Dtype(), 1))
+	p, err := G.Add(s, constant(x.Dtype(), 1))
 	if err != nil {
 		return nil, err
 	}
-	if p, err = G.Mul(p, Const(x.Dtype(), 0.5)); err != nil {
+	if p, err = G.Mul(p, constant(x.Dtype(), 0.5)); err != nil {
 		return nil, err
 	}
 	lin, err := G.HadamardProd(x, p)

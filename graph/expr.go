@@ -88,7 +88,7 @@ func (e *Expr) binary(what string, f func(a, b *G.Node) (*G.Node, error), a, b *
 }
 
 // Const returns the scalar constant v of the builder's dtype.
-func (e *Expr) Const(v float64) *G.Node { return Const(e.dt, v) }
+func (e *Expr) Const(v float64) *G.Node { return constant(e.dt, v) }
 
 // Add returns a + b.
 func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", G.Add, a, b) }

@@ -89,7 +89,8 @@ func apply(name string, out tensor.Dtype, outDims int, shape func([]tensor.Shape
 // the input shapes, and out/outDims give the output dtype and rank (0 for a
 // scalar). No gradient flows through the op. name identifies the op for
 // Gorgonia's node deduplication and must spell out every parameter that
-// changes what do computes.
+// changes what do computes. It is how a user writes a custom miner op or
+// mask (mining.TripletOp is built on it).
 func ApplyForward(name string, out tensor.Dtype, outDims int, shape func(in []tensor.Shape) (tensor.Shape, error), do func(in []G.Value) (G.Value, error), inputs ...*G.Node) (*G.Node, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("graph: %s: no inputs", name)

@@ -191,7 +191,7 @@ func maskedLSE(x, mask *G.Node, plusOne bool) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	extra, err := G.Sub(Const(dt, 1), any)
+	extra, err := G.Sub(constant(dt, 1), any)
 	if err != nil {
 		return nil, err
 	}
