@@ -183,3 +183,41 @@ func TestNTXentWithMinerMatchesOracle(t *testing.T) {
 	res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
 	graphtest.RequireClose(t, sum/float64(n), res.Cost, 1e-12, 1e-10, "nt-xent with pair-margin miner")
 }
+
+// TestSoftmaxLossesSumReducer: with Reducer Sum, NT-Xent is its mean
+// oracle times the number of positive pairs, and SupCon and soft nearest
+// neighbour their mean oracles times the number of anchors with a positive.
+func TestSoftmaxLossesSumReducer(t *testing.T) {
+	labels := []int{0, 0, 1, 1, 1, 2, 3}
+	const d = 4
+	x := randEmb(13, len(labels), d, 1)
+	xr := rows(x, d)
+	pairs, anchors := 0, 0
+	for i := range labels {
+		has := false
+		for j := range labels {
+			if i != j && labels[i] == labels[j] {
+				pairs++
+				has = true
+			}
+		}
+		if has {
+			anchors++
+		}
+	}
+	cos := metric{"cosine", true}
+	for _, tc := range []struct {
+		name string
+		loss lossFn
+		want float64
+	}{
+		{"ntxent", losses.NTXent{Temperature: 0.5, Reducer: losses.Sum}, ntxentOracle{cos, 0.5}.loss(xr, labels) * float64(pairs)},
+		{"supcon", losses.SupCon{Temperature: 0.5, Reducer: losses.Sum}, supconOracle{cos, 0.5}.loss(xr, labels) * float64(anchors)},
+		{"snn", losses.SoftNearestNeighbor{Temperature: 2, Reducer: losses.Sum}, snnOracle{metric{"sqeuclidean", false}, 2}.loss(xr, labels) * float64(anchors)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := graphtest.CheckGradient(t, build(tc.loss, x, labels, d), graphtest.GradOptions{})
+			graphtest.RequireClose(t, tc.want, res.Cost, 1e-12, 1e-10, tc.name)
+		})
+	}
+}

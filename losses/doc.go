@@ -48,7 +48,7 @@
 // Every loss is configured the same way, with exported fields:
 //
 //	Distance  graph.Distance; nil means the loss's documented default
-//	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive)
+//	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive, NTXent, SupCon, SoftNearestNeighbor)
 //	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon)
 //	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon)
 //

@@ -32,6 +32,8 @@ type NTXent struct {
 	Distance graph.Distance
 	// Temperature τ > 0; 0 means 0.07.
 	Temperature float64
+	// Reducer over the per-term values; DefaultReducer means Mean.
+	Reducer Reducer
 	// Miner, when set, selects the positive pairs and the negatives each
 	// batch (as sets: weights are ignored); nil uses every pair.
 	Miner mining.PairMiner
@@ -61,6 +63,8 @@ type SupCon struct {
 	Distance graph.Distance
 	// Temperature τ > 0; 0 means 0.1.
 	Temperature float64
+	// Reducer over the per-term values; DefaultReducer means Mean.
+	Reducer Reducer
 	// Miner, when set, selects the positive pairs and the other samples
 	// each batch (as sets); nil uses every pair.
 	Miner mining.PairMiner
@@ -90,6 +94,8 @@ type SoftNearestNeighbor struct {
 	Distance graph.Distance
 	// Temperature T > 0; 0 means 1.
 	Temperature float64
+	// Reducer over the anchors' values; DefaultReducer means Mean.
+	Reducer Reducer
 }
 
 // NewSoftNearestNeighbor returns the loss with squared Euclidean distances
@@ -129,11 +135,15 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	red, err := l.Reducer.or(Mean)
+	if err != nil {
+		return nil, err
+	}
 	// ℓ_ij = log(1 + e^{lse_i − z_ij}) with lse_i = log Σ_neg e^{z_ik};
 	// rows without negatives are masked out.
 	lse := e.MaskedLogSumExp(z, neg)
 	terms := e.MulCol(e.Softplus(e.Neg(e.SubCol(z, lse))), e.AnyInRow(neg))
-	return end(name, e, e.WeightedMean(terms, pos)) // mean over positive pairs
+	return end(name, e, reduce(e, red, terms, pos)) // over positive pairs
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -143,11 +153,15 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	lse := e.MaskedLogSumExp(z, others)                   // log Σ_{a≠i} e^{z_ia}
-	has := e.AnyInRow(pos)                                // anchors with a positive
-	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has)) // |P(i)|, or 1 for rows without positives
-	meanPos := e.Div(e.Sum(e.Mul(z, pos), 1), count)      // 1/|P(i)| Σ_p z_ip
-	return end(name, e, e.WeightedMean(e.Sub(lse, meanPos), has))
+	red, err := l.Reducer.or(Mean)
+	if err != nil {
+		return nil, err
+	}
+	lse := e.MaskedLogSumExp(z, others)                           // log Σ_{a≠i} e^{z_ia}
+	has := e.AnyInRow(pos)                                        // anchors with a positive
+	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
+	meanPos := e.Div(e.Sum(e.Mul(z, pos), 1), count)              // 1/|P(i)| Σ_p z_ip
+	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -157,6 +171,10 @@ func (l SoftNearestNeighbor) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	red, err := l.Reducer.or(Mean)
+	if err != nil {
+		return nil, err
+	}
 	rows := e.Sub(e.MaskedLogSumExp(z, others), e.MaskedLogSumExp(z, pos)) // −log(Σ_same / Σ_all)
-	return end(name, e, e.WeightedMean(rows, e.AnyInRow(pos)))
+	return end(name, e, reduce(e, red, rows, e.AnyInRow(pos)))             // over anchors with a neighbour
 }
