@@ -67,8 +67,8 @@
 //	  DistanceWeightedDefaultCap   mining.NewDistanceWeighted(seed) as is: (B−1)(B−2) slots
 //	Contrastive  losses.NewContrastive(), Lifted  losses.NewLifted() (their Euclidean distance)
 //	  None                 no miner (label masks)
-//	  MultiSimilarity      mining.NewMultiSimilarity()
-//	  PairMargin           mining.NewPairMargin()
+//	  MultiSimilarity      mining.MultiSimilarityPML()
+//	  PairMargin           mining.PairMarginPML()
 //
 // BenchmarkMinerAlone times each of these miners alone (one MineTriplets or
 // MinePairs call, like mining's BenchmarkMiners) on the very float64 matrix

@@ -123,9 +123,9 @@ func minedCases() []minedCase {
 		cases = append(cases,
 			minedCase{loss: pl.name, miner: "None", dist: pl.dist, newLoss: pl.newLoss},
 			minedCase{loss: pl.name, miner: "MultiSimilarity", dist: pl.dist, newLoss: pl.newLoss,
-				pair: func() mining.PairMiner { return mining.NewMultiSimilarity() }},
+				pair: func() mining.PairMiner { return mining.MultiSimilarityPML() }},
 			minedCase{loss: pl.name, miner: "PairMargin", dist: pl.dist, newLoss: pl.newLoss,
-				pair: func() mining.PairMiner { return mining.NewPairMargin() }},
+				pair: func() mining.PairMiner { return mining.PairMarginPML() }},
 		)
 	}
 	return cases
@@ -226,7 +226,7 @@ func newMinerAlone(c minedCase, batch mining.Batch, k int) (ma minerAlone, ok bo
 		if err != nil {
 			return ma, false, err
 		}
-		out := mining.NewTriplets(cp)
+		out := mining.NewTripletList(cp)
 		return minerAlone{
 			mine:  func() error { return m.MineTriplets(batch, out) },
 			mined: out.Len,
@@ -237,7 +237,7 @@ func newMinerAlone(c minedCase, batch mining.Batch, k int) (ma minerAlone, ok bo
 		if err != nil {
 			return ma, false, err
 		}
-		pos, neg := mining.NewPairs(cp), mining.NewPairs(cn)
+		pos, neg := mining.NewPairList(cp), mining.NewPairList(cn)
 		return minerAlone{
 			mine:  func() error { return m.MinePairs(batch, pos, neg) },
 			mined: func() int { return pos.Len() + neg.Len() },

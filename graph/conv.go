@@ -144,7 +144,7 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 		}
 		inputs = append(inputs, b)
 	}
-	if err := SameGraph(inputs...); err != nil {
+	if err := sameGraph(inputs...); err != nil {
 		return nil, err
 	}
 	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)

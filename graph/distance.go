@@ -86,11 +86,11 @@ func (d SquaredEuclidean) Matrix(x, y *G.Node) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	sum, err := OuterAdd(nx, ny)
+	sum, err := outerAdd(nx, ny)
 	if err != nil {
 		return nil, err
 	}
-	two, err := G.Mul(dot, Const(x.Dtype(), 2))
+	two, err := G.Mul(dot, constant(x.Dtype(), 2))
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func (d DotProduct) Matrix(x, y *G.Node) (*G.Node, error) {
 // prepare validates the inputs and optionally normalises them (once when
 // they are the same node).
 func prepare(x, y *G.Node, normalize bool) (*G.Node, *G.Node, error) {
-	_, dx, err := Embeddings("x", x)
+	_, dx, err := checkEmbeddings("x", x)
 	if err != nil {
 		return nil, nil, err
 	}
-	_, dy, err := Embeddings("y", y)
+	_, dy, err := checkEmbeddings("y", y)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +140,7 @@ func prepare(x, y *G.Node, normalize bool) (*G.Node, *G.Node, error) {
 	if x.Dtype() != y.Dtype() {
 		return nil, nil, fmt.Errorf("graph: x is %v, y is %v", x.Dtype(), y.Dtype())
 	}
-	if err := SameGraph(x, y); err != nil {
+	if err := sameGraph(x, y); err != nil {
 		return nil, nil, err
 	}
 	if !normalize {
@@ -186,7 +186,7 @@ const normTiny = 1e-24
 // F.normalize(eps=1e-12), so nothing turns into NaN. It is one op (and one
 // derivative op) writing into buffers it reuses from run to run.
 func L2Normalize(x *G.Node) (*G.Node, error) {
-	b, d, err := Embeddings("x", x)
+	b, d, err := checkEmbeddings("x", x)
 	if err != nil {
 		return nil, err
 	}

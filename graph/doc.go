@@ -23,7 +23,7 @@
 // written once for "smaller is closer".
 //
 // SafeSqrt returns exactly 0, with a zero gradient, for squared distances at
-// or below SqrtEpsilon (1e-10 in float32, 1e-20 in float64): below that the
+// or below ε (1e-10 in float32, 1e-20 in float64): below that the
 // matrix-product form is rounding noise, and Gorgonia's Sqrt has an infinite
 // derivative at 0.
 //

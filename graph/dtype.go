@@ -8,7 +8,8 @@ import (
 )
 
 // FloatDtype returns n's dtype if it is float32 or float64, and an error
-// naming what (the what argument, e.g. "embeddings") otherwise.
+// naming what (the what argument, e.g. "embeddings") otherwise. Custom
+// losses and ops validate their inputs with it and CheckLabels.
 func FloatDtype(what string, n *G.Node) (tensor.Dtype, error) {
 	if n == nil {
 		return tensor.Dtype{}, fmt.Errorf("graph: %s is nil", what)
@@ -21,9 +22,9 @@ func FloatDtype(what string, n *G.Node) (tensor.Dtype, error) {
 	}
 }
 
-// Const returns a scalar constant of dtype dt (float32 or float64). Gorgonia
+// constant returns a scalar constant of dtype dt (float32 or float64). Gorgonia
 // requires constants to have the dtype of the nodes they meet.
-func Const(dt tensor.Dtype, v float64) *G.Node {
+func constant(dt tensor.Dtype, v float64) *G.Node {
 	if dt == tensor.Float32 {
 		return G.NewConstant(float32(v))
 	}
@@ -31,7 +32,8 @@ func Const(dt tensor.Dtype, v float64) *G.Node {
 }
 
 // DenseOf returns a tensor of dtype dt (float32 or float64) and the given
-// shape holding the values v, converted to float32 when dt is float32.
+// shape holding the values v, converted to float32 when dt is float32: the
+// value to bind a batch with G.Let, or to return from an ApplyForward op.
 func DenseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
 	if dt == tensor.Float32 {
 		f := make([]float32, len(v))
@@ -43,9 +45,9 @@ func DenseOf(dt tensor.Dtype, v []float64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
-// Embeddings checks that x is a B×D float matrix with B ≥ 1 and D ≥ 1 and
+// embeddings checks that x is a B×D float matrix with B ≥ 1 and D ≥ 1 and
 // returns B and D.
-func Embeddings(what string, x *G.Node) (b, d int, err error) {
+func checkEmbeddings(what string, x *G.Node) (b, d int, err error) {
 	if _, err := FloatDtype(what, x); err != nil {
 		return 0, 0, err
 	}
@@ -59,8 +61,8 @@ func Embeddings(what string, x *G.Node) (b, d int, err error) {
 	return s[0], s[1], nil
 }
 
-// Labels checks that labels is an Int vector of length b.
-func Labels(labels *G.Node, b int) error {
+// CheckLabels checks that labels is an Int vector of length b.
+func CheckLabels(labels *G.Node, b int) error {
 	if labels == nil {
 		return fmt.Errorf("graph: labels is nil")
 	}
@@ -77,8 +79,8 @@ func Labels(labels *G.Node, b int) error {
 	return nil
 }
 
-// SameGraph reports an error unless all nodes belong to one graph.
-func SameGraph(nodes ...*G.Node) error {
+// sameGraph reports an error unless all nodes belong to one graph.
+func sameGraph(nodes ...*G.Node) error {
 	var g *G.ExprGraph
 	for _, n := range nodes {
 		if n == nil {

@@ -23,7 +23,7 @@ func Gather(x, idx *G.Node) (*G.Node, error) {
 	if idx == nil || idx.Dtype() != tensor.Int || idx.Dims() != 1 {
 		return nil, fmt.Errorf("graph: gather indices must be an int vector")
 	}
-	if err := SameGraph(x, idx); err != nil {
+	if err := sameGraph(x, idx); err != nil {
 		return nil, err
 	}
 	n, err := G.ApplyOp(gatherOp{dims: x.Dims(), dt: x.Dtype()}, x, idx)

@@ -611,8 +611,8 @@ func TestOpHashIncludesParameters(t *testing.T) {
 }
 
 func TestConstDtype(t *testing.T) {
-	require.Equal(t, tensor.Float32, graph.Const(tensor.Float32, 2).Dtype())
-	require.Equal(t, tensor.Float64, graph.Const(tensor.Float64, 2).Dtype())
+	require.Equal(t, tensor.Float32, graph.NewExpr(tensor.Float32).Const(2).Dtype())
+	require.Equal(t, tensor.Float64, graph.NewExpr(tensor.Float64).Const(2).Dtype())
 }
 
 func TestL2NormalizeZeroRow(t *testing.T) {

@@ -60,7 +60,7 @@ func Linear(x, w, b *G.Node, opt LinearOptions) (*G.Node, error) {
 		}
 		inputs = append(inputs, b)
 	}
-	if err := SameGraph(inputs...); err != nil {
+	if err := sameGraph(inputs...); err != nil {
 		return nil, err
 	}
 	n, err := G.ApplyOp(&linearOp{opBase: opBase{dt: dt, shape: tensor.Shape{g.b, g.o}}, geom: g, relu: opt.ReLU, bshape: bshape}, inputs...)

@@ -89,7 +89,8 @@ func apply(name string, out tensor.Dtype, outDims int, shape func([]tensor.Shape
 // the input shapes, and out/outDims give the output dtype and rank (0 for a
 // scalar). No gradient flows through the op. name identifies the op for
 // Gorgonia's node deduplication and must spell out every parameter that
-// changes what do computes.
+// changes what do computes. It is how a user writes a custom miner op or
+// mask (mining.TripletOp is built on it).
 func ApplyForward(name string, out tensor.Dtype, outDims int, shape func(in []tensor.Shape) (tensor.Shape, error), do func(in []G.Value) (G.Value, error), inputs ...*G.Node) (*G.Node, error) {
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("graph: %s: no inputs", name)
@@ -118,8 +119,8 @@ func dense(backing any, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(backing))
 }
 
-// StopGradient returns a node with x's value through which no gradient flows.
-func StopGradient(x *G.Node) (*G.Node, error) {
+// stopGradient returns a node with x's value through which no gradient flows.
+func stopGradient(x *G.Node) (*G.Node, error) {
 	return apply("stopgrad", x.Dtype(), x.Dims(),
 		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
 		func(in []G.Value) (G.Value, error) {

@@ -131,7 +131,7 @@ func PairwiseLogAddExp(v, has *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mx, err = StopGradient(mx); err != nil {
+	if mx, err = stopGradient(mx); err != nil {
 		return nil, err
 	}
 	term := func(kind string) (*G.Node, error) {
@@ -182,7 +182,7 @@ func PairwiseLogAddExp(v, has *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	none, err := G.Sub(Const(v.Dtype(), 1), any)
+	none, err := G.Sub(constant(v.Dtype(), 1), any)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package losses
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -18,7 +17,7 @@ import (
 //	different label:  h(NegMargin − D_ij)
 //
 // where h(x) = max(0, x)² when Squared is set and max(0, x) otherwise. The
-// seed's formula, 1[y_i=y_j]·D² + 1[y_i≠y_j]·max(0, ε − D)², is NewContrastive:
+// original formula, 1[y_i=y_j]·D² + 1[y_i≠y_j]·max(0, ε − D)², is NewContrastive:
 // Euclidean D, PosMargin 0, NegMargin ε = 1, Squared, Mean over all pairs.
 // pytorch-metric-learning's ContrastiveLoss is ContrastivePML.
 //
@@ -28,30 +27,35 @@ import (
 //
 // Each unordered pair appears twice, as (i, j) and (j, i); Mean and
 // MeanNonZero are unaffected, Sum counts it twice. A batch without pairs of a
-// kind contributes 0 for that kind, with a zero gradient.
+// kind contributes 0 for that kind, with a zero gradient. The zero
+// Contrastive is NewContrastive with NegMargin 0 and unsquared hinges
+// (Euclidean, Mean); set the fields you need.
 type Contrastive struct {
 	// Distance is the pairwise measure; nil means Euclidean{}.
 	Distance graph.Distance
-	// PosMargin: positive pairs closer than it cost nothing (seed: 0).
+	// PosMargin: positive pairs closer than it cost nothing (Hadsell et al.: 0).
 	PosMargin float64
 	// NegMargin is ε: negative pairs farther than it cost nothing.
 	NegMargin float64
-	// Squared squares the hinges (seed, Hadsell et al.); pytorch-metric-learning does not.
+	// Squared squares the hinges (Hadsell et al.); pytorch-metric-learning does not.
 	Squared bool
-	// Reduction over the pair terms; DefaultReduction means Mean.
-	Reduction Reduction
+	// Reducer over the pair terms; DefaultReducer means Mean.
+	Reducer Reducer
 	// Balanced reduces the positive and the negative terms separately and
 	// adds the two (pytorch-metric-learning); otherwise they are one pool.
 	Balanced bool
 	// Miner, when set, selects the pairs (and their weights) each batch;
 	// nil uses every pair.
 	Miner mining.PairMiner
+	// Ref, when set, adds a reference set (no gradient) to every anchor's
+	// partners; it cannot be combined with a Miner.
+	Ref *Ref
 }
 
-// NewContrastive returns the seed's contrastive loss: Euclidean distance,
+// NewContrastive returns Hadsell et al.'s contrastive loss: Euclidean distance,
 // squared hinges, PosMargin 0, NegMargin 1, the mean over all pairs.
 func NewContrastive() Contrastive {
-	return Contrastive{Distance: graph.Euclidean{}, NegMargin: 1, Squared: true, Reduction: Mean}
+	return Contrastive{Distance: graph.Euclidean{}, NegMargin: 1, Squared: true, Reducer: Mean}
 }
 
 // ContrastivePML returns pytorch-metric-learning's ContrastiveLoss defaults:
@@ -59,99 +63,57 @@ func NewContrastive() Contrastive {
 // unsquared hinges, MeanNonZero applied to positive and negative terms
 // separately, then added.
 func ContrastivePML() Contrastive {
-	return Contrastive{Distance: graph.Euclidean{Normalize: true}, NegMargin: 1, Reduction: MeanNonZero, Balanced: true}
+	return Contrastive{Distance: graph.Euclidean{Normalize: true}, NegMargin: 1, Reducer: MeanNonZero, Balanced: true}
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (c Contrastive) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "contrastive"
-	_, d, dt, err := batch(name, emb, labels)
+	e, emb, d, err := begin(name, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range []struct {
-		what string
-		v    float64
-	}{{"PosMargin", c.PosMargin}, {"NegMargin", c.NegMargin}} {
-		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
-			return nil, fmt.Errorf("losses: %s: %s is %v; want a finite value", name, m.what, m.v)
-		}
+	dist := distanceOr(c.Distance, graph.Euclidean{})
+	raw, pos, neg := pairs(name, e, dist, c.Miner, c.Ref, emb, labels, d)
+	if e.Err() != nil {
+		return end(name, e, nil)
 	}
-	if emb, err = finite(name, "embeddings", emb); err != nil {
+	return c.FromMined(raw, pos, neg)
+}
+
+// FromMined is the contrastive loss on pairs selected elsewhere: raw is a
+// matrix of c's Distance and pos and neg the weights of the positive and
+// negative pairs, of raw's shape (mining.PairOp's output, or label masks).
+func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
+	const name = "contrastive"
+	if err := checkFinite(name, "PosMargin", c.PosMargin, false); err != nil {
 		return nil, err
 	}
-	dist := c.Distance
-	if dist == nil {
-		dist = graph.Euclidean{}
+	if err := checkFinite(name, "NegMargin", c.NegMargin, false); err != nil {
+		return nil, err
 	}
+	dist := distanceOr(c.Distance, graph.Euclidean{})
 	if !dist.LargerIsCloser() && (c.PosMargin < 0 || c.NegMargin < 0) {
 		return nil, fmt.Errorf("losses: %s: margins must be ≥ 0 for a distance; got PosMargin %v, NegMargin %v", name, c.PosMargin, c.NegMargin)
 	}
-	red, err := c.Reduction.or(Mean)
+	red, err := c.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
 	}
-	m, raw, sign, err := orient(dist, emb)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %w", name, err)
+	if raw == nil || pos == nil || neg == nil {
+		return nil, fmt.Errorf("losses: %s: nil matrix or pair weights", name)
 	}
-	pos, neg, err := pairWeights(c.Miner, raw, labels, dist.LargerIsCloser(), d)
-	if err != nil {
-		return nil, err
-	}
-	// oriented units: positives h(m − sign·PosMargin), negatives h(sign·NegMargin − m)
-	pt, err := G.Sub(m, graph.Const(dt, sign*c.PosMargin))
-	if err != nil {
-		return nil, err
-	}
-	if pt, err = hinge(pt, c.Squared); err != nil {
-		return nil, err
-	}
-	nt, err := G.Sub(graph.Const(dt, sign*c.NegMargin), m)
-	if err != nil {
-		return nil, err
-	}
-	if nt, err = hinge(nt, c.Squared); err != nil {
-		return nil, err
-	}
+	e := graph.NewExpr(raw.Dtype())
+	m, sign := orient(e, dist, raw)                                // margins flip sign with a similarity
+	pt := hinge(e, e.Sub(m, e.Const(sign*c.PosMargin)), c.Squared) // h(D − m⁺)
+	nt := hinge(e, e.Sub(e.Const(sign*c.NegMargin), m), c.Squared) // h(m⁻ − D)
 	if c.Balanced {
-		pl, err := reduce(red, pt, pos)
-		if err != nil {
-			return nil, err
-		}
-		nl, err := reduce(red, nt, neg)
-		if err != nil {
-			return nil, err
-		}
-		return G.Add(pl, nl)
+		return end(name, e, e.Add(reduce(e, red, pt, pos), reduce(e, red, nt, neg)))
 	}
-	// One pool: term_ij = pos_ij·pt_ij + neg_ij·nt_ij with weight pos+neg.
-	a, err := G.HadamardProd(pt, pos)
-	if err != nil {
-		return nil, err
-	}
-	b, err := G.HadamardProd(nt, neg)
-	if err != nil {
-		return nil, err
-	}
-	terms, err := G.Add(a, b)
-	if err != nil {
-		return nil, err
-	}
-	w, err := G.Add(pos, neg)
-	if err != nil {
-		return nil, err
-	}
+	// one pool: term_ij = pos_ij·pt_ij + neg_ij·nt_ij with weight pos + neg
+	terms := e.Add(e.Mul(pt, pos), e.Mul(nt, neg))
 	if red == Mean {
-		sum, err := G.Sum(terms)
-		if err != nil {
-			return nil, err
-		}
-		sw, err := G.Sum(w)
-		if err != nil {
-			return nil, err
-		}
-		return graph.DivAtLeastOne(sum, sw)
+		return end(name, e, e.DivAtLeastOne(e.Sum(terms), e.Sum(e.Add(pos, neg))))
 	}
-	return reduce(red, terms, nil)
+	return end(name, e, reduce(e, red, terms, nil))
 }

@@ -13,8 +13,12 @@
 //
 // # Objectives and defaults
 //
-// The New… constructors return the formulas of the seed document; the …PML
-// constructors return pytorch-metric-learning's defaults.
+// The New… constructors return the formulas as the original papers write
+// them (the objectives surveyed by Weng 2021, "Contrastive Representation
+// Learning"); the …PML constructors return pytorch-metric-learning's
+// defaults. Zero values are useful: a zero NTXent, SupCon, NCE or
+// SoftNearestNeighbor is its New… preset, and a zero Triplet, Contrastive
+// or NPair is the formula with every margin or penalty at 0.
 //
 //	Contrastive   Chopra et al. 2005 / Hadsell et al. 2006   NewContrastive: Euclidean, D² and max(0, 1 − D)², mean
 //	Triplet       Schroff et al. 2015 (FaceNet)              NewTriplet: squared Euclidean, margin 0.2, sum over all valid triplets
@@ -23,7 +27,7 @@
 //	NCELogistic   Gutmann & Hyvärinen 2010                   logits l = log p_θ − log q for data and k·N noise samples
 //	NCE           NCELogistic on a labelled batch            NewNCE: cosine / τ = 0.1, positive pairs as data, negative pairs as noise
 //
-// and beyond the seed:
+// and, from the same survey:
 //
 //	NTXent               Chen et al. 2020 (SimCLR), InfoNCE    NewNTXent: cosine / τ = 0.07 (pytorch-metric-learning)
 //	SupCon               Khosla et al. 2020                    NewSupCon: cosine / τ = 0.1, L^sup_out
@@ -39,13 +43,25 @@
 // (no positive, no negative, nothing mined) contributes exactly 0 with a
 // zero gradient, never NaN. Mean and MeanNonZero divide by max(count, 1).
 //
-// # Miners
+// # Composition
 //
-// Triplet takes a mining.TripletMiner and Contrastive and Lifted a
-// mining.PairMiner. The miner runs inside the same forward pass on the
-// current matrix and labels and yields index tensors of fixed capacity with
-// a weight per slot, which the loss gathers with (graph.Gather on flat
-// indices a·B+p of the B×B matrix). Without a miner every valid tuple is used.
+// Every loss is configured the same way, with exported fields:
+//
+//	Distance  graph.Distance; nil means the loss's documented default
+//	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive, NTXent, SupCon, SoftNearestNeighbor)
+//	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon)
+//	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon)
+//
+// The miner runs inside the same forward pass on the current matrix and
+// labels and yields index tensors of fixed capacity with a weight per slot,
+// which the loss reads with graph.Gather (flat indices a·B+p of the B×B
+// matrix). Without a miner every valid tuple is used. Triplet.FromMined and
+// Contrastive.FromMined are the low-level path: they take a matrix and the
+// output of mining.TripletOp or mining.PairOp built by the caller.
+//
+// Each Loss body is written with graph.Expr, which keeps the first error,
+// so that it reads line by line as the formula of its doc comment; errors
+// name the loss ("losses: triplet: …").
 //
 // # Non-finite embeddings
 //

@@ -10,7 +10,7 @@ import (
 	"github.com/contrastive-go/contrastive/mining"
 )
 
-// The seed's triplet loss on four 2-D embeddings of two classes. By hand,
+// FaceNet's triplet loss on four 2-D embeddings of two classes. By hand,
 // with squared distances d(0,1)=1, d(0,2)=1, d(0,3)=9, d(1,2)=2, d(1,3)=10,
 // d(2,3)=4 and margin 0.2, the violating triplets are (0,1,2): 0.2,
 // (2,3,0): 3.2 and (2,3,1): 2.2, which sum to 5.6.
@@ -66,4 +66,40 @@ func ExampleTriplet_mined() {
 	}
 	fmt.Printf("loss %.4f\n", loss.Value().Data())
 	// Output: loss 5.6000
+}
+
+// A reference set supplies what the batch lacks: two views of one image
+// (label 0) have no negative in their own batch, so NT-Xent alone is 0; a
+// memory row of another class (label 1) gives each positive pair the
+// negative it needs. By hand, with cosine similarities and τ = 1, each of
+// the two positive pairs pays −log(e¹ / (e¹ + e⁰)) = log(1 + e⁻¹) ≈ 0.3133.
+func ExampleRef() {
+	g := G.NewGraph()
+	emb := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 2), G.WithName("views"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float64{1, 0, 1, 0}))))
+	labels := G.NewVector(g, tensor.Int, G.WithShape(2), G.WithName("labels"),
+		G.WithValue(tensor.New(tensor.WithShape(2), tensor.WithBacking([]int{0, 0}))))
+	memory := G.NewMatrix(g, tensor.Float64, G.WithShape(1, 2), G.WithName("memory"),
+		G.WithValue(tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 1}))))
+	memLabels := G.NewVector(g, tensor.Int, G.WithShape(1), G.WithName("memory labels"),
+		G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]int{1}))))
+
+	alone, err := losses.NTXent{Temperature: 1}.Loss(emb, labels)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	withRef, err := losses.NTXent{Temperature: 1, Ref: &losses.Ref{Embeddings: memory, Labels: memLabels}}.Loss(emb, labels)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("alone %.4f, with the reference set %.4f\n", alone.Value().Data(), withRef.Value().Data())
+	// Output: alone 0.0000, with the reference set 0.3133
 }

@@ -2,7 +2,6 @@ package losses
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -24,7 +23,7 @@ const (
 
 // Lifted is the lifted structured loss of Song, Xiang, Jegelka & Savarese
 // (2016, "Deep Metric Learning via Lifted Structured Feature Embedding"),
-// exactly as the seed writes it:
+// in the form Weng (2021) summarises:
 //
 //	L = 1/(2|P|) · Σ_{(i,j)∈P} max(0, L_ij)²
 //
@@ -51,99 +50,36 @@ type Lifted struct {
 	Miner mining.PairMiner
 }
 
-// NewLifted returns the seed's smooth lifted structured loss with Euclidean
+// NewLifted returns Song et al.'s smooth lifted structured loss with Euclidean
 // distance and margin 1.
 func NewLifted() Lifted { return Lifted{Distance: graph.Euclidean{}, Margin: 1} }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "lifted structured"
-	_, d, dt, err := batch(name, emb, labels)
+	e, emb, d, err := begin(name, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	if emb, err = finite(name, "embeddings", emb); err != nil {
+	if err := checkFinite(name, "margin", l.Margin, true); err != nil {
 		return nil, err
-	}
-	if !(l.Margin >= 0) || math.IsInf(l.Margin, 0) {
-		return nil, fmt.Errorf("losses: %s: margin is %v; want a finite value ≥ 0", name, l.Margin)
 	}
 	if l.Form != LiftedSmooth && l.Form != LiftedHard {
 		return nil, fmt.Errorf("losses: %s: unknown form %d", name, int(l.Form))
 	}
-	dist := l.Distance
-	if dist == nil {
-		dist = graph.Euclidean{}
-	}
-	m, raw, _, err := orient(dist, emb)
-	if err != nil {
-		return nil, fmt.Errorf("losses: %s: %w", name, err)
-	}
-	pos, neg, err := pairWeights(l.Miner, raw, labels, dist.LargerIsCloser(), d)
-	if err != nil {
-		return nil, err
-	}
-	// Mined negatives enter as a set (weight > 0), as the masks must be 0/1.
-	if neg, err = graph.Indicator(neg, 0); err != nil {
-		return nil, err
-	}
-	// a_ik = ε − D_ik over the negatives of row i
-	a, err := G.Sub(graph.Const(dt, l.Margin), m)
-	if err != nil {
-		return nil, err
-	}
-	has, err := graph.AnyInRow(neg)
-	if err != nil {
-		return nil, err
-	}
-	var pair *G.Node // B×B: the max or log-sum-exp term of L_ij
+	dist := distanceOr(l.Distance, graph.Euclidean{})
+	raw, pos, neg := pairs(name, e, dist, l.Miner, nil, emb, labels, d)
+	m, _ := orient(e, dist, raw)
+	neg = e.Indicator(neg, 0)        // mined negatives enter as a set
+	a := e.Sub(e.Const(l.Margin), m) // a_ik = ε − D_ik
+	has := e.AnyInRow(neg)           // row i has a negative
+	var pair *G.Node
 	if l.Form == LiftedHard {
-		u, err := graph.MaskedRowMax(a, neg)
-		if err != nil {
-			return nil, err
-		}
-		if pair, err = graph.PairwiseMax(u, has); err != nil {
-			return nil, err
-		}
+		pair = e.PairwiseMax(e.MaskedRowMax(a, neg), has) // max(max_k a_ik, max_l a_jl)
 	} else {
-		u, err := graph.MaskedLogSumExp(a, neg)
-		if err != nil {
-			return nil, err
-		}
-		if pair, err = graph.PairwiseLogAddExp(u, has); err != nil {
-			return nil, err
-		}
+		pair = e.PairwiseLogAddExp(e.MaskedLogSumExp(a, neg), has) // log(Σ_k e^{a_ik} + Σ_l e^{a_jl})
 	}
-	lij, err := G.Add(m, pair)
-	if err != nil {
-		return nil, err
-	}
-	terms, err := hinge(lij, true)
-	if err != nil {
-		return nil, err
-	}
-	// keep positive pairs where at least one side has a negative
-	anyHas, err := graph.PairAny(has, has)
-	if err != nil {
-		return nil, err
-	}
-	w, err := G.HadamardProd(pos, anyHas)
-	if err != nil {
-		return nil, err
-	}
-	if terms, err = G.HadamardProd(terms, w); err != nil {
-		return nil, err
-	}
-	sum, err := G.Sum(terms)
-	if err != nil {
-		return nil, err
-	}
-	np, err := G.Sum(pos)
-	if err != nil {
-		return nil, err
-	}
-	if np, err = G.Mul(np, graph.Const(dt, 2)); err != nil {
-		return nil, err
-	}
-	return graph.DivAtLeastOne(sum, np)
+	terms := hinge(e, e.Add(m, pair), true)                                              // max(0, L_ij)²
+	w := e.Mul(pos, e.PairAny(has, has))                                                 // positive pairs where i or j has a negative
+	return end(name, e, e.DivAtLeastOne(e.Sum(e.Mul(terms, w)), e.Scale(e.Sum(pos), 2))) // 1/(2|P|) Σ
 }

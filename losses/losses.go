@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -17,13 +18,13 @@ type Func func(embeddings, labels *G.Node) (*G.Node, error)
 // Loss calls f.
 func (f Func) Loss(embeddings, labels *G.Node) (*G.Node, error) { return f(embeddings, labels) }
 
-// Reduction says how per-term losses become one scalar.
-type Reduction int
+// Reducer says how per-term losses become one scalar.
+type Reducer int
 
 const (
-	// DefaultReduction stands for the loss's own documented default.
-	DefaultReduction Reduction = iota
-	// Sum adds the terms (the seed's triplet loss).
+	// DefaultReducer stands for the loss's own documented default.
+	DefaultReducer Reducer = iota
+	// Sum adds the terms (FaceNet's triplet loss, Schroff et al. 2015).
 	Sum
 	// Mean divides the sum by the number of terms considered (valid pairs or
 	// triplets), or by 1 when there are none.
@@ -33,9 +34,9 @@ const (
 	MeanNonZero
 )
 
-func (r Reduction) String() string {
+func (r Reducer) String() string {
 	switch r {
-	case DefaultReduction:
+	case DefaultReducer:
 		return "default"
 	case Sum:
 		return "sum"
@@ -44,12 +45,12 @@ func (r Reduction) String() string {
 	case MeanNonZero:
 		return "mean-nonzero"
 	}
-	return fmt.Sprintf("Reduction(%d)", int(r))
+	return fmt.Sprintf("Reducer(%d)", int(r))
 }
 
-func (r Reduction) or(def Reduction) (Reduction, error) {
+func (r Reducer) or(def Reducer) (Reducer, error) {
 	switch r {
-	case DefaultReduction:
+	case DefaultReducer:
 		return def, nil
 	case Sum, Mean, MeanNonZero:
 		return r, nil
@@ -59,26 +60,51 @@ func (r Reduction) or(def Reduction) (Reduction, error) {
 
 // reduce applies r to terms weighted by w (a constant 0/1 or weight tensor
 // of terms' shape; nil means all ones).
-func reduce(r Reduction, terms, w *G.Node) (*G.Node, error) {
-	if r == Mean {
-		if w == nil {
-			return G.Mean(terms)
-		}
-		return graph.WeightedMean(terms, w) // Σ w·t / max(Σ w, 1)
+func reduce(e *graph.Expr, r Reducer, terms, w *G.Node) *G.Node {
+	switch {
+	case r == Mean && w == nil:
+		return e.Mean(terms)
+	case r == Mean:
+		return e.WeightedMean(terms, w) // Σ w·t / max(Σ w, 1)
+	case w != nil:
+		terms = e.Mul(terms, w)
 	}
-	var err error
-	if w != nil {
-		if terms, err = G.HadamardProd(terms, w); err != nil {
-			return nil, err
-		}
+	if r == MeanNonZero {
+		return e.MeanNonZero(terms)
 	}
-	switch r {
-	case Sum:
-		return G.Sum(terms)
-	case MeanNonZero:
-		return graph.MeanNonZero(terms)
+	return e.Sum(terms)
+}
+
+// Ref is a reference set: embeddings (R×D, the batch's dtype and D) and
+// their labels (Int, R) that a loss compares its batch against in addition
+// to the batch itself, with no gradient flowing into them (a cross-batch
+// memory, a MoCo-style queue). With a reference set the pairs are (i, j)
+// with i a row of the batch and j a row of the batch (j ≠ i) or of the
+// reference set: the loss of the batch with the reference rows appended,
+// counting only the batch's rows as anchors.
+type Ref struct {
+	Embeddings, Labels *G.Node
+}
+
+// begin checks the batch and starts the loss's expression: the builder and
+// the embeddings read through the finiteness check.
+func begin(name string, emb, labels *G.Node) (e *graph.Expr, checked *G.Node, d int, err error) {
+	_, d, dt, err := batch(name, emb, labels)
+	if err != nil {
+		return nil, nil, 0, err
 	}
-	return nil, fmt.Errorf("losses: unknown reduction %v", r)
+	if checked, err = finite(name, "embeddings", emb); err != nil {
+		return nil, nil, 0, err
+	}
+	return graph.NewExpr(dt), checked, d, nil
+}
+
+// end returns the loss node, or the builder's first error naming the loss.
+func end(name string, e *graph.Expr, loss *G.Node) (*G.Node, error) {
+	if err := e.Err(); err != nil {
+		return nil, fmt.Errorf("losses: %s: %w", name, err)
+	}
+	return loss, nil
 }
 
 // batch checks the embeddings (B×D float) and labels (Int vector of length
@@ -114,48 +140,91 @@ func batch(name string, emb, labels *G.Node) (b, d int, dt tensor.Dtype, err err
 	return b, d, dt, nil
 }
 
-// gather reads entries of the B×B matrix m at the flat indices idx (Int
-// vector of length C) and returns a C-vector (graph.Gather, whose gradient
-// is a scatter-add; G.ByIndices on the (B·B, 1) reshape gives the same values
-// and gradient but costs an order of magnitude more at millions of indices).
-func gather(m, idx *G.Node) (*G.Node, error) { return graph.Gather(m, idx) }
-
-// orient returns the distance's matrix oriented so that smaller is closer,
-// the raw matrix (what miners read) and the sign that maps a margin given in
-// the distance's own units to the oriented units (−1 for similarities).
-func orient(d graph.Distance, emb *G.Node) (oriented, raw *G.Node, sign float64, err error) {
-	if raw, err = d.Matrix(emb, emb); err != nil {
-		return nil, nil, 0, err
+// check validates the reference set against the batch's embeddings (the
+// caller names the loss).
+func (r *Ref) check(emb *G.Node) error {
+	if r.Embeddings == nil || r.Labels == nil {
+		return fmt.Errorf("reference set needs both embeddings and labels")
 	}
+	s := r.Embeddings.Shape()
+	if r.Embeddings.Dtype() != emb.Dtype() || len(s) != 2 || s[0] < 1 || s[1] != emb.Shape()[1] {
+		return fmt.Errorf("reference embeddings are %v %v; want R×%d %v with R ≥ 1", r.Embeddings.Dtype(), s, emb.Shape()[1], emb.Dtype())
+	}
+	if err := graph.CheckLabels(r.Labels, s[0]); err != nil {
+		return fmt.Errorf("reference set: %w", err)
+	}
+	if r.Embeddings.Graph() != emb.Graph() || r.Labels.Graph() != emb.Graph() {
+		return fmt.Errorf("reference set belongs to another graph")
+	}
+	return nil
+}
+
+// pairs returns what a pair loss reads: the matrix raw of dist between the
+// batch and its partners (the batch, then the reference rows), and the
+// weights of the positive and negative pairs, of raw's shape: the miner's
+// selection when miner is set, otherwise the label masks (every ordered
+// pair i ≠ j).
+func pairs(name string, e *graph.Expr, dist graph.Distance, miner mining.PairMiner, ref *Ref, emb, labels *G.Node, d int) (raw, pos, neg *G.Node) {
+	raw = e.Matrix(dist, emb, emb)
+	if ref == nil {
+		if miner != nil {
+			pos, neg = e.Do2(func() (*G.Node, *G.Node, error) {
+				return mining.PairOp(miner, raw, labels, dist.LargerIsCloser(), d)
+			})
+			return raw, pos, neg
+		}
+		return raw, e.LabelMask(labels, graph.SameLabel), e.LabelMask(labels, graph.DifferentLabel)
+	}
+	if err := ref.check(emb); err != nil {
+		e.Fail(err)
+		return nil, nil, nil
+	}
+	if miner != nil {
+		e.Fail(fmt.Errorf("a Miner and a reference set cannot be combined (miners read a square batch matrix)"))
+		return nil, nil, nil
+	}
+	r := e.StopGradient(ref.Embeddings)
+	raw = e.ConcatCols(raw, e.Matrix(dist, emb, r))
+	pos = e.ConcatCols(e.LabelMask(labels, graph.SameLabel), e.CrossLabelMask(labels, ref.Labels, graph.SameLabel))
+	neg = e.ConcatCols(e.LabelMask(labels, graph.DifferentLabel), e.CrossLabelMask(labels, ref.Labels, graph.DifferentLabel))
+	return raw, pos, neg
+}
+
+// orient returns the matrix oriented so that smaller is closer
+// (graph.Orient) and the sign that maps a margin given in the distance's own
+// units to oriented units (−1 for similarities).
+func orient(e *graph.Expr, d graph.Distance, raw *G.Node) (oriented *G.Node, sign float64) {
 	sign = 1
 	if d.LargerIsCloser() {
 		sign = -1
 	}
-	oriented, err = graph.Orient(d, raw)
-	return oriented, raw, sign, err
-}
-
-// pairWeights returns the B×B weights of positive and negative pairs: the
-// miner's selection when miner is set, otherwise the label masks (every
-// ordered pair i ≠ j).
-func pairWeights(miner mining.PairMiner, raw, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
-	if miner != nil {
-		return mining.MinePairs(miner, raw, labels, larger, dim)
-	}
-	if pos, err = graph.LabelMask(labels, graph.SameLabel, raw.Dtype()); err != nil {
-		return nil, nil, err
-	}
-	if neg, err = graph.LabelMask(labels, graph.DifferentLabel, raw.Dtype()); err != nil {
-		return nil, nil, err
-	}
-	return pos, neg, nil
+	return e.Do(func() (*G.Node, error) { return graph.Orient(d, raw) }), sign
 }
 
 // hinge returns max(0, x), squared when squared is set.
-func hinge(x *G.Node, squared bool) (*G.Node, error) {
-	r, err := G.Rectify(x)
-	if err != nil || !squared {
-		return r, err
+func hinge(e *graph.Expr, x *G.Node, squared bool) *G.Node {
+	if squared {
+		return e.Square(e.Relu(x))
 	}
-	return G.Square(r)
+	return e.Relu(x)
+}
+
+// distanceOr returns d, or def when d is nil.
+func distanceOr(d, def graph.Distance) graph.Distance {
+	if d == nil {
+		return def
+	}
+	return d
+}
+
+// checkFinite reports an error unless v is finite (and ≥ 0 when nonNeg).
+func checkFinite(name, what string, v float64, nonNeg bool) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || (nonNeg && v < 0) {
+		want := "a finite value"
+		if nonNeg {
+			want += " ≥ 0"
+		}
+		return fmt.Errorf("losses: %s: %s is %v; want %s", name, what, v, want)
+	}
+	return nil
 }

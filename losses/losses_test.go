@@ -46,7 +46,7 @@ func cases() []lossCase {
 		for _, sq := range []bool{true, false} {
 			for _, bal := range []bool{false, true} {
 				for _, red := range []struct {
-					r losses.Reduction
+					r losses.Reducer
 					s string
 				}{{losses.Mean, "mean"}, {losses.Sum, "sum"}, {losses.MeanNonZero, "mean-nonzero"}} {
 					pm, nm := 0.1, 1.2
@@ -55,7 +55,7 @@ func cases() []lossCase {
 					}
 					out = append(out, lossCase{
 						name:   fmt.Sprintf("contrastive/%s/squared=%t/balanced=%t/%s", mt.name, sq, bal, red.s),
-						loss:   losses.Contrastive{Distance: mt.d, PosMargin: pm, NegMargin: nm, Squared: sq, Balanced: bal, Reduction: red.r},
+						loss:   losses.Contrastive{Distance: mt.d, PosMargin: pm, NegMargin: nm, Squared: sq, Balanced: bal, Reducer: red.r},
 						oracle: contrastiveOracle{mt.m, pm, nm, sq, bal, red.s}.loss,
 					})
 				}
@@ -63,12 +63,12 @@ func cases() []lossCase {
 		}
 		for _, soft := range []bool{false, true} {
 			for _, red := range []struct {
-				r losses.Reduction
+				r losses.Reducer
 				s string
 			}{{losses.Sum, "sum"}, {losses.Mean, "mean"}, {losses.MeanNonZero, "mean-nonzero"}} {
 				out = append(out, lossCase{
 					name:   fmt.Sprintf("triplet/%s/soft=%t/%s", mt.name, soft, red.s),
-					loss:   losses.Triplet{Distance: mt.d, Margin: 0.3, SoftMargin: soft, Reduction: red.r},
+					loss:   losses.Triplet{Distance: mt.d, Margin: 0.3, SoftMargin: soft, Reducer: red.r},
 					oracle: tripletOracle{mt.m, 0.3, soft, red.s}.loss,
 				})
 			}
@@ -381,14 +381,14 @@ func TestErrors(t *testing.T) {
 		{"npair-l2-nan", losses.NPair{L2: math.NaN()}, "n-pair: L2 is NaN; want a finite value ≥ 0"},
 		{"npair-l2-inf", losses.NPair{L2: math.Inf(1)}, "n-pair: L2 is +Inf"},
 		{"contrastive-margin", losses.Contrastive{NegMargin: -1}, "margins must be ≥ 0"},
-		{"nce-temperature-zero", losses.NCE{}, "temperature is 0"},
+		{"nce-temperature-tiny-negative", losses.NCE{Temperature: -1e-9}, "temperature is -1e-09"},
 		{"nce-temperature-negative", losses.NCE{Temperature: -1}, "temperature is -1"},
 		{"nce-temperature-nan", losses.NCE{Temperature: math.NaN()}, "temperature is NaN"},
 		{"npair-l2", losses.NPair{L2: -1}, "L2 is -1"},
-		{"ntxent-temperature", losses.NTXent{}, "nt-xent: temperature is 0"},
+		{"ntxent-temperature", losses.NTXent{Temperature: -0.07}, "nt-xent: temperature is -0.07"},
 		{"supcon-temperature", losses.SupCon{Temperature: -0.1}, "supcon: temperature is -0.1"},
 		{"snn-temperature", losses.SoftNearestNeighbor{Temperature: math.Inf(1)}, "temperature is +Inf"},
-		{"reduction", losses.Triplet{Reduction: 42}, "unknown reduction 42"},
+		{"reduction", losses.Triplet{Reducer: 42}, "unknown reduction 42"},
 		{"lifted-form", losses.Lifted{Form: 7}, "unknown form 7"},
 		{"all-triplets-too-big", losses.Triplet{Miner: mining.AllTriplets{Capacity: -1}}, "Capacity is -1"},
 	} {
@@ -417,7 +417,7 @@ func TestNonFiniteEmbeddingsFail(t *testing.T) {
 		loss lossFn
 	}{
 		{"contrastive", losses.NewContrastive()},
-		{"contrastive", losses.Contrastive{NegMargin: 1, Miner: mining.NewPairMargin()}},
+		{"contrastive", losses.Contrastive{NegMargin: 1, Miner: mining.PairMarginPML()}},
 		{"triplet", losses.NewTriplet()},
 		{"triplet", losses.Triplet{Margin: 0.2, Miner: mining.BatchHard{}}},
 		{"lifted structured", losses.NewLifted()},

@@ -40,7 +40,7 @@ func TestTripletBatchHardMatchesOracle(t *testing.T) {
 		n++
 	}
 	want := sum / float64(n)
-	l := losses.Triplet{Distance: graph.Euclidean{}, Margin: 0.3, Reduction: losses.Mean, Miner: mining.BatchHard{}}
+	l := losses.Triplet{Distance: graph.Euclidean{}, Margin: 0.3, Reducer: losses.Mean, Miner: mining.BatchHard{}}
 	res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
 	graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-10, "batch-hard triplet")
 }
@@ -71,7 +71,7 @@ func TestContrastivePairMarginMatchesOracle(t *testing.T) {
 	}
 	require.NotEmpty(t, terms)
 	want := reduceTerms(terms, "mean")
-	l := losses.Contrastive{Distance: graph.Euclidean{}, PosMargin: 0.5, NegMargin: 2, Squared: true, Reduction: losses.Mean, Miner: miner}
+	l := losses.Contrastive{Distance: graph.Euclidean{}, PosMargin: 0.5, NegMargin: 2, Squared: true, Reducer: losses.Mean, Miner: miner}
 	res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
 	graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-10, "pair-margin contrastive")
 }

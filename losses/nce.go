@@ -5,7 +5,6 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
 )
@@ -19,7 +18,7 @@ import (
 //
 //	L = −1/N [ Σ_data log h(x) + Σ_noise log(1 − h(x̃)) ]
 //
-// which for k = 1 is the seed's −1/N Σ_i [log σ(l(x_i)) + log(1 − σ(l(x̃_i)))].
+// which for k = 1 is the paper's −1/N Σ_i [log σ(l(x_i)) + log(1 − σ(l(x̃_i)))].
 // It is computed with a stable softplus (log σ(x) = −softplus(−x)), so very
 // large logits give exact values and no NaN.
 func NCELogistic(data, noise *G.Node) (*G.Node, error) {
@@ -48,39 +47,10 @@ func NCELogistic(data, noise *G.Node) (*G.Node, error) {
 	}
 	logNu := math.Log(float64(kn / n))
 	// −log h(x) = softplus(−(l − log ν)); −log(1 − h(x̃)) = softplus(l̃ − log ν)
-	dl, err := G.Sub(graph.Const(dt, logNu), data)
-	if err != nil {
-		return nil, err
-	}
-	nl, err := G.Sub(noise, graph.Const(dt, logNu))
-	if err != nil {
-		return nil, err
-	}
-	return nceSum(dl, nl, float64(n), dt)
-}
-
-// nceSum returns (Σ softplus(dl) + Σ softplus(nl)) / n.
-func nceSum(dl, nl *G.Node, n float64, dt tensor.Dtype) (*G.Node, error) {
-	sum := func(x *G.Node) (*G.Node, error) {
-		sp, err := graph.Softplus(x)
-		if err != nil {
-			return nil, err
-		}
-		return G.Sum(sp)
-	}
-	a, err := sum(dl)
-	if err != nil {
-		return nil, err
-	}
-	b, err := sum(nl)
-	if err != nil {
-		return nil, err
-	}
-	total, err := G.Add(a, b)
-	if err != nil {
-		return nil, err
-	}
-	return G.Div(total, graph.Const(dt, n))
+	e := graph.NewExpr(dt)
+	data = e.Softplus(e.Sub(e.Const(logNu), data))
+	noise = e.Softplus(e.Sub(noise, e.Const(logNu)))
+	return end("nce", e, e.Div(e.Add(e.Sum(data), e.Sum(noise)), e.Const(float64(n))))
 }
 
 // NCE applies NCELogistic to a labelled embedding batch: the positive pairs
@@ -91,10 +61,12 @@ func nceSum(dl, nl *G.Node, n float64, dt tensor.Dtype) (*G.Node, error) {
 // uniform over pairs, a constant that the learned scale absorbs, so it is
 // left out of the logit. A batch without positive pairs gives the noise term
 // alone divided by 1; without negatives ν is taken as 1.
+//
+// The zero NCE is NewNCE.
 type NCE struct {
 	// Distance; nil means Cosine{}.
 	Distance graph.Distance
-	// Temperature τ > 0 dividing the similarity.
+	// Temperature τ > 0 dividing the similarity; 0 means 0.1.
 	Temperature float64
 }
 
@@ -105,66 +77,15 @@ func NewNCE() NCE { return NCE{Distance: graph.Cosine{}, Temperature: 0.1} }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
-	z, pos, neg, others, dt, err := logits("nce", l.Distance, graph.Cosine{}, l.Temperature, emb, labels)
+	const name = "nce"
+	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	np, err := G.Sum(pos)
-	if err != nil {
-		return nil, err
-	}
-	nn, err := G.Sum(neg)
-	if err != nil {
-		return nil, err
-	}
-	// log ν = log(max(#neg, 1)) − log(max(#pos, 1)), a constant per batch
-	logNu, err := graph.ApplyForward("ncelognu", dt, 0,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil },
-		func(in []G.Value) (G.Value, error) {
-			p, _ := graphFloat(in[0])
-			q, _ := graphFloat(in[1])
-			v := math.Log(math.Max(q, 1)) - math.Log(math.Max(p, 1))
-			if dt == tensor.Float32 {
-				return G.NewF32(float32(v)), nil
-			}
-			return G.NewF64(v), nil
-		}, np, nn)
-	if err != nil {
-		return nil, err
-	}
+	np, nn := e.Sum(pos), e.Sum(neg)
+	logNu := e.Sub(e.Log(e.AtLeastOne(nn)), e.Log(e.AtLeastOne(np))) // log ν = log(max(#neg, 1) / max(#pos, 1))
 	// One softplus over the matrix: data (positive pairs) pay
-	// softplus(−(l − log ν)), noise (negative pairs) softplus(l − log ν).
-	shifted, err := G.Sub(z, logNu)
-	if err != nil {
-		return nil, err
-	}
-	sign, err := G.Sub(neg, pos)
-	if err != nil {
-		return nil, err
-	}
-	if shifted, err = G.HadamardProd(shifted, sign); err != nil {
-		return nil, err
-	}
-	terms, err := graph.Softplus(shifted)
-	if err != nil {
-		return nil, err
-	}
-	if terms, err = G.HadamardProd(terms, others); err != nil {
-		return nil, err
-	}
-	total, err := G.Sum(terms)
-	if err != nil {
-		return nil, err
-	}
-	return graph.DivAtLeastOne(total, np)
-}
-
-func graphFloat(v G.Value) (float64, bool) {
-	switch x := v.Data().(type) {
-	case float32:
-		return float64(x), true
-	case float64:
-		return x, true
-	}
-	return 0, false
+	// softplus(−(z − log ν)), noise (negative pairs) softplus(z − log ν).
+	terms := e.Mul(e.Softplus(e.Mul(e.Sub(z, logNu), e.Sub(neg, pos))), others)
+	return end(name, e, e.DivAtLeastOne(e.Sum(terms), np)) // mean over positive pairs
 }

@@ -2,7 +2,6 @@ package losses
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -33,6 +32,10 @@ type NPair struct {
 // NewNPair returns Sohn's N-pair loss with λ = 0.002.
 func NewNPair() NPair { return NPair{L2: 0.002} }
 
+// NPairPML returns pytorch-metric-learning's NPairsLoss defaults: no
+// embedding penalty (the zero NPair).
+func NPairPML() NPair { return NPair{} }
+
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "n-pair"
@@ -43,152 +46,101 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if emb, err = finite(name, "embeddings", emb); err != nil {
 		return nil, err
 	}
-	if !(l.L2 >= 0) || math.IsInf(l.L2, 0) {
-		return nil, fmt.Errorf("losses: %s: L2 is %v; want a finite value ≥ 0", name, l.L2)
+	if err := checkFinite(name, "L2", l.L2, true); err != nil {
+		return nil, err
 	}
 	c := b / 2 // at most B/2 classes have two samples
-	tuples, err := graph.ApplyForward(fmt.Sprintf("npairtuples(cap=%d)", c), tensor.Float64, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{3, c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			return tensor.New(tensor.WithShape(3, c), tensor.WithBacking(npairTuples(in[0].Data().([]int), c))), nil
-		}, labels)
-	if err != nil {
-		return nil, err
-	}
-	anchorIdx, err := graph.ApplyForward("npairrow(0)", tensor.Int, 1, vecShape(c), intRow(0, c), tuples)
-	if err != nil {
-		return nil, err
-	}
-	posIdx, err := graph.ApplyForward("npairrow(1)", tensor.Int, 1, vecShape(c), intRow(1, c), tuples)
-	if err != nil {
-		return nil, err
-	}
-	valid, err := graph.ApplyForward(fmt.Sprintf("npairvalid(%v)", dt), dt, 1, vecShape(c), floatRow(2, c, dt), tuples)
-	if err != nil {
-		return nil, err
-	}
-	anchors, err := G.ByIndices(emb, anchorIdx, 0) // C×D
-	if err != nil {
-		return nil, err
-	}
-	positives, err := G.ByIndices(emb, posIdx, 0) // C×D
-	if err != nil {
-		return nil, err
-	}
-	logits, err := graph.DotProduct{}.Matrix(anchors, positives) // C×C, f_iᵀf_j⁺
-	if err != nil {
-		return nil, err
-	}
-	ap, err := G.HadamardProd(anchors, positives)
-	if err != nil {
-		return nil, err
-	}
-	diag, err := G.Sum(ap, 1) // f_iᵀf_i⁺
-	if err != nil {
-		return nil, err
-	}
-	x, err := graph.SubCol(logits, diag)
-	if err != nil {
-		return nil, err
-	}
-	// negatives: valid j ≠ i of a valid row i
-	negMask, err := graph.ApplyForward(fmt.Sprintf("npairneg(%v)", dt), dt, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c, c}, nil },
-		func(in []G.Value) (G.Value, error) {
-			v := in[0].Data().([]float64)[2*c : 3*c]
-			out := make([]float64, c*c)
-			for i := 0; i < c; i++ {
-				for j := 0; j < c; j++ {
-					if i != j && v[i] != 0 && v[j] != 0 {
-						out[i*c+j] = 1
-					}
+	// The tuples are recomputed from the labels by each forward-only op
+	// (O(B) work), so every op returns its own dtype: Int indices, float masks.
+	tuple := func(what string, out tensor.Dtype, dims int, shape tensor.Shape, f func(t npairSelection) any) (*G.Node, error) {
+		return graph.ApplyForward(fmt.Sprintf("npair%s(cap=%d,%v)", what, c, out), out, dims,
+			func([]tensor.Shape) (tensor.Shape, error) { return shape.Clone(), nil },
+			func(in []G.Value) (G.Value, error) {
+				v := f(npairTuples(in[0].Data().([]int), c))
+				if w, ok := v.([]float64); ok {
+					return graph.DenseOf(out, w, shape...), nil
 				}
-			}
-			return graph.DenseOf(dt, out, c, c), nil
-		}, tuples)
+				return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)), nil
+			}, labels)
+	}
+	anchorIdx, err := tuple("anchors", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.anchor })
 	if err != nil {
 		return nil, err
 	}
-	rows, err := graph.MaskedLog1pSumExp(x, negMask)
+	posIdx, err := tuple("positives", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.positive })
 	if err != nil {
 		return nil, err
 	}
-	loss, err := graph.WeightedMean(rows, valid)
+	valid, err := tuple("valid", dt, 1, tensor.Shape{c}, func(t npairSelection) any { return t.valid() })
 	if err != nil {
 		return nil, err
 	}
-	if l.L2 == 0 {
-		return loss, nil
-	}
-	reg := func(e *G.Node) (*G.Node, error) {
-		sq, err := G.Square(e)
-		if err != nil {
-			return nil, err
-		}
-		n2, err := G.Sum(sq, 1)
-		if err != nil {
-			return nil, err
-		}
-		return graph.WeightedMean(n2, valid)
-	}
-	ra, err := reg(anchors)
+	negMask, err := tuple("negatives", dt, 2, tensor.Shape{c, c}, func(t npairSelection) any { return t.negatives() })
 	if err != nil {
 		return nil, err
 	}
-	rp, err := reg(positives)
-	if err != nil {
-		return nil, err
+	e := graph.NewExpr(dt)
+	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
+	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
+	logits := e.Matrix(graph.DotProduct{}, anchors, positives)                         // C×C, f_iᵀf_j⁺
+	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
+	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
+	if l.L2 != 0 {
+		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
+		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
 	}
-	r, err := G.Add(ra, rp)
-	if err != nil {
-		return nil, err
-	}
-	if r, err = G.Mul(r, graph.Const(dt, 0.25*l.L2)); err != nil {
-		return nil, err
-	}
-	return G.Add(loss, r)
+	return end(name, e, loss)
 }
 
-// npairTuples packs (anchor, positive, valid) rows for capacity c: the first
-// two samples of each class in order of first appearance.
-func npairTuples(labels []int, c int) []float64 {
-	out := make([]float64, 3*c)
+// npairSelection is the tuples of one batch: the first two samples of each
+// class in order of first appearance, n of them, padded to the capacity
+// with index 0.
+type npairSelection struct {
+	anchor, positive []int
+	n                int
+}
+
+// npairTuples selects the tuples for capacity c.
+func npairTuples(labels []int, c int) npairSelection {
+	t := npairSelection{anchor: make([]int, c), positive: make([]int, c)}
 	first := map[int]int{}
 	used := map[int]bool{}
-	n := 0
 	for i, l := range labels {
 		f, seen := first[l]
 		if !seen {
 			first[l] = i
 			continue
 		}
-		if used[l] || n == c {
+		if used[l] || t.n == c {
 			continue
 		}
 		used[l] = true
-		out[n], out[c+n], out[2*c+n] = float64(f), float64(i), 1
-		n++
+		t.anchor[t.n], t.positive[t.n] = f, i
+		t.n++
+	}
+	return t
+}
+
+// valid returns the C-vector 1 for a filled slot, 0 for padding.
+func (t npairSelection) valid() []float64 {
+	v := make([]float64, len(t.anchor))
+	for i := 0; i < t.n; i++ {
+		v[i] = 1
+	}
+	return v
+}
+
+// negatives returns the C×C mask of filled slots j ≠ i of a filled row i:
+// the other classes' positives.
+func (t npairSelection) negatives() []float64 {
+	c := len(t.anchor)
+	out := make([]float64, c*c)
+	for i := 0; i < t.n; i++ {
+		for j := 0; j < t.n; j++ {
+			if i != j {
+				out[i*c+j] = 1
+			}
+		}
 	}
 	return out
-}
-
-func vecShape(c int) func([]tensor.Shape) (tensor.Shape, error) {
-	return func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{c}, nil }
-}
-
-func intRow(k, c int) func([]G.Value) (G.Value, error) {
-	return func(in []G.Value) (G.Value, error) {
-		src := in[0].Data().([]float64)[k*c : (k+1)*c]
-		out := make([]int, c)
-		for i, v := range src {
-			out[i] = int(v)
-		}
-		return tensor.New(tensor.WithShape(c), tensor.WithBacking(out)), nil
-	}
-}
-
-func floatRow(k, c int, dt tensor.Dtype) func([]G.Value) (G.Value, error) {
-	return func(in []G.Value) (G.Value, error) {
-		return graph.DenseOf(dt, append([]float64(nil), in[0].Data().([]float64)[k*c:(k+1)*c]...), c), nil
-	}
 }

@@ -5,9 +5,9 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/mining"
 )
 
 // Softmax-based objectives over a labelled batch. Each works on the logits
@@ -25,16 +25,30 @@ import (
 //
 // averaged over positive pairs. For SimCLR give the two augmented views of
 // an image the same label. A pair whose anchor has no negative gives 0.
+//
+// The zero NTXent is NewNTXent.
 type NTXent struct {
 	// Distance; nil means Cosine{}.
 	Distance graph.Distance
-	// Temperature τ > 0.
+	// Temperature τ > 0; 0 means 0.07.
 	Temperature float64
+	// Reducer over the per-term values; DefaultReducer means Mean.
+	Reducer Reducer
+	// Miner, when set, selects the positive pairs and the negatives each
+	// batch (as sets: weights are ignored); nil uses every pair.
+	Miner mining.PairMiner
+	// Ref, when set, adds a reference set (no gradient) to every anchor's
+	// positives and negatives; it cannot be combined with a Miner.
+	Ref *Ref
 }
 
 // NewNTXent returns NT-Xent on cosine similarity with τ = 0.07
 // (pytorch-metric-learning's default; SimCLR reports 0.1–0.5).
 func NewNTXent() NTXent { return NTXent{Distance: graph.Cosine{}, Temperature: 0.07} }
+
+// NTXentPML returns pytorch-metric-learning's NTXentLoss defaults (cosine
+// similarity, τ = 0.07): the same as NewNTXent.
+func NTXentPML() NTXent { return NewNTXent() }
 
 // SupCon is the supervised contrastive loss of Khosla et al. (2020), the
 // L^sup_out form: for each anchor i with positives P(i),
@@ -42,16 +56,30 @@ func NewNTXent() NTXent { return NTXent{Distance: graph.Cosine{}, Temperature: 0
 //	L_i = −1/|P(i)| Σ_{p∈P(i)} log( e^{z_ip} / Σ_{a≠i} e^{z_ia} )
 //
 // averaged over anchors that have a positive.
+//
+// The zero SupCon is NewSupCon.
 type SupCon struct {
 	// Distance; nil means Cosine{}.
 	Distance graph.Distance
-	// Temperature τ > 0.
+	// Temperature τ > 0; 0 means 0.1.
 	Temperature float64
+	// Reducer over the per-term values; DefaultReducer means Mean.
+	Reducer Reducer
+	// Miner, when set, selects the positive pairs and the other samples
+	// each batch (as sets); nil uses every pair.
+	Miner mining.PairMiner
+	// Ref, when set, adds a reference set (no gradient) to every anchor's
+	// positives and other samples; it cannot be combined with a Miner.
+	Ref *Ref
 }
 
 // NewSupCon returns SupCon on cosine similarity with τ = 0.1 (Khosla et
 // al.'s and pytorch-metric-learning's default).
 func NewSupCon() SupCon { return SupCon{Distance: graph.Cosine{}, Temperature: 0.1} }
+
+// SupConPML returns pytorch-metric-learning's SupConLoss defaults (cosine
+// similarity, τ = 0.1): the same as NewSupCon.
+func SupConPML() SupCon { return NewSupCon() }
 
 // SoftNearestNeighbor is the soft nearest neighbour loss of Frosst,
 // Papernot & Hinton (2019) with squared Euclidean distances d:
@@ -59,11 +87,15 @@ func NewSupCon() SupCon { return SupCon{Distance: graph.Cosine{}, Temperature: 0
 //	L = −1/B' Σ_i log( Σ_{j≠i, y_j=y_i} e^{−d_ij/T} / Σ_{k≠i} e^{−d_ik/T} )
 //
 // over the B' samples that have a same-label neighbour in the batch.
+//
+// The zero SoftNearestNeighbor is NewSoftNearestNeighbor.
 type SoftNearestNeighbor struct {
 	// Distance; nil means SquaredEuclidean{} (the paper's).
 	Distance graph.Distance
-	// Temperature T > 0.
+	// Temperature T > 0; 0 means 1.
 	Temperature float64
+	// Reducer over the anchors' values; DefaultReducer means Mean.
+	Reducer Reducer
 }
 
 // NewSoftNearestNeighbor returns the loss with squared Euclidean distances
@@ -72,145 +104,77 @@ func NewSoftNearestNeighbor() SoftNearestNeighbor {
 	return SoftNearestNeighbor{Distance: graph.SquaredEuclidean{}, Temperature: 1}
 }
 
-// logits returns z = s/τ (or −d/τ for a distance) and the masks: positives
-// (same label, i ≠ j), negatives, and all pairs i ≠ j.
-func logits(name string, d graph.Distance, def graph.Distance, tau float64, emb, labels *G.Node) (z, pos, neg, others *G.Node, dt tensor.Dtype, err error) {
-	if _, _, dt, err = batch(name, emb, labels); err != nil {
-		return
+// logits starts a softmax loss: it checks the batch and the temperature
+// (0 means def), and returns the builder and z = s/τ (or −d/τ for a
+// distance) with the masks of positives (same label, i ≠ j), negatives and
+// all partners j ≠ i, over the batch and the reference set when one is set.
+func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mining.PairMiner, ref *Ref, emb, labels *G.Node) (e *graph.Expr, z, pos, neg, others *G.Node, err error) {
+	e, emb, dim, err := begin(name, emb, labels)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
 	}
-	if emb, err = finite(name, "embeddings", emb); err != nil {
-		return
+	if tau == 0 {
+		tau = defTau
 	}
 	if !(tau > 0) || math.IsInf(tau, 0) {
-		err = fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0", name, tau)
-		return
+		return nil, nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
 	}
-	if d == nil {
-		d = def
+	d = distanceOr(d, defD)
+	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
+	if miner != nil { // mined pairs enter as sets
+		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
-	m, e := d.Matrix(emb, emb)
-	if e != nil {
-		err = fmt.Errorf("losses: %s: %w", name, e)
-		return
-	}
-	scale := 1 / tau
-	if !d.LargerIsCloser() {
-		scale = -scale
-	}
-	if z, err = G.Mul(m, graph.Const(dt, scale)); err != nil {
-		return
-	}
-	if pos, err = graph.LabelMask(labels, graph.SameLabel, dt); err != nil {
-		return
-	}
-	if neg, err = graph.LabelMask(labels, graph.DifferentLabel, dt); err != nil {
-		return
-	}
-	others, err = G.Add(pos, neg)
-	return
+	m, _ := orient(e, d, raw)
+	return e, e.Scale(m, -1/tau), pos, neg, e.Add(pos, neg), nil
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
-	z, pos, neg, _, _, err := logits("nt-xent", l.Distance, graph.Cosine{}, l.Temperature, emb, labels)
+	const name = "nt-xent"
+	e, z, pos, neg, _, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.07, l.Miner, l.Ref, emb, labels)
+	if err != nil {
+		return nil, err
+	}
+	red, err := l.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
 	}
 	// ℓ_ij = log(1 + e^{lse_i − z_ij}) with lse_i = log Σ_neg e^{z_ik};
 	// rows without negatives are masked out.
-	lse, err := graph.MaskedLogSumExp(z, neg)
-	if err != nil {
-		return nil, err
-	}
-	has, err := graph.AnyInRow(neg)
-	if err != nil {
-		return nil, err
-	}
-	diff, err := graph.SubCol(z, lse) // z_ij − lse_i
-	if err != nil {
-		return nil, err
-	}
-	ndiff, err := G.Neg(diff)
-	if err != nil {
-		return nil, err
-	}
-	terms, err := graph.Softplus(ndiff)
-	if err != nil {
-		return nil, err
-	}
-	if terms, err = graph.MulCol(terms, has); err != nil {
-		return nil, err
-	}
-	return graph.WeightedMean(terms, pos)
+	lse := e.MaskedLogSumExp(z, neg)
+	terms := e.MulCol(e.Softplus(e.Neg(e.SubCol(z, lse))), e.AnyInRow(neg))
+	return end(name, e, reduce(e, red, terms, pos)) // over positive pairs
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
-	z, pos, _, others, _, err := logits("supcon", l.Distance, graph.Cosine{}, l.Temperature, emb, labels)
+	const name = "supcon"
+	e, z, pos, _, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	lse, err := graph.MaskedLogSumExp(z, others) // log Σ_{a≠i} e^{z_ia}
+	red, err := l.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
 	}
-	zp, err := G.HadamardProd(z, pos)
-	if err != nil {
-		return nil, err
-	}
-	sumPos, err := G.Sum(zp, 1)
-	if err != nil {
-		return nil, err
-	}
-	count, err := G.Sum(pos, 1)
-	if err != nil {
-		return nil, err
-	}
-	has, err := graph.AnyInRow(pos)
-	if err != nil {
-		return nil, err
-	}
-	// |P(i)|, or 1 for rows without positives (masked out below)
-	none, err := G.Sub(graph.Const(z.Dtype(), 1), has)
-	if err != nil {
-		return nil, err
-	}
-	den, err := G.Add(count, none)
-	if err != nil {
-		return nil, err
-	}
-	meanPos, err := G.HadamardDiv(sumPos, den)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := G.Sub(lse, meanPos)
-	if err != nil {
-		return nil, err
-	}
-	return graph.WeightedMean(rows, has)
+	lse := e.MaskedLogSumExp(z, others)                           // log Σ_{a≠i} e^{z_ia}
+	has := e.AnyInRow(pos)                                        // anchors with a positive
+	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
+	meanPos := e.Div(e.Sum(e.Mul(z, pos), 1), count)              // 1/|P(i)| Σ_p z_ip
+	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SoftNearestNeighbor) Loss(emb, labels *G.Node) (*G.Node, error) {
-	z, pos, _, others, _, err := logits("soft nearest neighbour", l.Distance, graph.SquaredEuclidean{}, l.Temperature, emb, labels)
+	const name = "soft nearest neighbour"
+	e, z, pos, _, others, err := logits(name, l.Distance, graph.SquaredEuclidean{}, l.Temperature, 1, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}
-	lp, err := graph.MaskedLogSumExp(z, pos)
+	red, err := l.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
 	}
-	la, err := graph.MaskedLogSumExp(z, others)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := G.Sub(la, lp)
-	if err != nil {
-		return nil, err
-	}
-	has, err := graph.AnyInRow(pos)
-	if err != nil {
-		return nil, err
-	}
-	return graph.WeightedMean(rows, has)
+	rows := e.Sub(e.MaskedLogSumExp(z, others), e.MaskedLogSumExp(z, pos)) // −log(Σ_same / Σ_all)
+	return end(name, e, reduce(e, red, rows, e.AnyInRow(pos)))             // over anchors with a neighbour
 }

@@ -21,7 +21,7 @@ func (BatchHard) TripletCapacity(b int) (int, error) {
 }
 
 // MineTriplets implements TripletMiner.
-func (BatchHard) MineTriplets(batch Batch, out *Triplets) error {
+func (BatchHard) MineTriplets(batch Batch, out *TripletList) error {
 	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func BenchmarkMiners(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				out := mining.NewTriplets(c)
+				out := mining.NewTripletList(c)
 				b.ReportAllocs()
 				for b.Loop() {
 					if err := tc.miner.MineTriplets(dist, out); err != nil {
@@ -54,15 +54,15 @@ func BenchmarkMiners(b *testing.B) {
 			miner mining.PairMiner
 			batch mining.Batch
 		}{
-			{"MultiSimilarity", mining.NewMultiSimilarity(), sims},
-			{"PairMargin", mining.NewPairMargin(), dist},
+			{"MultiSimilarity", mining.MultiSimilarityPML(), sims},
+			{"PairMargin", mining.PairMarginPML(), dist},
 		} {
 			b.Run(fmt.Sprintf("%s/B=%d", tc.name, n), func(b *testing.B) {
 				cp, cn, err := tc.miner.PairCapacity(n)
 				if err != nil {
 					b.Fatal(err)
 				}
-				pos, neg := mining.NewPairs(cp), mining.NewPairs(cn)
+				pos, neg := mining.NewPairList(cp), mining.NewPairList(cn)
 				b.ReportAllocs()
 				for b.Loop() {
 					if err := tc.miner.MinePairs(tc.batch, pos, neg); err != nil {

@@ -7,7 +7,7 @@ import (
 
 // beginTriplets checks the output list and the batch and empties the list,
 // so that a failed call leaves no stale triplets behind.
-func beginTriplets(batch Batch, out *Triplets) error {
+func beginTriplets(batch Batch, out *TripletList) error {
 	if out == nil {
 		return fmt.Errorf("mining: nil output triplets")
 	}
@@ -16,7 +16,7 @@ func beginTriplets(batch Batch, out *Triplets) error {
 }
 
 // beginPairs is beginTriplets for pair miners.
-func beginPairs(batch Batch, pos, neg *Pairs) error {
+func beginPairs(batch Batch, pos, neg *PairList) error {
 	if pos == nil || neg == nil {
 		return fmt.Errorf("mining: nil output pairs")
 	}
@@ -102,7 +102,7 @@ func worstAnchorPositive(b int) float64 {
 
 // addTriplet appends to out and turns a full list into an error that names
 // the miner.
-func addTriplet(name string, out *Triplets, a, p, n int) error {
+func addTriplet(name string, out *TripletList, a, p, n int) error {
 	if err := out.Add(a, p, n, 1); err != nil {
 		return fmt.Errorf("mining: %s: the batch yields more than the %d slots of the output; raise %s.Capacity or size the output with TripletCapacity", name, out.Cap(), name)
 	}
@@ -110,7 +110,7 @@ func addTriplet(name string, out *Triplets, a, p, n int) error {
 }
 
 // addPair appends to list and names the miner when it is full.
-func addPair(name, kind string, list *Pairs, i, j int) error {
+func addPair(name, kind string, list *PairList, i, j int) error {
 	if err := list.Add(i, j, 1); err != nil {
 		return fmt.Errorf("mining: %s: the batch yields more %s pairs than the %d slots of the output; size it with PairCapacity", name, kind, list.Cap())
 	}

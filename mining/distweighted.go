@@ -112,7 +112,7 @@ func distanceWeightedLogWeight(d, cutoff float64, dim int) float64 {
 }
 
 // MineTriplets implements TripletMiner.
-func (m DistanceWeighted) MineTriplets(batch Batch, out *Triplets) error {
+func (m DistanceWeighted) MineTriplets(batch Batch, out *TripletList) error {
 	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}

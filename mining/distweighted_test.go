@@ -61,7 +61,7 @@ func TestDistanceWeightedFrequencies(t *testing.T) {
 				total += want[i]
 			}
 			miner := mining.NewDistanceWeighted(42)
-			out := mining.NewTriplets(k * (k - 1))
+			out := mining.NewTripletList(k * (k - 1))
 			count := make([]int, len(negDist))
 			draws := 0
 			for range calls {
@@ -100,7 +100,7 @@ func TestDistanceWeightedFrequencies(t *testing.T) {
 func TestDistanceWeightedLargeDim(t *testing.T) {
 	m := dwBatch(10, []float64{0.6, 0.6, 0.7, 1.0}, 4096)
 	miner := mining.NewDistanceWeighted(7)
-	out := mining.NewTriplets(90)
+	out := mining.NewTripletList(90)
 	first := 0
 	const calls = 10
 	for range calls {
@@ -119,7 +119,7 @@ func TestDistanceWeightedLargeDim(t *testing.T) {
 
 func TestDistanceWeightedNothingBelowCutoff(t *testing.T) {
 	m := dwBatch(4, []float64{1.4, 1.5, 2}, 8)
-	out := mining.NewTriplets(12)
+	out := mining.NewTripletList(12)
 	require.NoError(t, mining.NewDistanceWeighted(1).MineTriplets(m.batch(), out))
 	require.Zero(t, out.Len())
 	// a larger NonzeroLossCutoff lets 1.4 and 1.5 in, never 2 (< 2 strictly)
@@ -140,7 +140,7 @@ func TestDistanceWeightedReproducible(t *testing.T) {
 	m := mat{v: euclidean(x, 0), labels: labels, dim: 16}
 	run := func(miner mining.DistanceWeighted) [][]triplet {
 		var all [][]triplet
-		out := mining.NewTriplets(32 * 3)
+		out := mining.NewTripletList(32 * 3)
 		for range 3 {
 			require.NoError(t, miner.MineTriplets(m.batch(), out))
 			all = append(all, tripletsOf(out))

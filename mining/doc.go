@@ -17,7 +17,7 @@
 //
 // Triplet miners (TripletMiner) fill a fixed-capacity Triplets list of
 // (anchor, positive, negative) batch rows with a weight per slot (0 for
-// padding); pair miners (PairMiner) fill a positive and a negative Pairs
+// padding); pair miners (PairMiner) fill a positive and a negative PairList
 // list of ordered pairs (i, j), i ≠ j. TripletCapacity and PairCapacity
 // give the number of slots a batch of B needs; by default this is the
 // worst case over all labelings (documented per miner), refused above
@@ -26,11 +26,11 @@
 // Capacity above MaxCapacity (64M slots, about SlotBytes = 128 bytes each)
 // is refused with the memory it would need.
 //
-// In a Gorgonia graph, MineTriplets and MinePairs (ops.go) wrap a miner as
+// In a Gorgonia graph, TripletOp and PairOp (ops.go) wrap a miner as
 // a forward-only op on the distance matrix and the labels: the op runs
 // inside the same pass as the encoder and returns index tensors of fixed
-// capacity (flat indices a·B+p and a·B+n for ByIndices on axis 0 of the
-// matrix reshaped to (B·B, 1)) plus slot weights, or B×B pair-weight
+// capacity (flat indices a·B+p and a·B+n into the B×B matrix, read with
+// graph.Gather) plus slot weights, or B×B pair-weight
 // matrices. The graph is built and compiled once; new labels bound with
 // G.Let change the selection without rebuilding it.
 //
@@ -44,6 +44,12 @@
 //	MultiSimilarity  MS-loss pair mining with Epsilon
 //	PairMargin       positive pairs farther than PosMargin, negative pairs closer than NegMargin
 //	PKSampler        epochs of P classes × K samples
+//
+// Every miner is configured the same way: a struct whose exported fields
+// are its options, each with its zero value documented. …PML constructors
+// return pytorch-metric-learning's defaults where they differ from the zero
+// value (MultiSimilarityPML, PairMarginPML); NewDistanceWeighted takes the
+// seed of the generator that miner needs.
 //
 // Ties between equal matrix entries go to the lowest batch index wherever a
 // miner picks one candidate (BatchHard, SemiHard and its fallbacks).
@@ -66,7 +72,7 @@
 //
 // Options are struct fields. A field whose zero value is itself a legal
 // setting (margins, Epsilon) has no hidden default: zero means zero, and
-// the constructors NewMultiSimilarity (Epsilon 0.1) and NewPairMargin
+// the constructors MultiSimilarityPML (Epsilon 0.1) and PairMarginPML
 // (0.2, 0.8) give pytorch-metric-learning's defaults. Fields whose zero
 // value is meaningless take a documented default (Capacity 0 = worst case;
 // DistanceWeighted cutoffs 0 = 0.5 and 1.4).

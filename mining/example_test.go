@@ -26,7 +26,7 @@ func ExampleBatchHard() {
 		fmt.Println(err)
 		return
 	}
-	out := mining.NewTriplets(c)
+	out := mining.NewTripletList(c)
 	if err := miner.MineTriplets(batch, out); err != nil {
 		fmt.Println(err)
 		return
@@ -55,7 +55,7 @@ func ExampleSemiHard() {
 		LargerIsCloser: true,
 		Labels:         []int{0, 0, 1, 2},
 	}
-	out := mining.NewTriplets(6)
+	out := mining.NewTripletList(6)
 	miner := mining.SemiHard{Margin: 0.1, Fallback: mining.FallbackFarthest}
 	if err := miner.MineTriplets(batch, out); err != nil {
 		fmt.Println(err)
@@ -69,9 +69,9 @@ func ExampleSemiHard() {
 	// 1 0 2
 }
 
-// ExampleMineTriplets builds the mining op once and rebinds each batch's
+// ExampleTripletOp builds the mining op once and rebinds each batch's
 // labels with G.Let, as a training loop does.
-func ExampleMineTriplets() {
+func ExampleTripletOp() {
 	g := G.NewGraph()
 	dist := G.NewMatrix(g, tensor.Float64, G.WithShape(4, 4), G.WithName("dist"),
 		G.WithValue(tensor.New(tensor.WithShape(4, 4), tensor.WithBacking([]float64{
@@ -81,7 +81,7 @@ func ExampleMineTriplets() {
 			2, 5, 1, 0,
 		}))))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(4), G.WithName("labels"))
-	mined, err := mining.MineTriplets(mining.BatchHard{}, dist, labels, false, 2)
+	mined, err := mining.TripletOp(mining.BatchHard{}, dist, labels, false, 2)
 	if err != nil {
 		fmt.Println(err)
 		return

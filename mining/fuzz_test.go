@@ -60,7 +60,7 @@ func FuzzMinersInvariants(f *testing.F) {
 
 		// DistanceWeighted: Euclidean distances only.
 		dw := mining.NewDistanceWeighted(seed)
-		out := mining.NewTriplets(max(1, b*b))
+		out := mining.NewTripletList(max(1, b*b))
 		err := dw.MineTriplets(dist.batch(), out)
 		if d < 2 {
 			require.ErrorContains(t, err, "Batch.Dim is 1")
@@ -89,7 +89,7 @@ func FuzzMinersInvariants(f *testing.F) {
 		// Pair miners.
 		for _, m := range []mat{dist, sims} {
 			for _, eps := range []float64{0, 0.1, margin} {
-				pos, negs := mining.NewPairs(max(1, b*b)), mining.NewPairs(max(1, b*b))
+				pos, negs := mining.NewPairList(max(1, b*b)), mining.NewPairList(max(1, b*b))
 				require.NoError(t, mining.MultiSimilarity{Epsilon: eps}.MinePairs(m.batch(), pos, negs))
 				wantPos, wantNeg := oracleMultiSimilarity(m, eps)
 				require.Equal(t, sortedPairs(wantPos), pairsOf(pos))
@@ -106,7 +106,7 @@ func FuzzMinersInvariants(f *testing.F) {
 	})
 }
 
-func checkPairs(t *testing.T, labels []int, pos, neg *mining.Pairs) {
+func checkPairs(t *testing.T, labels []int, pos, neg *mining.PairList) {
 	t.Helper()
 	for k := 0; k < pos.Len(); k++ {
 		require.NotEqual(t, pos.I[k], pos.J[k])

@@ -116,7 +116,7 @@ func mine(t testing.TB, miner mining.TripletMiner, m mat) []triplet {
 	t.Helper()
 	c, err := miner.TripletCapacity(m.n())
 	require.NoError(t, err)
-	out := mining.NewTriplets(c)
+	out := mining.NewTripletList(c)
 	require.NoError(t, miner.MineTriplets(m.batch(), out))
 	for k, w := range out.Weight {
 		if want := float64(min(1, max(0, out.Len()-k))); w != want { // 1 for filled slots, 0 for padding
@@ -156,7 +156,7 @@ func TestPairMinersMatchBruteForce(t *testing.T) {
 			t.Run(tm.name+"/"+tc.name, func(t *testing.T) {
 				cp, cn, err := tc.miner.PairCapacity(tm.m.n())
 				require.NoError(t, err)
-				pos, neg := mining.NewPairs(cp), mining.NewPairs(cn)
+				pos, neg := mining.NewPairList(cp), mining.NewPairList(cn)
 				require.NoError(t, tc.miner.MinePairs(tm.m.batch(), pos, neg))
 				wantPos, wantNeg := tc.oracle(tm.m)
 				require.Equal(t, sortedPairs(wantPos), pairsOf(pos), "positive pairs")
@@ -207,7 +207,7 @@ func TestTieRules(t *testing.T) {
 
 // TestBatchHardOrder pins the documented output order (by anchor).
 func TestBatchHardOrder(t *testing.T) {
-	out := mining.NewTriplets(6)
+	out := mining.NewTripletList(6)
 	require.NoError(t, mining.BatchHard{}.MineTriplets(mat{v: tieDist, labels: tieLabels}.batch(), out))
 	require.Equal(t, []int{0, 1, 2, 3, 4, 0}, out.Anchor) // last slot is padding
 }
@@ -242,7 +242,7 @@ func TestEmptySelections(t *testing.T) {
 				})
 			}
 			t.Run(fmt.Sprintf("%s/larger=%t/pairs", lc.name, larger), func(t *testing.T) {
-				pos, neg := mining.NewPairs(42), mining.NewPairs(42)
+				pos, neg := mining.NewPairList(42), mining.NewPairList(42)
 				require.NoError(t, mining.MultiSimilarity{Epsilon: 10}.MinePairs(m.batch(), pos, neg))
 				require.Zero(t, pos.Len())
 				require.Zero(t, neg.Len())
@@ -272,7 +272,7 @@ func TestAllTriplets(t *testing.T) {
 		require.Len(t, mine(t, mining.AllTriplets{}, mat{v: tieDist, labels: tieLabels}), 26)
 	})
 	t.Run("order", func(t *testing.T) {
-		out := mining.NewTriplets(26)
+		out := mining.NewTripletList(26)
 		require.NoError(t, mining.AllTriplets{}.MineTriplets(mat{v: tieDist, labels: tieLabels}.batch(), out))
 		// first anchor 0, positive 1, negatives 3, 4, 5; then positive 2
 		require.Equal(t, []int{3, 4, 5, 3}, out.Negative[:4])
@@ -314,7 +314,7 @@ func TestAllTriplets(t *testing.T) {
 		}
 	})
 	t.Run("capacity too small", func(t *testing.T) {
-		err := mining.AllTriplets{}.MineTriplets(mat{v: tieDist, labels: tieLabels}.batch(), mining.NewTriplets(25))
+		err := mining.AllTriplets{}.MineTriplets(mat{v: tieDist, labels: tieLabels}.batch(), mining.NewTripletList(25))
 		require.ErrorContains(t, err, "raise AllTriplets.Capacity")
 	})
 }
@@ -436,12 +436,12 @@ func TestMinerErrors(t *testing.T) {
 	nan.Dist = append([]float64(nil), tieDist...)
 	nan.Dist[7] = math.NaN()
 	empty := mining.Batch{}
-	out := mining.NewTriplets(100)
+	out := mining.NewTripletList(100)
 	type tc struct {
 		name  string
 		miner mining.TripletMiner
 		batch mining.Batch
-		out   *mining.Triplets
+		out   *mining.TripletList
 		want  string
 	}
 	var cases []tc
@@ -453,7 +453,7 @@ func TestMinerErrors(t *testing.T) {
 			tc{name + "/short matrix", m, short, out, "35 entries"},
 			tc{name + "/NaN", m, nan, out, "distance (1, 1) is NaN"},
 			tc{name + "/empty", m, empty, out, "empty batch"},
-			tc{name + "/too small", m, good, mining.NewTriplets(1), "slots"}, // leaves the list full
+			tc{name + "/too small", m, good, mining.NewTripletList(1), "slots"}, // leaves the list full
 		)
 	}
 	sims := good
@@ -492,16 +492,16 @@ func TestMinerErrors(t *testing.T) {
 		name     string
 		miner    mining.PairMiner
 		batch    mining.Batch
-		pos, neg *mining.Pairs
+		pos, neg *mining.PairList
 		want     string
 	}{
-		{"MultiSimilarity/nil", mining.NewMultiSimilarity(), good, nil, mining.NewPairs(30), "nil output pairs"},
-		{"MultiSimilarity/NaN", mining.MultiSimilarity{Epsilon: math.NaN()}, good, mining.NewPairs(30), mining.NewPairs(30), "Epsilon is NaN"},
-		{"MultiSimilarity/short", mining.NewMultiSimilarity(), short, mining.NewPairs(30), mining.NewPairs(30), "35 entries"},
-		{"MultiSimilarity/too small", mining.MultiSimilarity{Epsilon: 100}, good, mining.NewPairs(1), mining.NewPairs(1), "slots"},
-		{"PairMargin/NaN", mining.PairMargin{NegMargin: math.NaN()}, good, mining.NewPairs(30), mining.NewPairs(30), "NegMargin is NaN"},
-		{"PairMargin/NaN entry", mining.NewPairMargin(), nan, mining.NewPairs(30), mining.NewPairs(30), "NaN"},
-		{"PairMargin/too small", mining.PairMargin{PosMargin: -1, NegMargin: 100}, good, mining.NewPairs(30), mining.NewPairs(3), "negative pairs"},
+		{"MultiSimilarity/nil", mining.MultiSimilarityPML(), good, nil, mining.NewPairList(30), "nil output pairs"},
+		{"MultiSimilarity/NaN", mining.MultiSimilarity{Epsilon: math.NaN()}, good, mining.NewPairList(30), mining.NewPairList(30), "Epsilon is NaN"},
+		{"MultiSimilarity/short", mining.MultiSimilarityPML(), short, mining.NewPairList(30), mining.NewPairList(30), "35 entries"},
+		{"MultiSimilarity/too small", mining.MultiSimilarity{Epsilon: 100}, good, mining.NewPairList(1), mining.NewPairList(1), "slots"},
+		{"PairMargin/NaN", mining.PairMargin{NegMargin: math.NaN()}, good, mining.NewPairList(30), mining.NewPairList(30), "NegMargin is NaN"},
+		{"PairMargin/NaN entry", mining.PairMarginPML(), nan, mining.NewPairList(30), mining.NewPairList(30), "NaN"},
+		{"PairMargin/too small", mining.PairMargin{PosMargin: -1, NegMargin: 100}, good, mining.NewPairList(30), mining.NewPairList(3), "negative pairs"},
 	}
 	for _, c := range pairCases {
 		t.Run(c.name, func(t *testing.T) {

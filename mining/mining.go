@@ -58,19 +58,19 @@ func (b Batch) Validate() error {
 	return nil
 }
 
-// Triplets is a fixed-capacity list of (anchor, positive, negative) rows of
+// TripletList is a fixed-capacity list of (anchor, positive, negative) rows of
 // a batch with a weight per slot; slots past Len are padding with weight 0.
-type Triplets struct {
+type TripletList struct {
 	Anchor, Positive, Negative []int
 	Weight                     []float64
 	n                          int
 }
 
-// NewTriplets returns an empty list with room for capacity triplets (none
+// NewTripletList returns an empty list with room for capacity triplets (none
 // for a negative capacity).
-func NewTriplets(capacity int) *Triplets {
+func NewTripletList(capacity int) *TripletList {
 	capacity = max(capacity, 0)
-	return &Triplets{
+	return &TripletList{
 		Anchor:   make([]int, capacity),
 		Positive: make([]int, capacity),
 		Negative: make([]int, capacity),
@@ -79,13 +79,13 @@ func NewTriplets(capacity int) *Triplets {
 }
 
 // Cap returns the number of slots.
-func (t *Triplets) Cap() int { return len(t.Anchor) }
+func (t *TripletList) Cap() int { return len(t.Anchor) }
 
 // Len returns the number of filled slots.
-func (t *Triplets) Len() int { return t.n }
+func (t *TripletList) Len() int { return t.n }
 
 // Reset empties the list (all slots become padding).
-func (t *Triplets) Reset() {
+func (t *TripletList) Reset() {
 	for i := 0; i < t.n; i++ {
 		t.Anchor[i], t.Positive[i], t.Negative[i], t.Weight[i] = 0, 0, 0, 0
 	}
@@ -93,7 +93,7 @@ func (t *Triplets) Reset() {
 }
 
 // Add appends a triplet with weight w, or reports that the list is full.
-func (t *Triplets) Add(a, p, n int, w float64) error {
+func (t *TripletList) Add(a, p, n int, w float64) error {
 	if t.n == len(t.Anchor) {
 		return fmt.Errorf("mining: more triplets than the capacity of %d slots", len(t.Anchor))
 	}
@@ -102,28 +102,28 @@ func (t *Triplets) Add(a, p, n int, w float64) error {
 	return nil
 }
 
-// Pairs is a fixed-capacity list of (i, j) pairs with a weight per slot.
-type Pairs struct {
+// PairList is a fixed-capacity list of (i, j) pairs with a weight per slot.
+type PairList struct {
 	I, J   []int
 	Weight []float64
 	n      int
 }
 
-// NewPairs returns an empty list with room for capacity pairs (none for a
+// NewPairList returns an empty list with room for capacity pairs (none for a
 // negative capacity).
-func NewPairs(capacity int) *Pairs {
+func NewPairList(capacity int) *PairList {
 	capacity = max(capacity, 0)
-	return &Pairs{I: make([]int, capacity), J: make([]int, capacity), Weight: make([]float64, capacity)}
+	return &PairList{I: make([]int, capacity), J: make([]int, capacity), Weight: make([]float64, capacity)}
 }
 
 // Cap returns the number of slots.
-func (p *Pairs) Cap() int { return len(p.I) }
+func (p *PairList) Cap() int { return len(p.I) }
 
 // Len returns the number of filled slots.
-func (p *Pairs) Len() int { return p.n }
+func (p *PairList) Len() int { return p.n }
 
 // Reset empties the list.
-func (p *Pairs) Reset() {
+func (p *PairList) Reset() {
 	for k := 0; k < p.n; k++ {
 		p.I[k], p.J[k], p.Weight[k] = 0, 0, 0
 	}
@@ -131,7 +131,7 @@ func (p *Pairs) Reset() {
 }
 
 // Add appends pair (i, j) with weight w, or reports that the list is full.
-func (p *Pairs) Add(i, j int, w float64) error {
+func (p *PairList) Add(i, j int, w float64) error {
 	if p.n == len(p.I) {
 		return fmt.Errorf("mining: more pairs than the capacity of %d slots", len(p.I))
 	}
@@ -145,7 +145,7 @@ type TripletMiner interface {
 	// TripletCapacity returns the number of slots a batch of b samples needs.
 	TripletCapacity(b int) (int, error)
 	// MineTriplets resets out and fills it from the batch.
-	MineTriplets(batch Batch, out *Triplets) error
+	MineTriplets(batch Batch, out *TripletList) error
 }
 
 // PairMiner selects positive pairs (same label) and negative pairs
@@ -155,20 +155,20 @@ type PairMiner interface {
 	// of b samples needs.
 	PairCapacity(b int) (pos, neg int, err error)
 	// MinePairs resets pos and neg and fills them from the batch.
-	MinePairs(batch Batch, pos, neg *Pairs) error
+	MinePairs(batch Batch, pos, neg *PairList) error
 }
 
 // TripletFunc adapts a function to a TripletMiner with a capacity function.
 type TripletFunc struct {
 	Capacity func(b int) (int, error)
-	Mine     func(batch Batch, out *Triplets) error
+	Mine     func(batch Batch, out *TripletList) error
 }
 
 // TripletCapacity implements TripletMiner.
 func (f TripletFunc) TripletCapacity(b int) (int, error) { return f.Capacity(b) }
 
 // MineTriplets implements TripletMiner.
-func (f TripletFunc) MineTriplets(batch Batch, out *Triplets) error { return f.Mine(batch, out) }
+func (f TripletFunc) MineTriplets(batch Batch, out *TripletList) error { return f.Mine(batch, out) }
 
 // MaxSlots bounds the capacity a miner may ask for by default (16M slots);
 // past it a miner asks for an explicit capacity instead of allocating
@@ -215,8 +215,8 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 	if m.Capacity > 0 {
 		return m.Capacity, checkCapacity("AllTriplets", m.Capacity)
 	}
-	if b < 0 {
-		return 0, fmt.Errorf("mining: batch size %d; want ≥ 0", b)
+	if err := checkBatchSize(b); err != nil {
+		return 0, err
 	}
 	if b > 1<<20 { // the product below would overflow; the bound is far past MaxSlots anyway
 		return 0, fmt.Errorf("mining: all triplets of a batch of %d need more than %d slots; set AllTriplets.Capacity (PKTriplets(p, k) for P×K batches) or use a miner", b, MaxSlots)
@@ -234,12 +234,8 @@ func (m AllTriplets) TripletCapacity(b int) (int, error) {
 }
 
 // MineTriplets implements TripletMiner.
-func (m AllTriplets) MineTriplets(batch Batch, out *Triplets) error {
-	if out == nil {
-		return fmt.Errorf("mining: nil output triplets")
-	}
-	out.Reset()
-	if err := batch.Validate(); err != nil {
+func (m AllTriplets) MineTriplets(batch Batch, out *TripletList) error {
+	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}
 	if m.OnlyViolating && (math.IsNaN(m.Margin) || math.IsInf(m.Margin, 0)) {

@@ -15,8 +15,8 @@ import (
 // every time the graph runs.
 type MinedTriplets struct {
 	// AP and AN are Int vectors of length C holding the flat indices a·B+p
-	// and a·B+n into the B×B matrix, for gathering with G.ByIndices on axis 0
-	// of the matrix reshaped to (B·B, 1). Padding slots point at entry 0.
+	// and a·B+n into the B×B matrix, for graph.Gather. Padding slots point
+	// at entry 0.
 	AP, AN *G.Node
 	// Weight is the C-vector of slot weights (0 for padding), of the
 	// matrix's dtype. No gradient flows into it.
@@ -32,7 +32,7 @@ func checkInputs(dist, labels *G.Node) (int, error) {
 	if len(s) != 2 || s[0] != s[1] {
 		return 0, fmt.Errorf("mining: distance matrix must be square B×B; got shape %v", s)
 	}
-	if err := graph.Labels(labels, s[0]); err != nil {
+	if err := graph.CheckLabels(labels, s[0]); err != nil {
 		return 0, err
 	}
 	return s[0], nil
@@ -58,11 +58,11 @@ func readBatch(in []G.Value, larger bool, dim int, buf []float64) (Batch, error)
 	return batch, batch.Validate()
 }
 
-// MineTriplets adds miner m to the graph of dist (the B×B matrix of the
+// TripletOp adds miner m to the graph of dist (the B×B matrix of the
 // current forward pass; similarities when larger is true) and labels (Int
 // vector of length B). dim is the embedding dimension. The miner runs once
 // per pass, inside the pass, so the encoder runs forward once per step.
-func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*MinedTriplets, error) {
+func TripletOp(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*MinedTriplets, error) {
 	if m == nil {
 		return nil, fmt.Errorf("mining: nil triplet miner")
 	}
@@ -77,14 +77,14 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 	if c < 1 {
 		return nil, fmt.Errorf("mining: %T asks for capacity %d; want ≥ 1", m, c)
 	}
-	out := NewTriplets(c)
+	out := NewTripletList(c)
 	buf := make([]float64, b*b)
 	dt := dist.Dtype()
 	// The mining op returns the a·B+p indices; the a·B+n indices and the
 	// weights of the same run are kept here and handed out by two companion
 	// ops that take the mining node as input, so they run after it in the
 	// same pass and the miner runs once. The id keeps Gorgonia from merging
-	// two MineTriplets calls, which would share one companion state.
+	// two TripletOp calls, which would share one companion state.
 	var an, w G.Value
 	name := fmt.Sprintf("minetriplets#%d(%T%+v,larger=%t,dim=%d,cap=%d)", opID.Add(1), m, m, larger, dim, c)
 	ap, err := graph.ApplyForward(name, tensor.Int, 1,
@@ -135,12 +135,12 @@ func MineTriplets(m TripletMiner, dist, labels *G.Node, larger bool, dim int) (*
 // opID numbers mining ops so that Gorgonia never merges two of them.
 var opID atomic.Uint64
 
-// MinePairs adds pair miner m to the graph of dist and labels and returns
+// PairOp adds pair miner m to the graph of dist and labels and returns
 // two B×B weight matrices of dist's dtype: entry (i, j) of pos is the total
 // weight of the mined positive pairs (i, j), and likewise neg. A pair loss
 // multiplies its per-pair terms by them, so a batch where nothing is mined
 // gives zero weights, loss 0 and a zero gradient.
-func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
+func PairOp(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, neg *G.Node, err error) {
 	if m == nil {
 		return nil, nil, fmt.Errorf("mining: nil pair miner")
 	}
@@ -155,10 +155,10 @@ func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, ne
 	if cp < 1 || cn < 1 {
 		return nil, nil, fmt.Errorf("mining: %T asks for capacities %d, %d; want ≥ 1", m, cp, cn)
 	}
-	pp, np := NewPairs(cp), NewPairs(cn)
+	pp, np := NewPairList(cp), NewPairList(cn)
 	buf := make([]float64, b*b)
 	dt := dist.Dtype()
-	// As in MineTriplets: the op returns the positive weights and keeps the
+	// As in TripletOp: the op returns the positive weights and keeps the
 	// negative ones of the same run for a companion op.
 	var negW G.Value
 	name := fmt.Sprintf("minepairs#%d(%T%+v,larger=%t,dim=%d)", opID.Add(1), m, m, larger, dim)
@@ -173,7 +173,7 @@ func MinePairs(m PairMiner, dist, labels *G.Node, larger bool, dim int) (pos, ne
 				return nil, err
 			}
 			var mats [2]*tensor.Dense
-			for k, list := range []*Pairs{pp, np} {
+			for k, list := range []*PairList{pp, np} {
 				w := make([]float64, b*b)
 				for s := 0; s < list.Len(); s++ {
 					i, j := list.I[s], list.J[s]

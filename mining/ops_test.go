@@ -26,7 +26,7 @@ func TestMineTripletsOpFollowsRebinding(t *testing.T) {
 		G.WithValue(denseOf([]int{b, b}, append([]float64(nil), tieDist...))))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"),
 		G.WithValue(denseOf([]int{b}, append([]int(nil), tieLabels...))))
-	mt, err := mining.MineTriplets(mining.BatchHard{}, dist, labels, false, 2)
+	mt, err := mining.TripletOp(mining.BatchHard{}, dist, labels, false, 2)
 	require.NoError(t, err)
 	require.Equal(t, b, mt.Capacity)
 	flat, err := G.Reshape(dist, tensor.Shape{b * b, 1})
@@ -109,7 +109,7 @@ func TestMinePairsOpMatchesOracle(t *testing.T) {
 	dist := G.NewMatrix(g, tensor.Float32, G.WithShape(b, b), G.WithName("sims"), G.WithValue(denseOf([]int{b, b}, s32)))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"),
 		G.WithValue(denseOf([]int{b}, append([]int(nil), tieLabels...))))
-	pos, neg, err := mining.MinePairs(mining.NewMultiSimilarity(), dist, labels, true, 2)
+	pos, neg, err := mining.PairOp(mining.MultiSimilarityPML(), dist, labels, true, 2)
 	require.NoError(t, err)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
@@ -143,7 +143,7 @@ func TestMineTripletsOpErrors(t *testing.T) {
 	labels := G.NewVector(g, tensor.Int, G.WithShape(6), G.WithName("labels"),
 		G.WithValue(denseOf([]int{6}, append([]int(nil), tieLabels...))))
 	// DistanceWeighted refuses similarities at run time
-	_, err := mining.MineTriplets(mining.NewDistanceWeighted(1), dist, labels, true, 8)
+	_, err := mining.TripletOp(mining.NewDistanceWeighted(1), dist, labels, true, 8)
 	require.NoError(t, err)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
@@ -154,9 +154,9 @@ func TestMineTripletsOpErrors(t *testing.T) {
 	g2 := G.NewGraph()
 	rect := G.NewMatrix(g2, tensor.Float64, G.WithShape(6, 5), G.WithName("rect"))
 	l2 := G.NewVector(g2, tensor.Int, G.WithShape(6), G.WithName("labels"))
-	_, err = mining.MineTriplets(mining.BatchHard{}, rect, l2, false, 2)
+	_, err = mining.TripletOp(mining.BatchHard{}, rect, l2, false, 2)
 	require.ErrorContains(t, err, "square")
-	_, err = mining.MineTriplets(mining.TripletsOfType{}, G.NewMatrix(g2, tensor.Float64, G.WithShape(1024, 1024), G.WithName("big")),
+	_, err = mining.TripletOp(mining.TripletsOfType{}, G.NewMatrix(g2, tensor.Float64, G.WithShape(1024, 1024), G.WithName("big")),
 		G.NewVector(g2, tensor.Int, G.WithShape(1024), G.WithName("l1024")), false, 2)
 	require.ErrorContains(t, err, "set TripletsOfType.Capacity")
 }
@@ -168,7 +168,7 @@ func TestDistanceWeightedThroughOp(t *testing.T) {
 	g := G.NewGraph()
 	dist := G.NewMatrix(g, tensor.Float64, G.WithShape(b, b), G.WithName("dist"), G.WithValue(denseOf([]int{b, b}, m.v)))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"), G.WithValue(denseOf([]int{b}, m.labels)))
-	mt, err := mining.MineTriplets(mining.NewDistanceWeighted(3), dist, labels, false, 8)
+	mt, err := mining.TripletOp(mining.NewDistanceWeighted(3), dist, labels, false, 8)
 	require.NoError(t, err)
 	vm := G.NewTapeMachine(g)
 	defer vm.Close()

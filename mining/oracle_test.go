@@ -214,7 +214,7 @@ func oraclePairMargin(m mat, posMargin, negMargin float64) (pos, neg []pair) {
 }
 
 // tripletsOf returns the filled slots of t, sorted.
-func tripletsOf(t *mining.Triplets) []triplet {
+func tripletsOf(t *mining.TripletList) []triplet {
 	out := make([]triplet, t.Len())
 	for k := range out {
 		out[k] = triplet{t.Anchor[k], t.Positive[k], t.Negative[k]}
@@ -222,7 +222,7 @@ func tripletsOf(t *mining.Triplets) []triplet {
 	return sortedTriplets(out)
 }
 
-func pairsOf(p *mining.Pairs) []pair {
+func pairsOf(p *mining.PairList) []pair {
 	out := make([]pair, p.Len())
 	for k := range out {
 		out[k] = pair{p.I[k], p.J[k]}

@@ -29,12 +29,12 @@ func pairSlots(name string, b int) (pos, neg int, err error) {
 type MultiSimilarity struct {
 	// Epsilon is the paper's ε, in the matrix's own units. Any value but
 	// NaN is accepted; the zero value means 0. The paper and PML use 0.1
-	// (NewMultiSimilarity).
+	// (MultiSimilarityPML).
 	Epsilon float64
 }
 
-// NewMultiSimilarity returns the miner with PML's default Epsilon 0.1.
-func NewMultiSimilarity() MultiSimilarity { return MultiSimilarity{Epsilon: 0.1} }
+// MultiSimilarityPML returns the miner with PML's default Epsilon 0.1.
+func MultiSimilarityPML() MultiSimilarity { return MultiSimilarity{Epsilon: 0.1} }
 
 // PairCapacity implements PairMiner: b·(b−1) slots each.
 func (MultiSimilarity) PairCapacity(b int) (pos, neg int, err error) {
@@ -42,7 +42,7 @@ func (MultiSimilarity) PairCapacity(b int) (pos, neg int, err error) {
 }
 
 // MinePairs implements PairMiner.
-func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *Pairs) error {
+func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *PairList) error {
 	if err := beginPairs(batch, pos, neg); err != nil {
 		return err
 	}
@@ -106,13 +106,13 @@ func (m MultiSimilarity) MinePairs(batch Batch, pos, neg *Pairs) error {
 type PairMargin struct {
 	// PosMargin and NegMargin have no defaults: the zero value means 0.
 	// PML's defaults are 0.2 and 0.8, for Euclidean distances on
-	// L2-normalised embeddings (NewPairMargin).
+	// L2-normalised embeddings (PairMarginPML).
 	PosMargin, NegMargin float64
 }
 
-// NewPairMargin returns the miner with PML's defaults, PosMargin 0.2 and
+// PairMarginPML returns the miner with PML's defaults, PosMargin 0.2 and
 // NegMargin 0.8 (for distances).
-func NewPairMargin() PairMargin { return PairMargin{PosMargin: 0.2, NegMargin: 0.8} }
+func PairMarginPML() PairMargin { return PairMargin{PosMargin: 0.2, NegMargin: 0.8} }
 
 // PairCapacity implements PairMiner: b·(b−1) slots each.
 func (PairMargin) PairCapacity(b int) (pos, neg int, err error) {
@@ -120,7 +120,7 @@ func (PairMargin) PairCapacity(b int) (pos, neg int, err error) {
 }
 
 // MinePairs implements PairMiner.
-func (m PairMargin) MinePairs(batch Batch, pos, neg *Pairs) error {
+func (m PairMargin) MinePairs(batch Batch, pos, neg *PairList) error {
 	if err := beginPairs(batch, pos, neg); err != nil {
 		return err
 	}

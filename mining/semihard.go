@@ -90,7 +90,7 @@ func (m SemiHard) TripletCapacity(b int) (int, error) {
 const semiHardSortAbove = 8
 
 // MineTriplets implements TripletMiner.
-func (m SemiHard) MineTriplets(batch Batch, out *Triplets) error {
+func (m SemiHard) MineTriplets(batch Batch, out *TripletList) error {
 	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}

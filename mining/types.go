@@ -85,7 +85,7 @@ func (t TripletType) keep(tm, margin float64) bool {
 }
 
 // MineTriplets implements TripletMiner.
-func (m TripletsOfType) MineTriplets(batch Batch, out *Triplets) error {
+func (m TripletsOfType) MineTriplets(batch Batch, out *TripletList) error {
 	if err := beginTriplets(batch, out); err != nil {
 		return err
 	}

@@ -76,9 +76,9 @@
 // safetensors format with the architecture and a format version in its
 // metadata; Load checks the configuration (MaxParams) and the names, shapes,
 // dtypes and finiteness of the file's tensors against the architecture
-// before it allocates anything. WriteCheckpoint and ReadCheckpoint are the
+// before it allocates anything. Package checkpoint (models/checkpoint) is the
 // format layer underneath: the data section carries a CRC-32C in the
-// metadata (MetaChecksum), verified on reading when present; saves are
+// metadata (checkpoint.MetaChecksum), verified on reading when present; saves are
 // atomic, and the leftovers of a save killed midway are removed by the next
 // save of the same file.
 //

@@ -11,7 +11,7 @@ import (
 )
 
 // rawCheckpoint lays out a safetensors file by hand, without the checksum
-// that WriteCheckpoint adds, so that mutations of it reach Load's checks of
+// that checkpoint.Write adds, so that mutations of it reach Load's checks of
 // the configuration and the tensors (a file with a checksum stops at the
 // checksum after almost any mutation of its data).
 func rawCheckpoint(meta map[string]string, names []string, shapes [][]int, data []float32) []byte {

@@ -16,6 +16,7 @@ import (
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
 	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 	"github.com/contrastive-go/contrastive/models/eval"
 	"github.com/contrastive-go/contrastive/models/mnist"
 )
@@ -116,15 +117,15 @@ func TestLoadErrors(t *testing.T) {
 	require.NoError(t, err)
 	// a file whose metadata claims cfg but whose tensors are other's
 	mismatch := filepath.Join(dir, "mismatch.safetensors")
-	var ts []models.CheckpointTensor
+	var ts []checkpoint.Tensor
 	for _, p := range om.Params {
-		ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: p.Value.Data().([]float32)})
+		ts = append(ts, checkpoint.Tensor{Name: p.Name, Shape: p.Value.Shape(), F32: p.Value.Data().([]float32)})
 	}
-	_, meta, err := models.ReadCheckpoint(good)
+	_, meta, err := checkpoint.Read(good)
 	require.NoError(t, err)
-	require.NoError(t, models.WriteCheckpoint(mismatch, ts, meta))
+	require.NoError(t, checkpoint.Write(mismatch, ts, meta))
 	notModel := filepath.Join(dir, "plain.safetensors")
-	require.NoError(t, models.WriteCheckpoint(notModel, ts, nil))
+	require.NoError(t, checkpoint.Write(notModel, ts, nil))
 
 	for _, tc := range []struct{ name, path, want string }{
 		{"missing", filepath.Join(dir, "nope.safetensors"), "nope.safetensors"},
@@ -273,15 +274,15 @@ func TestTrainOnMNISTImprovesRetrieval(t *testing.T) {
 
 // craftedModel writes a small file whose metadata declares cfg and whose
 // tensors are tiny, as an attacker would.
-func craftedModel(t *testing.T, cfg models.Config, tensors []models.CheckpointTensor) string {
+func craftedModel(t *testing.T, cfg models.Config, tensors []checkpoint.Tensor) string {
 	t.Helper()
 	raw, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "crafted.safetensors")
 	if tensors == nil {
-		tensors = []models.CheckpointTensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
+		tensors = []checkpoint.Tensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
 	}
-	require.NoError(t, models.WriteCheckpoint(path, tensors, map[string]string{
+	require.NoError(t, checkpoint.Write(path, tensors, map[string]string{
 		models.MetaFormat: "contrastive-go/model", models.MetaVersion: "1", models.MetaConfig: string(raw)}))
 	return path
 }
@@ -331,9 +332,9 @@ func TestLoadRefusesHugeConfigBeforeAllocating(t *testing.T) {
 	cfg := smallConfigs()["mlp"]
 	m, err := models.New(cfg)
 	require.NoError(t, err)
-	var ts []models.CheckpointTensor
+	var ts []checkpoint.Tensor
 	for _, p := range m.Params {
-		ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
+		ts = append(ts, checkpoint.Tensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
 	}
 	ts[2].F32[3] = float32(math.NaN())
 	_, err = models.Load(craftedModel(t, cfg, ts))

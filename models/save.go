@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
 // FormatVersion is written into every saved model's metadata.
@@ -33,9 +35,9 @@ func (m *Model) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("models: save: %w", err)
 	}
-	ts := make([]CheckpointTensor, len(m.Params))
+	ts := make([]checkpoint.Tensor, len(m.Params))
 	for i, p := range m.Params {
-		ts[i] = CheckpointTensor{Name: p.Name, Shape: append([]int(nil), p.Value.Shape()...)}
+		ts[i] = checkpoint.Tensor{Name: p.Name, Shape: append([]int(nil), p.Value.Shape()...)}
 		switch d := p.Value.Data().(type) {
 		case []float32:
 			ts[i].F32 = d
@@ -46,7 +48,10 @@ func (m *Model) Save(path string) error {
 		}
 	}
 	meta := map[string]string{MetaFormat: formatName, MetaVersion: strconv.Itoa(FormatVersion), MetaConfig: string(cfg)}
-	return WriteCheckpoint(path, ts, meta)
+	if err := checkpoint.Write(path, ts, meta); err != nil {
+		return fmt.Errorf("models: save: %w", err)
+	}
+	return nil
 }
 
 // Load reads a model written by Save. It checks the format and version, the
@@ -57,16 +62,16 @@ func (m *Model) Save(path string) error {
 func Load(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("models: checkpoint: %w", err)
+		return nil, fmt.Errorf("models: load: %w", err)
 	}
 	return loadBytes(path, b)
 }
 
 // loadBytes is Load on the content b of the file path.
 func loadBytes(path string, b []byte) (*Model, error) {
-	ts, meta, err := checkpointParse(b)
+	ts, meta, err := checkpoint.Decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
 	if meta[MetaFormat] != formatName {
 		return nil, fmt.Errorf("models: %s: not a saved model (metadata %q is %q)", path, MetaFormat, meta[MetaFormat])
@@ -133,7 +138,7 @@ func loadBytes(path string, b []byte) (*Model, error) {
 }
 
 // firstNonFinite returns the index and value of the first NaN or ±Inf of t.
-func firstNonFinite(t CheckpointTensor) (int, float64, bool) {
+func firstNonFinite(t checkpoint.Tensor) (int, float64, bool) {
 	for k, v := range t.F32 {
 		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
 			return k, f, true

@@ -21,6 +21,7 @@ import (
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
 	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 	"github.com/contrastive-go/contrastive/models/eval"
 	"github.com/contrastive-go/contrastive/models/mnist"
 )
@@ -84,12 +85,12 @@ func embWith(r, c int, bad float64) []float64 {
 
 // crafted writes a checkpoint whose metadata declares cfg (as JSON) and
 // holds one tiny tensor.
-func crafted(t *testing.T, cfg string, tensors []models.CheckpointTensor) string {
+func crafted(t *testing.T, cfg string, tensors []checkpoint.Tensor) string {
 	p := filepath.Join(t.TempDir(), "crafted.safetensors")
 	if tensors == nil {
-		tensors = []models.CheckpointTensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
+		tensors = []checkpoint.Tensor{{Name: "fc0.weight", Shape: []int{1}, F32: []float32{1}}}
 	}
-	require.NoError(t, models.WriteCheckpoint(p, tensors, map[string]string{
+	require.NoError(t, checkpoint.Write(p, tensors, map[string]string{
 		models.MetaFormat: "contrastive-go/model", models.MetaVersion: "1", models.MetaConfig: cfg}))
 	return p
 }
@@ -115,10 +116,10 @@ func TestCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	flipped := append([]byte{}, savedBytes...)
 	flipped[len(flipped)-3] ^= 0x04
-	nanWeights := func() []models.CheckpointTensor {
-		var ts []models.CheckpointTensor
+	nanWeights := func() []checkpoint.Tensor {
+		var ts []checkpoint.Tensor
 		for _, p := range smallModel.Params {
-			ts = append(ts, models.CheckpointTensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
+			ts = append(ts, checkpoint.Tensor{Name: p.Name, Shape: p.Value.Shape(), F32: append([]float32(nil), p.Value.Data().([]float32)...)})
 		}
 		ts[1].F32[0] = float32(math.Inf(1))
 		return ts
@@ -136,7 +137,7 @@ func TestCatalogue(t *testing.T) {
 	}
 	goodDist := []float64{0, 1, 2, 1, 0, 3, 2, 3, 0}
 	mineT := func(m mining.TripletMiner, b mining.Batch) func() error {
-		return func() error { return m.MineTriplets(b, mining.NewTriplets(64)) }
+		return func() error { return m.MineTriplets(b, mining.NewTripletList(64)) }
 	}
 	capT := func(m mining.TripletMiner, b int) func() error {
 		return func() error { _, err := m.TripletCapacity(b); return err }
@@ -201,15 +202,15 @@ func TestCatalogue(t *testing.T) {
 		{"losses", "contrastive NegMargin +Inf (defect 3)", func() error { return lossRun(losses.Contrastive{NegMargin: math.Inf(1)}, embWith(0, 0, 1)) }, "losses: contrastive: NegMargin is +Inf"},
 		{"losses", "lifted margin NaN (defect 3)", func() error { return lossRun(losses.Lifted{Margin: math.NaN()}, embWith(0, 0, 1)) }, "losses: lifted structured: margin is NaN"},
 		{"losses", "n-pair L2 +Inf (defect 3)", func() error { return lossRun(losses.NPair{L2: math.Inf(1)}, embWith(0, 0, 1)) }, "losses: n-pair: L2 is +Inf"},
-		{"losses", "nt-xent temperature 0", func() error { return lossRun(losses.NTXent{}, embWith(0, 0, 1)) }, "losses: nt-xent: temperature is 0"},
+		{"losses", "nt-xent temperature -0.07", func() error { return lossRun(losses.NTXent{Temperature: -0.07}, embWith(0, 0, 1)) }, "losses: nt-xent: temperature is -0.07"},
 		{"losses", "supcon temperature NaN", func() error { return lossRun(losses.SupCon{Temperature: math.NaN()}, embWith(0, 0, 1)) }, "losses: supcon: temperature is NaN"},
 		{"losses", "nce temperature -1", func() error { return lossRun(losses.NCE{Temperature: -1}, embWith(0, 0, 1)) }, "losses: nce: temperature is -1"},
-		{"losses", "triplet reduction 42", func() error { return lossRun(losses.Triplet{Reduction: 42}, embWith(0, 0, 1)) }, "losses: unknown reduction 42"},
+		{"losses", "triplet reduction 42", func() error { return lossRun(losses.Triplet{Reducer: 42}, embWith(0, 0, 1)) }, "losses: unknown reduction 42"},
 		{"losses", "NaN embedding, triplet without miner (defect 12)", func() error { return lossRun(losses.NewTriplet(), embWith(2, 3, math.NaN())) }, "losses: triplet: embeddings row 2, column 3 is NaN"},
 		{"losses", "NaN embedding, triplet with batch-hard (defect 12)", func() error { return lossRun(losses.Triplet{Miner: mining.BatchHard{}}, embWith(1, 0, math.NaN())) }, "losses: triplet: embeddings row 1, column 0 is NaN"},
 		{"losses", "+Inf embedding, nt-xent (defect 12)", func() error { return lossRun(losses.NewNTXent(), embWith(5, 1, math.Inf(1))) }, "losses: nt-xent: embeddings row 5, column 1 is +Inf"},
 		{"losses", "-Inf embedding, contrastive with pair-margin (defect 12)", func() error {
-			return lossRun(losses.Contrastive{NegMargin: 1, Miner: mining.NewPairMargin()}, embWith(0, 2, math.Inf(-1)))
+			return lossRun(losses.Contrastive{NegMargin: 1, Miner: mining.PairMarginPML()}, embWith(0, 2, math.Inf(-1)))
 		}, "losses: contrastive: embeddings row 0, column 2 is -Inf"},
 		{"losses", "NaN embedding, n-pair (defect 12)", func() error { return lossRun(losses.NewNPair(), embWith(3, 3, math.NaN())) }, "losses: n-pair: embeddings row 3, column 3 is NaN"},
 		{"losses", "NaN embedding, lifted (defect 12)", func() error { return lossRun(losses.NewLifted(), embWith(4, 0, math.NaN())) }, "losses: lifted structured: embeddings row 4, column 0 is NaN"},
@@ -277,20 +278,20 @@ func TestCatalogue(t *testing.T) {
 		{"load", "missing file", func() error { _, err := models.Load(filepath.Join(dir, "none.safetensors")); return err }, "none.safetensors: no such file"},
 		{"load", "plain checkpoint, not a model", func() error {
 			p := filepath.Join(dir, "plain.safetensors")
-			require.NoError(t, models.WriteCheckpoint(p, []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, nil))
+			require.NoError(t, checkpoint.Write(p, []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, nil))
 			_, err := models.Load(p)
 			return err
 		}, "not a saved model"},
 		{"load", "infinite weight", func() error { _, err := models.Load(crafted(t, cfgJSON(small), nanWeights())); return err }, "fc0.bias holds +Inf at index 0; weights must be finite"},
 		{"load", "format version 2", func() error {
 			p := filepath.Join(dir, "v2.safetensors")
-			require.NoError(t, models.WriteCheckpoint(p, []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaFormat: "contrastive-go/model", models.MetaVersion: "2"}))
+			require.NoError(t, checkpoint.Write(p, []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaFormat: "contrastive-go/model", models.MetaVersion: "2"}))
 			_, err := models.Load(p)
 			return err
 		}, `format version "2"; this library reads 1`},
 		{"load", "unknown architecture in the file", func() error { _, err := models.Load(crafted(t, `{"arch":"rnn"}`, nil)); return err }, `unknown architecture "rnn"`},
-		{"load", "reserved checksum key on write", func() error {
-			return models.WriteCheckpoint(filepath.Join(dir, "r.safetensors"), []models.CheckpointTensor{{Name: "a", F32: []float32{1}}}, map[string]string{models.MetaChecksum: "0"})
+		{"checkpoint", "reserved checksum key on write", func() error {
+			return checkpoint.Write(filepath.Join(dir, "r.safetensors"), []checkpoint.Tensor{{Name: "a", F32: []float32{1}}}, map[string]string{checkpoint.MetaChecksum: "0"})
 		}, `metadata key "data_crc32c" is reserved`},
 		{"load", "nil model Save (defect 9)", func() error { var m *models.Model; return m.Save(filepath.Join(dir, "nil.safetensors")) }, "models: save"},
 		{"load", "nil model Embed (defect 9)", func() error { var m *models.Model; _, err := m.Embed([]float32{1}, 1, nil); return err }, "models: embed: nil model"},
@@ -395,7 +396,7 @@ func TestCatalogue(t *testing.T) {
 			}()
 			require.Error(t, err)
 			require.ErrorContains(t, err, tc.want)
-			pkg := map[string]string{"losses": "losses: ", "mining": "mining: ", "sampler": "mining: ", "load": "models: ", "idx": "mnist: ", "eval": "eval: ", "trainer": "models: "}[tc.area]
+			pkg := map[string]string{"losses": "losses: ", "mining": "mining: ", "sampler": "mining: ", "load": "models: ", "idx": "mnist: ", "eval": "eval: ", "trainer": "models: ", "checkpoint": "checkpoint: "}[tc.area]
 			if tc.area == "losses" {
 				// errors of a graph's run come wrapped by Gorgonia's machine
 				require.Contains(t, err.Error(), pkg)
@@ -414,7 +415,7 @@ func TestCatalogue(t *testing.T) {
 			require.True(t, strings.HasPrefix(stderr.String(), "mnist-triplet: "), stderr.String())
 		})
 	}
-	for _, a := range []string{"losses", "mining", "sampler", "load", "idx", "eval", "trainer", "cli"} {
+	for _, a := range []string{"losses", "mining", "sampler", "load", "checkpoint", "idx", "eval", "trainer", "cli"} {
 		require.Positive(t, areas[a], "no entry for %s", a)
 	}
 }

@@ -242,9 +242,9 @@ func (o options) miners() (tm mining.TripletMiner, pm mining.PairMiner) {
 		d.Capacity = anchorPositives
 		tm = d
 	case "multi-similarity":
-		pm = mining.NewMultiSimilarity()
+		pm = mining.MultiSimilarityPML()
 	case "pair-margin":
-		pm = mining.NewPairMargin()
+		pm = mining.PairMarginPML()
 	case "none":
 		if o.Loss == "triplet" {
 			tm = mining.AllTriplets{Capacity: mining.PKTriplets(o.P, o.K)}
@@ -259,7 +259,7 @@ func buildLoss(o options) (models.Loss, error) {
 	// The encoders L2-normalise, so the Euclidean distance lies in [0, 2].
 	switch o.Loss {
 	case "triplet":
-		return losses.Triplet{Distance: graph.Euclidean{}, Margin: o.Margin, SoftMargin: o.Soft, Reduction: losses.MeanNonZero, Miner: tm}, nil
+		return losses.Triplet{Distance: graph.Euclidean{}, Margin: o.Margin, SoftMargin: o.Soft, Reducer: losses.MeanNonZero, Miner: tm}, nil
 	case "contrastive":
 		c := losses.ContrastivePML()
 		c.Distance, c.NegMargin, c.Miner = graph.Euclidean{}, o.Margin, pm

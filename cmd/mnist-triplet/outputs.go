@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
 // writeEmbeddingsTSV writes n×dim float32 rows, tab-separated, no header
@@ -29,7 +29,7 @@ func writeEmbeddingsTSV(path string, emb []float32, dim int) error {
 			return fmt.Errorf("writeEmbeddingsTSV: %s: row %d column %d is %v", path, i/dim, i%dim, v)
 		}
 	}
-	err = writeFileAtomic(path, func(w io.Writer) error {
+	err = checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		var buf []byte
 		for r := 0; r < n; r++ {
@@ -59,7 +59,7 @@ func writeLabelsTSV(path string, labels []int) error {
 	if len(labels) == 0 {
 		return fmt.Errorf("writeLabelsTSV: %s: no labels", path)
 	}
-	err := writeFileAtomic(path, func(w io.Writer) error {
+	err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		var buf []byte
 		for _, l := range labels {
@@ -166,7 +166,7 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("writeJSON: %s: %w", path, err)
 	}
 	b = append(b, '\n')
-	err = writeFileAtomic(path, func(w io.Writer) error {
+	err = checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})
@@ -174,39 +174,4 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("writeJSON: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes a temporary file in the directory of path with
-// write, syncs it and renames it to path (mode 0644), so that readers see
-// either the old file or the complete new one. On error the temporary file
-// is removed and path is untouched.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("%s: %w", path, err)
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

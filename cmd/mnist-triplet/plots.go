@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
 // plotSize is the width and height of the PNG plots: 7 in at 96 dpi, 672 px.
@@ -149,7 +151,7 @@ func savePNG(path string, p *plot.Plot) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := wt.WriteTo(w)
 		return err
 	})

@@ -43,18 +43,7 @@
 // depend only on the sequence of same-label and other-label references, not
 // on the order among references of equal relevance.
 //
-// Why this design: L2-normalised embeddings of a trained model often fill
-// a small cap of the unit sphere. For the 64-d MNIST embeddings of a
-// trained model this package was tuned on (the 10,000 test embeddings all
-// within 0.023 of their mean) the squared distance at rank R ≈ 6000 is
-// about 5e-5, while the float32 bound without moving is 8e-6: float32
-// orders almost nothing and nearly every candidate (14,000 per query) had
-// to be recomputed and sorted in float64, taking about ten times as long as
-// the matrix product. Moved by the block mean, the bound drops to about
-// 3e-10 and about 8% of the candidates need float64 distances. A float64
-// matrix product (Dgemm) instead would cost about twice the float32
-// one, and would still need a float64 check of near ties to match the
-// ranking distance above.
+// Why this design (the measurements behind it): docs/design.md.
 //
 // The cost is one float32 matrix product plus linear work per query,
 // except for data whose distances stay tiny next to the moved norms

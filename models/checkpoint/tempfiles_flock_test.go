@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package models_test
+package checkpoint_test
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
 // TestSaveKeepsLiveTempFile: a temporary file that a live save holds (its
@@ -26,6 +26,6 @@ func TestSaveKeepsLiveTempFile(t *testing.T) {
 	old := time.Now().Add(-2 * time.Hour)
 	require.NoError(t, os.Chtimes(live, old, old))
 	sample, meta := checkpointSample()
-	require.NoError(t, models.WriteCheckpoint(filepath.Join(dir, "model.safetensors"), sample, meta))
+	require.NoError(t, checkpoint.Write(filepath.Join(dir, "model.safetensors"), sample, meta))
 	require.FileExists(t, live)
 }

@@ -1,4 +1,4 @@
-package models_test
+package checkpoint_test
 
 import (
 	"encoding/binary"
@@ -14,7 +14,7 @@ import (
 	"github.com/nlpodyssey/safetensors"
 	"github.com/stretchr/testify/require"
 
-	"github.com/contrastive-go/contrastive/models"
+	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
 // Edge values that must survive a round trip bit for bit: signed zeros,
@@ -40,8 +40,8 @@ var (
 )
 
 // checkpointSample is a checkpoint with every supported kind of tensor.
-func checkpointSample() ([]models.CheckpointTensor, map[string]string) {
-	return []models.CheckpointTensor{
+func checkpointSample() ([]checkpoint.Tensor, map[string]string) {
+	return []checkpoint.Tensor{
 			{Name: "edge.f32", Shape: []int{13}, F32: checkpointEdgeF32},
 			{Name: "edge.f64", Shape: []int{13, 1}, F64: checkpointEdgeF64},
 			{Name: "layer1/weight", Shape: []int{2, 3}, F32: []float32{1, 2, 3, 4, 5, 6}},
@@ -57,7 +57,7 @@ func checkpointSample() ([]models.CheckpointTensor, map[string]string) {
 
 // checkpointLarge returns tensors of 160 kB each, so that writing them
 // flushes the encoder's buffer several times mid-tensor.
-func checkpointLarge() []models.CheckpointTensor {
+func checkpointLarge() []checkpoint.Tensor {
 	a := make([]float32, 40_001)
 	b := make([]float64, 20_003)
 	for i := range a {
@@ -66,7 +66,7 @@ func checkpointLarge() []models.CheckpointTensor {
 	for i := range b {
 		b[i] = -float64(i) / 7
 	}
-	return []models.CheckpointTensor{
+	return []checkpoint.Tensor{
 		{Name: "a", Shape: []int{40_001}, F32: a},
 		{Name: "b", Shape: []int{1, 20_003}, F64: b},
 		{Name: "c", Shape: []int{3}, F32: []float32{1, 2, 3}},
@@ -90,7 +90,7 @@ func requireSameBitsF64(t *testing.T, want, got []float64, name string) {
 }
 
 // requireSameTensors compares names, shapes and data bit for bit, in order.
-func requireSameTensors(t *testing.T, want, got []models.CheckpointTensor) {
+func requireSameTensors(t *testing.T, want, got []checkpoint.Tensor) {
 	t.Helper()
 	require.Len(t, got, len(want))
 	for i, w := range want {
@@ -111,7 +111,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	sample, sampleMeta := checkpointSample()
 	tests := []struct {
 		name     string
-		tensors  []models.CheckpointTensor
+		tensors  []checkpoint.Tensor
 		metadata map[string]string
 	}{
 		{"all kinds with metadata", sample, sampleMeta},
@@ -124,9 +124,9 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "model.safetensors")
-			require.NoError(t, models.WriteCheckpoint(path, tc.tensors, tc.metadata))
+			require.NoError(t, checkpoint.Write(path, tc.tensors, tc.metadata))
 
-			got, meta, err := models.ReadCheckpoint(path)
+			got, meta, err := checkpoint.Read(path)
 			require.NoError(t, err)
 			requireSameTensors(t, tc.tensors, got)
 			require.NotNil(t, meta)
@@ -153,28 +153,28 @@ func TestCheckpointRoundTrip(t *testing.T) {
 
 func TestCheckpointOverwrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ckpt.safetensors")
-	first := []models.CheckpointTensor{{Name: "w", Shape: []int{3}, F32: []float32{1, 2, 3}}}
-	second := []models.CheckpointTensor{{Name: "v", Shape: []int{1}, F64: []float64{9}}}
-	require.NoError(t, models.WriteCheckpoint(path, first, nil))
-	require.NoError(t, models.WriteCheckpoint(path, second, nil))
-	got, _, err := models.ReadCheckpoint(path)
+	first := []checkpoint.Tensor{{Name: "w", Shape: []int{3}, F32: []float32{1, 2, 3}}}
+	second := []checkpoint.Tensor{{Name: "v", Shape: []int{1}, F64: []float64{9}}}
+	require.NoError(t, checkpoint.Write(path, first, nil))
+	require.NoError(t, checkpoint.Write(path, second, nil))
+	got, _, err := checkpoint.Read(path)
 	require.NoError(t, err)
 	requireSameTensors(t, second, got)
 
 	// A failed write leaves the previous file untouched.
-	bad := []models.CheckpointTensor{{Name: "x", Shape: []int{2}, F32: []float32{1}}}
-	require.Error(t, models.WriteCheckpoint(path, bad, nil))
-	got, _, err = models.ReadCheckpoint(path)
+	bad := []checkpoint.Tensor{{Name: "x", Shape: []int{2}, F32: []float32{1}}}
+	require.Error(t, checkpoint.Write(path, bad, nil))
+	got, _, err = checkpoint.Read(path)
 	require.NoError(t, err)
 	requireSameTensors(t, second, got)
 }
 
-// TestCheckpointIndependentReader reads what WriteCheckpoint wrote with the
+// TestCheckpointIndependentReader reads what Write wrote with the
 // github.com/nlpodyssey/safetensors library.
 func TestCheckpointIndependentReader(t *testing.T) {
 	sample, sampleMeta := checkpointSample()
 	path := filepath.Join(t.TempDir(), "model.safetensors")
-	require.NoError(t, models.WriteCheckpoint(path, sample, sampleMeta))
+	require.NoError(t, checkpoint.Write(path, sample, sampleMeta))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 
@@ -185,7 +185,7 @@ func TestCheckpointIndependentReader(t *testing.T) {
 	require.NoError(t, err)
 	// The checksum is one more string entry of the metadata, which the
 	// independent reader returns like any other.
-	want := map[string]string{models.MetaChecksum: fmt.Sprintf("%08x", crc32.Checksum(b[8+binary.LittleEndian.Uint64(b):], crc32.MakeTable(crc32.Castagnoli)))}
+	want := map[string]string{checkpoint.MetaChecksum: fmt.Sprintf("%08x", crc32.Checksum(b[8+binary.LittleEndian.Uint64(b):], crc32.MakeTable(crc32.Castagnoli)))}
 	for k, v := range sampleMeta {
 		want[k] = v
 	}
@@ -247,7 +247,7 @@ func TestCheckpointReadForeign(t *testing.T) {
 	pyHeader := `{"__metadata__":{"format":"pt"},"b":{"dtype":"F64","shape":[1,2],"data_offsets":[0,16]},"a":{"dtype":"F32","shape":[3],"data_offsets":[16,28]}}`
 	py := checkpointFile(pyHeader+strings.Repeat(" ", (8-len(pyHeader)%8)%8), append(append([]byte{}, b64...), b32...))
 
-	want := []models.CheckpointTensor{ // F64 first: both writers order by descending alignment
+	want := []checkpoint.Tensor{ // F64 first: both writers order by descending alignment
 		{Name: "b", Shape: []int{1, 2}, F64: f64},
 		{Name: "a", Shape: []int{3}, F32: f32},
 	}
@@ -263,7 +263,7 @@ func TestCheckpointReadForeign(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".safetensors")
 			require.NoError(t, os.WriteFile(path, tc.file, 0o644))
-			got, meta, err := models.ReadCheckpoint(path)
+			got, meta, err := checkpoint.Read(path)
 			require.NoError(t, err)
 			requireSameTensors(t, want, got)
 			require.Equal(t, tc.meta, meta)
@@ -273,36 +273,36 @@ func TestCheckpointReadForeign(t *testing.T) {
 
 func TestCheckpointWriteErrors(t *testing.T) {
 	dir := t.TempDir()
-	w := func(name string, shape ...int) models.CheckpointTensor {
-		return models.CheckpointTensor{Name: name, Shape: shape, F32: []float32{1, 2}}
+	w := func(name string, shape ...int) checkpoint.Tensor {
+		return checkpoint.Tensor{Name: name, Shape: shape, F32: []float32{1, 2}}
 	}
 	tests := []struct {
 		name     string
 		dir      string
-		tensors  []models.CheckpointTensor
+		tensors  []checkpoint.Tensor
 		metadata map[string]string
 		want     string
 	}{
-		{"empty name", dir, []models.CheckpointTensor{w("", 2)}, nil, "tensor 0 has an empty name"},
-		{"duplicate name", dir, []models.CheckpointTensor{w("a", 2), w("b", 2), w("a", 2)}, nil, `duplicate tensor name "a"`},
-		{"reserved name", dir, []models.CheckpointTensor{w("__metadata__", 2)}, nil, `name "__metadata__" is reserved`},
-		{"invalid UTF-8 name", dir, []models.CheckpointTensor{w("a\xff", 2)}, nil, "is not valid UTF-8"},
-		{"invalid UTF-8 metadata", dir, []models.CheckpointTensor{w("a", 2)}, map[string]string{"k": "\xfe"}, "is not valid UTF-8"},
-		{"both dtypes", dir, []models.CheckpointTensor{{Name: "a", Shape: []int{1}, F32: []float32{1}, F64: []float64{1}}}, nil, `tensor "a" has both F32 and F64 data`},
-		{"no data", dir, []models.CheckpointTensor{{Name: "a", Shape: []int{0}}}, nil, `tensor "a" has neither F32 nor F64 data`},
-		{"shape too small", dir, []models.CheckpointTensor{w("a", 1)}, nil, `tensor "a": shape [1] needs 1 values, got 2`},
-		{"shape too large", dir, []models.CheckpointTensor{w("a", 2, 2)}, nil, `tensor "a": shape [2 2] has more than 2 elements`},
-		{"shape overflows", dir, []models.CheckpointTensor{w("a", math.MaxInt, math.MaxInt)}, nil, "has more than 2 elements"},
-		{"negative dimension", dir, []models.CheckpointTensor{w("a", -2, -1)}, nil, "shape [-2 -1] has a negative dimension"},
-		{"scalar needs one value", dir, []models.CheckpointTensor{w("a")}, nil, `tensor "a": shape [] needs 1 values, got 2`},
-		{"missing directory", filepath.Join(dir, "nope"), []models.CheckpointTensor{w("a", 2)}, nil, "no such file or directory"},
+		{"empty name", dir, []checkpoint.Tensor{w("", 2)}, nil, "tensor 0 has an empty name"},
+		{"duplicate name", dir, []checkpoint.Tensor{w("a", 2), w("b", 2), w("a", 2)}, nil, `duplicate tensor name "a"`},
+		{"reserved name", dir, []checkpoint.Tensor{w("__metadata__", 2)}, nil, `name "__metadata__" is reserved`},
+		{"invalid UTF-8 name", dir, []checkpoint.Tensor{w("a\xff", 2)}, nil, "is not valid UTF-8"},
+		{"invalid UTF-8 metadata", dir, []checkpoint.Tensor{w("a", 2)}, map[string]string{"k": "\xfe"}, "is not valid UTF-8"},
+		{"both dtypes", dir, []checkpoint.Tensor{{Name: "a", Shape: []int{1}, F32: []float32{1}, F64: []float64{1}}}, nil, `tensor "a" has both F32 and F64 data`},
+		{"no data", dir, []checkpoint.Tensor{{Name: "a", Shape: []int{0}}}, nil, `tensor "a" has neither F32 nor F64 data`},
+		{"shape too small", dir, []checkpoint.Tensor{w("a", 1)}, nil, `tensor "a": shape [1] needs 1 values, got 2`},
+		{"shape too large", dir, []checkpoint.Tensor{w("a", 2, 2)}, nil, `tensor "a": shape [2 2] has more than 2 elements`},
+		{"shape overflows", dir, []checkpoint.Tensor{w("a", math.MaxInt, math.MaxInt)}, nil, "has more than 2 elements"},
+		{"negative dimension", dir, []checkpoint.Tensor{w("a", -2, -1)}, nil, "shape [-2 -1] has a negative dimension"},
+		{"scalar needs one value", dir, []checkpoint.Tensor{w("a")}, nil, `tensor "a": shape [] needs 1 values, got 2`},
+		{"missing directory", filepath.Join(dir, "nope"), []checkpoint.Tensor{w("a", 2)}, nil, "no such file or directory"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(tc.dir, fmt.Sprintf("ckpt-%d.safetensors", i))
-			err := models.WriteCheckpoint(path, tc.tensors, tc.metadata)
+			err := checkpoint.Write(path, tc.tensors, tc.metadata)
 			require.Error(t, err)
-			require.True(t, strings.HasPrefix(err.Error(), "models: checkpoint "+path+": "), err.Error())
+			require.True(t, strings.HasPrefix(err.Error(), "checkpoint: "+path+": "), err.Error())
 			require.Contains(t, err.Error(), tc.want)
 			_, statErr := os.Stat(path)
 			require.True(t, os.IsNotExist(statErr), "no file may be written")
@@ -365,11 +365,11 @@ func TestCheckpointReadErrors(t *testing.T) {
 			if tc.file != nil {
 				require.NoError(t, os.WriteFile(path, tc.file, 0o644))
 			}
-			tensors, meta, err := models.ReadCheckpoint(path)
+			tensors, meta, err := checkpoint.Read(path)
 			require.Error(t, err)
 			require.Nil(t, tensors)
 			require.Nil(t, meta)
-			require.True(t, strings.HasPrefix(err.Error(), "models: checkpoint"), err.Error())
+			require.True(t, strings.HasPrefix(err.Error(), "checkpoint: "), err.Error())
 			require.Contains(t, err.Error(), path)
 			require.Contains(t, err.Error(), tc.want)
 		})
@@ -379,14 +379,14 @@ func TestCheckpointReadErrors(t *testing.T) {
 // TestCheckpointCorruption damages a good file: every truncation and every
 // single-byte flip of the length prefix and header must be an error (a
 // flipped ASCII byte is invalid UTF-8 or breaks the JSON or the offsets).
-// Flips in the data section are caught by the CRC-32C that WriteCheckpoint
+// Flips in the data section are caught by the CRC-32C that Write
 // stores in the metadata (issue 11, defect 13: before, a flipped data byte
 // loaded without complaint).
 func TestCheckpointCorruption(t *testing.T) {
 	dir := t.TempDir()
 	sample, meta := checkpointSample()
 	good := filepath.Join(dir, "good.safetensors")
-	require.NoError(t, models.WriteCheckpoint(good, sample, meta))
+	require.NoError(t, checkpoint.Write(good, sample, meta))
 	b, err := os.ReadFile(good)
 	require.NoError(t, err)
 	headerEnd := 8 + int(binary.LittleEndian.Uint64(b))
@@ -395,7 +395,7 @@ func TestCheckpointCorruption(t *testing.T) {
 	readBad := func(t *testing.T, content []byte) error {
 		t.Helper()
 		require.NoError(t, os.WriteFile(bad, content, 0o644))
-		tensors, _, err := models.ReadCheckpoint(bad)
+		tensors, _, err := checkpoint.Read(bad)
 		if err == nil {
 			return nil
 		}
@@ -427,14 +427,14 @@ func TestCheckpointCorruption(t *testing.T) {
 		// rewrite the header without the key, keeping its length.
 		c := append([]byte{}, b...)
 		h := string(c[8:headerEnd])
-		i := strings.Index(h, `"`+models.MetaChecksum+`":"`)
+		i := strings.Index(h, `"`+checkpoint.MetaChecksum+`":"`)
 		require.GreaterOrEqual(t, i, 0, h)
-		entry := h[i : i+len(models.MetaChecksum)+14] // "data_crc32c":"xxxxxxxx",
+		entry := h[i : i+len(checkpoint.MetaChecksum)+14] // "data_crc32c":"xxxxxxxx",
 		require.True(t, strings.HasSuffix(entry, `",`), entry)
 		h = strings.Replace(h, entry, "", 1) + strings.Repeat(" ", len(entry))
 		copy(c[8:], h)
 		c[headerEnd] ^= 0x01 // and damage the data: nothing can notice
-		got, gotMeta, err := models.ReadCheckpoint(writeFile(t, dir, c))
+		got, gotMeta, err := checkpoint.Read(writeFile(t, dir, c))
 		require.NoError(t, err)
 		require.Len(t, got, len(sample))
 		require.Equal(t, meta, gotMeta)
@@ -442,7 +442,7 @@ func TestCheckpointCorruption(t *testing.T) {
 	t.Run("bad checksum value", func(t *testing.T) {
 		c := append([]byte{}, b...)
 		h := string(c[8:headerEnd])
-		i := strings.Index(h, `"`+models.MetaChecksum+`":"`) + len(models.MetaChecksum) + 4
+		i := strings.Index(h, `"`+checkpoint.MetaChecksum+`":"`) + len(checkpoint.MetaChecksum) + 4
 		copy(c[8+i:], "zz")
 		require.ErrorContains(t, readBad(t, c), `metadata data_crc32c is "zz`)
 	})
@@ -451,7 +451,7 @@ func TestCheckpointCorruption(t *testing.T) {
 	})
 }
 
-func ExampleWriteCheckpoint() {
+func ExampleWrite() {
 	dir, err := os.MkdirTemp("", "checkpoint-example")
 	if err != nil {
 		fmt.Println(err)
@@ -460,15 +460,15 @@ func ExampleWriteCheckpoint() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "model.safetensors")
 
-	tensors := []models.CheckpointTensor{
+	tensors := []checkpoint.Tensor{
 		{Name: "dense/weight", Shape: []int{2, 2}, F32: []float32{1, 0, 0, 1}},
 		{Name: "dense/bias", Shape: []int{2}, F64: []float64{0.5, -0.5}},
 	}
-	if err := models.WriteCheckpoint(path, tensors, map[string]string{"step": "100"}); err != nil {
+	if err := checkpoint.Write(path, tensors, map[string]string{"step": "100"}); err != nil {
 		fmt.Println(err)
 		return
 	}
-	got, meta, err := models.ReadCheckpoint(path)
+	got, meta, err := checkpoint.Read(path)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -516,7 +516,7 @@ func TestStaleTempFilesAreCleaned(t *testing.T) {
 	prefixOnly := mk(".model.safetensors.tmp-", old)      // neither
 	longer := mk(".model.safetensors.bak.tmp-1", old)     // neither
 	sample, meta := checkpointSample()
-	require.NoError(t, models.WriteCheckpoint(target, sample, meta))
+	require.NoError(t, checkpoint.Write(target, sample, meta))
 	for _, p := range []string{stale1, stale2} {
 		require.NoFileExists(t, p)
 	}

@@ -1,12 +1,12 @@
-package models
-
-// Checkpoints in the safetensors format
+// Package checkpoint reads and writes checkpoints in the safetensors format
 // (https://github.com/huggingface/safetensors, 2022): an 8-byte little-endian
 // header length N, N bytes of UTF-8 JSON, then the tensor data. The JSON
 // object maps each tensor name to {"dtype", "shape", "data_offsets"} and may
 // hold a "__metadata__" object of string values. data_offsets are
 // [begin, end) byte offsets into the data section; the tensors tile it with
-// no gap or overlap. Data is little-endian, row-major.
+// no gap or overlap. Data is little-endian, row-major. Files are written
+// atomically with WriteFileAtomic, which the command-line tools share.
+package checkpoint
 
 import (
 	"bufio"
@@ -27,8 +27,8 @@ import (
 	"unicode/utf8"
 )
 
-// CheckpointTensor is one named tensor of a checkpoint.
-type CheckpointTensor struct {
+// Tensor is one named tensor of a checkpoint.
+type Tensor struct {
 	Name  string
 	Shape []int
 	F32   []float32 // exactly one of F32 / F64 is set
@@ -49,7 +49,7 @@ type checkpointEntry struct {
 	DataOffsets []uint64 `json:"data_offsets"`
 }
 
-// WriteCheckpoint writes tensors and string metadata in the safetensors
+// Write writes tensors and string metadata in the safetensors
 // format to path atomically (temp file in the same dir + rename). Names must
 // be unique and non-empty; shapes must match data lengths. An empty Shape
 // is a scalar holding one value. Tensors are stored in the given order; nil
@@ -57,19 +57,19 @@ type checkpointEntry struct {
 //
 // The CRC-32C (Castagnoli) of the data section is stored in the metadata
 // under MetaChecksum as 8 lower-case hex digits (a string, as safetensors
-// requires, so other readers load the file unchanged); ReadCheckpoint
+// requires, so other readers load the file unchanged); Read
 // verifies it. The key is reserved.
-func WriteCheckpoint(path string, tensors []CheckpointTensor, metadata map[string]string) error {
+func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	if _, ok := metadata[MetaChecksum]; ok {
-		return fmt.Errorf("models: checkpoint %s: metadata key %q is reserved for the data checksum", path, MetaChecksum)
+		return fmt.Errorf("checkpoint: %s: metadata key %q is reserved for the data checksum", path, MetaChecksum)
 	}
 	// The header is validated before the checksum pass reads the tensors.
 	if _, err := checkpointHeader(tensors, metadata); err != nil {
-		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	crc := crc32.New(castagnoli)
 	if err := checkpointWriteData(crc, tensors); err != nil {
-		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	meta := make(map[string]string, len(metadata)+1)
 	for k, v := range metadata {
@@ -78,9 +78,9 @@ func WriteCheckpoint(path string, tensors []CheckpointTensor, metadata map[strin
 	meta[MetaChecksum] = fmt.Sprintf("%08x", crc.Sum32())
 	header, err := checkpointHeader(tensors, meta)
 	if err != nil {
-		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
-	err = checkpointWriteAtomic(path, func(w io.Writer) error {
+	err = writeAtomic(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
 		if _, err := w.Write(n[:]); err != nil {
@@ -92,7 +92,7 @@ func WriteCheckpoint(path string, tensors []CheckpointTensor, metadata map[strin
 		return checkpointWriteData(w, tensors)
 	})
 	if err != nil {
-		return fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ const MetaChecksum = "data_crc32c"
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // checkpointWriteData writes the tensors' values, little-endian, in order.
-func checkpointWriteData(w io.Writer, tensors []CheckpointTensor) error {
+func checkpointWriteData(w io.Writer, tensors []Tensor) error {
 	buf := make([]byte, 0, 64<<10)
 	for _, t := range tensors {
 		for _, v := range t.F32 {
@@ -131,7 +131,7 @@ func checkpointWriteData(w io.Writer, tensors []CheckpointTensor) error {
 
 // checkpointHeader validates the tensors and returns the JSON header padded
 // with spaces to a multiple of 8 bytes, so that the data starts aligned.
-func checkpointHeader(tensors []CheckpointTensor, metadata map[string]string) ([]byte, error) {
+func checkpointHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -216,13 +216,21 @@ func checkpointHeader(tensors []CheckpointTensor, metadata map[string]string) ([
 	return b.Bytes(), nil
 }
 
-// checkpointWriteAtomic writes a temporary file in the directory of path
-// with write, syncs it and renames it to path, so that readers see either
+// WriteFileAtomic writes a temporary file in the directory of path
+// with write, syncs it and renames it to path (mode 0644), so that readers see either
 // the old file or the complete new one. Leftover temporary files of earlier
 // saves of path that were killed are removed (tempfiles.go); the new
 // temporary file is locked while it is written so that no other save
-// removes it.
-func checkpointWriteAtomic(path string, write func(io.Writer) error) (err error) {
+// removes it. Errors start with "checkpoint: " and name path.
+func WriteFileAtomic(path string, write func(io.Writer) error) error {
+	if err := writeAtomic(path, write); err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeAtomic is WriteFileAtomic with errors that name no file.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -274,26 +282,35 @@ func checkpointWriteAtomic(path string, write func(io.Writer) error) (err error)
 	return os.Rename(f.Name(), path)
 }
 
-// ReadCheckpoint reads a safetensors file written by WriteCheckpoint (or by
+// Read reads a safetensors file written by Write (or by
 // Python tooling with F32/F64 tensors). Tensors come back in the order of
-// their data offsets, which is the order WriteCheckpoint was given. The
+// their data offsets, which is the order Write was given. The
 // metadata map is never nil. When the metadata holds MetaChecksum, the data
 // section must match it (the key is then removed from the returned map);
 // files without it (older ones, other writers) load without the check.
-func ReadCheckpoint(path string) ([]CheckpointTensor, map[string]string, error) {
+func Read(path string) ([]Tensor, map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("models: checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	tensors, metadata, err := checkpointParse(b)
+	tensors, metadata, err := decode(b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("models: checkpoint %s: %w", path, err)
+		return nil, nil, fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	return tensors, metadata, nil
 }
 
-// checkpointParse decodes a whole safetensors file.
-func checkpointParse(b []byte) ([]CheckpointTensor, map[string]string, error) {
+// Decode is Read on the content b of a file held in memory.
+func Decode(b []byte) ([]Tensor, map[string]string, error) {
+	tensors, metadata, err := decode(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return tensors, metadata, nil
+}
+
+// decode decodes a whole safetensors file; its errors name no file.
+func decode(b []byte) ([]Tensor, map[string]string, error) {
 	if len(b) < 8 {
 		return nil, nil, fmt.Errorf("file has %d bytes, shorter than the 8-byte header length", len(b))
 	}
@@ -318,7 +335,7 @@ func checkpointParse(b []byte) ([]CheckpointTensor, map[string]string, error) {
 		a, b := entries[order[i]].DataOffsets, entries[order[j]].DataOffsets
 		return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1])
 	})
-	tensors := make([]CheckpointTensor, 0, len(entries))
+	tensors := make([]Tensor, 0, len(entries))
 	next := uint64(0) // where the next tensor must begin
 	for _, i := range order {
 		name, e := names[i], entries[i]
@@ -452,7 +469,7 @@ func checkpointNumel(shape []int64, limit uint64) (uint64, error) {
 
 // checkpointDecode checks one tensor's dtype and shape against its bytes
 // and decodes them.
-func checkpointDecode(name string, e checkpointEntry, raw []byte) (CheckpointTensor, error) {
+func checkpointDecode(name string, e checkpointEntry, raw []byte) (Tensor, error) {
 	var size uint64
 	switch e.DType {
 	case "F32":
@@ -460,21 +477,21 @@ func checkpointDecode(name string, e checkpointEntry, raw []byte) (CheckpointTen
 	case "F64":
 		size = 8
 	default:
-		return CheckpointTensor{}, fmt.Errorf("tensor %q: unsupported dtype %q (supported: F32, F64)", name, e.DType)
+		return Tensor{}, fmt.Errorf("tensor %q: unsupported dtype %q (supported: F32, F64)", name, e.DType)
 	}
 	// The bytes bound the element count, which keeps it from overflowing.
 	numel, err := checkpointNumel(e.Shape, uint64(len(raw))/size)
 	if err != nil {
-		return CheckpointTensor{}, fmt.Errorf("tensor %q: %w (data offsets give %d bytes)", name, err, len(raw))
+		return Tensor{}, fmt.Errorf("tensor %q: %w (data offsets give %d bytes)", name, err, len(raw))
 	}
 	shape := make([]int, len(e.Shape))
 	for i, d := range e.Shape {
 		shape[i] = int(d)
 	}
 	if numel*size != uint64(len(raw)) {
-		return CheckpointTensor{}, fmt.Errorf("tensor %q: %s shape %v needs %d bytes, data offsets give %d", name, e.DType, e.Shape, numel*size, len(raw))
+		return Tensor{}, fmt.Errorf("tensor %q: %s shape %v needs %d bytes, data offsets give %d", name, e.DType, e.Shape, numel*size, len(raw))
 	}
-	t := CheckpointTensor{Name: name, Shape: shape}
+	t := Tensor{Name: name, Shape: shape}
 	if size == 4 {
 		t.F32 = make([]float32, numel)
 		for i := range t.F32 {

@@ -1,0 +1,56 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Broadcast helpers: a per-row vector applied along the columns of a matrix.
+
+// SubCol returns x − v broadcast along columns: x (B×C), v (B) → B×C.
+func SubCol(x, v *G.Node) (*G.Node, error) {
+	c, err := asCol(v)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastSub(x, c, nil, []byte{1})
+}
+
+// MulCol returns x ⊙ v broadcast along columns: x (B×C), v (B) → B×C.
+func MulCol(x, v *G.Node) (*G.Node, error) {
+	c, err := asCol(v)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastHadamardProd(x, c, nil, []byte{1})
+}
+
+// asCol reshapes a vector of length B to a B×1 matrix.
+func asCol(v *G.Node) (*G.Node, error) {
+	if v.Dims() != 1 {
+		return nil, fmt.Errorf("graph: want a vector; got shape %v", v.Shape())
+	}
+	return G.Reshape(v, tensor.Shape{v.Shape()[0], 1})
+}
+
+func asRow(v *G.Node) (*G.Node, error) {
+	if v.Dims() != 1 {
+		return nil, fmt.Errorf("graph: want a vector; got shape %v", v.Shape())
+	}
+	return G.Reshape(v, tensor.Shape{1, v.Shape()[0]})
+}
+
+// outerAdd returns the B×C matrix u_i + v_j of vectors u (B) and v (C).
+func outerAdd(u, v *G.Node) (*G.Node, error) {
+	c, err := asCol(u)
+	if err != nil {
+		return nil, err
+	}
+	r, err := asRow(v)
+	if err != nil {
+		return nil, err
+	}
+	return G.BroadcastAdd(c, r, []byte{1}, []byte{0})
+}

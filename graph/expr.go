@@ -1,0 +1,264 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Expr builds an expression on a Gorgonia graph and keeps the first error,
+// so that a formula reads as one line per step instead of one error check
+// per operation (the style of bufio.Scanner and of GoMLX's ops):
+//
+//	e := graph.NewExpr(dt)
+//	v := e.Add(e.Sub(dap, dan), e.Const(margin)) // d(a,p) − d(a,n) + ε
+//	loss := e.Sum(e.Relu(v))
+//	if err := e.Err(); err != nil { … }
+//
+// After the first failure every method returns nil and does nothing; Err
+// returns that failure. Binary operations broadcast a scalar operand
+// (Mul and Div are elementwise otherwise, never matrix products). Every
+// method also accepts nil nodes and records an error for them, so a
+// missing input surfaces from Err, never as a panic.
+type Expr struct {
+	dt  tensor.Dtype
+	err error
+}
+
+// NewExpr returns a builder whose constants have dtype dt (float32 or
+// float64: Gorgonia requires a constant to have the dtype of the nodes it
+// meets).
+func NewExpr(dt tensor.Dtype) *Expr { return &Expr{dt: dt} }
+
+// Err returns the first error met, or nil.
+func (e *Expr) Err() error { return e.err }
+
+// Dtype returns the dtype of the builder's constants.
+func (e *Expr) Dtype() tensor.Dtype { return e.dt }
+
+// Fail records err (the first one wins) unless it is nil.
+func (e *Expr) Fail(err error) {
+	if e.err == nil && err != nil {
+		e.err = err
+	}
+}
+
+// Do runs f unless an error is already recorded, records its error, and
+// returns its node: the way to put any (node, error) function in a formula.
+func (e *Expr) Do(f func() (*G.Node, error)) *G.Node {
+	if e.err != nil {
+		return nil
+	}
+	n, err := f()
+	if err != nil {
+		e.err = err
+		return nil
+	}
+	return n
+}
+
+// ok reports whether the builder can go on with inputs in, recording an
+// error for a nil input.
+func (e *Expr) ok(what string, in ...*G.Node) bool {
+	if e.err != nil {
+		return false
+	}
+	for i, n := range in {
+		if n == nil {
+			e.err = fmt.Errorf("graph: %s: input %d is nil", what, i)
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Expr) unary(what string, f func(*G.Node) (*G.Node, error), x *G.Node) *G.Node {
+	if !e.ok(what, x) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return f(x) })
+}
+
+func (e *Expr) binary(what string, f func(a, b *G.Node) (*G.Node, error), a, b *G.Node) *G.Node {
+	if !e.ok(what, a, b) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return f(a, b) })
+}
+
+// Const returns the scalar constant v of the builder's dtype.
+func (e *Expr) Const(v float64) *G.Node { return constant(e.dt, v) }
+
+// Add returns a + b.
+func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", G.Add, a, b) }
+
+// Sub returns a − b.
+func (e *Expr) Sub(a, b *G.Node) *G.Node { return e.binary("sub", G.Sub, a, b) }
+
+// Mul returns a ⊙ b (elementwise; a scalar operand broadcasts).
+func (e *Expr) Mul(a, b *G.Node) *G.Node {
+	return e.binary("mul", func(a, b *G.Node) (*G.Node, error) {
+		if a.IsScalar() || b.IsScalar() {
+			return G.Mul(a, b)
+		}
+		return G.HadamardProd(a, b)
+	}, a, b)
+}
+
+// Div returns a ⊘ b (elementwise; a scalar operand broadcasts).
+func (e *Expr) Div(a, b *G.Node) *G.Node {
+	return e.binary("div", func(a, b *G.Node) (*G.Node, error) {
+		if a.IsScalar() || b.IsScalar() {
+			return G.Div(a, b)
+		}
+		return G.HadamardDiv(a, b)
+	}, a, b)
+}
+
+// Scale returns c·x.
+func (e *Expr) Scale(x *G.Node, c float64) *G.Node { return e.Mul(x, e.Const(c)) }
+
+// Neg returns −x.
+func (e *Expr) Neg(x *G.Node) *G.Node { return e.unary("neg", G.Neg, x) }
+
+// Square returns x² elementwise.
+func (e *Expr) Square(x *G.Node) *G.Node { return e.unary("square", G.Square, x) }
+
+// Relu returns max(0, x) elementwise (the hinge).
+func (e *Expr) Relu(x *G.Node) *G.Node { return e.unary("relu", G.Rectify, x) }
+
+// Softplus returns log(1 + eˣ) elementwise (see Softplus).
+func (e *Expr) Softplus(x *G.Node) *G.Node { return e.unary("softplus", Softplus, x) }
+
+// Sum returns the sum of x over the given axes, or of every entry.
+func (e *Expr) Sum(x *G.Node, axes ...int) *G.Node {
+	return e.unary("sum", func(x *G.Node) (*G.Node, error) { return G.Sum(x, axes...) }, x)
+}
+
+// Mean returns the mean of every entry of x.
+func (e *Expr) Mean(x *G.Node) *G.Node {
+	return e.unary("mean", func(x *G.Node) (*G.Node, error) { return G.Mean(x) }, x)
+}
+
+// Gather returns the entries of x at the flat indices idx (see Gather).
+func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
+
+// SubCol returns x − v broadcast along columns (see SubCol).
+func (e *Expr) SubCol(x, v *G.Node) *G.Node { return e.binary("subcol", SubCol, x, v) }
+
+// MulCol returns x ⊙ v broadcast along columns (see MulCol).
+func (e *Expr) MulCol(x, v *G.Node) *G.Node { return e.binary("mulcol", MulCol, x, v) }
+
+// MaskedRowMax returns the masked row maxima of x (see MaskedRowMax).
+func (e *Expr) MaskedRowMax(x, mask *G.Node) *G.Node {
+	return e.binary("masked row max", MaskedRowMax, x, mask)
+}
+
+// MaskedLogSumExp returns log Σ_{j∈mask} e^{x_ij} per row (see MaskedLogSumExp).
+func (e *Expr) MaskedLogSumExp(x, mask *G.Node) *G.Node {
+	return e.binary("masked log-sum-exp", MaskedLogSumExp, x, mask)
+}
+
+// MaskedLog1pSumExp returns log(1 + Σ_{j∈mask} e^{x_ij}) per row (see MaskedLog1pSumExp).
+func (e *Expr) MaskedLog1pSumExp(x, mask *G.Node) *G.Node {
+	return e.binary("masked log1p-sum-exp", MaskedLog1pSumExp, x, mask)
+}
+
+// AnyInRow returns, per row, 1 if mask has a non-zero entry (see AnyInRow).
+func (e *Expr) AnyInRow(mask *G.Node) *G.Node { return e.unary("any in row", AnyInRow, mask) }
+
+// Indicator returns 1 where x > threshold, 0 elsewhere, without gradient.
+func (e *Expr) Indicator(x *G.Node, threshold float64) *G.Node {
+	return e.unary("indicator", func(x *G.Node) (*G.Node, error) { return Indicator(x, threshold) }, x)
+}
+
+// WeightedMean returns Σ x⊙w / max(Σ w, 1) (see WeightedMean).
+func (e *Expr) WeightedMean(x, w *G.Node) *G.Node {
+	return e.binary("weighted mean", WeightedMean, x, w)
+}
+
+// DivAtLeastOne returns num / max(den, 1) for scalars (see DivAtLeastOne).
+func (e *Expr) DivAtLeastOne(num, den *G.Node) *G.Node {
+	return e.binary("div at least one", DivAtLeastOne, num, den)
+}
+
+// MeanNonZero returns Σ x / max(#{x > 0}, 1) (see MeanNonZero).
+func (e *Expr) MeanNonZero(x *G.Node) *G.Node { return e.unary("mean non-zero", MeanNonZero, x) }
+
+// PairwiseMax returns the B×B matrix max(v_i, v_j) over the rows that have
+// a value (see PairwiseMax).
+func (e *Expr) PairwiseMax(v, has *G.Node) *G.Node {
+	return e.binary("pairwise max", PairwiseMax, v, has)
+}
+
+// PairwiseLogAddExp returns the B×B matrix log(e^{v_i} + e^{v_j}) over the
+// rows that have a value (see PairwiseLogAddExp).
+func (e *Expr) PairwiseLogAddExp(v, has *G.Node) *G.Node {
+	return e.binary("pairwise log-add-exp", PairwiseLogAddExp, v, has)
+}
+
+// PairAny returns the B×B matrix 1[has_i or has_j] (see PairAny).
+func (e *Expr) PairAny(v, has *G.Node) *G.Node { return e.binary("pair any", PairAny, v, has) }
+
+// LabelMask returns the B×B mask of kind over labels (see LabelMask).
+func (e *Expr) LabelMask(labels *G.Node, kind MaskKind) *G.Node {
+	return e.unary("label mask", func(l *G.Node) (*G.Node, error) { return LabelMask(l, kind, e.dt) }, labels)
+}
+
+// CrossLabelMask returns the B×R mask of kind between labels and refLabels
+// (see CrossLabelMask).
+func (e *Expr) CrossLabelMask(labels, refLabels *G.Node, kind MaskKind) *G.Node {
+	return e.binary("cross label mask", func(a, b *G.Node) (*G.Node, error) { return CrossLabelMask(a, b, kind, e.dt) }, labels, refLabels)
+}
+
+// Matrix returns d's matrix between the rows of x and of y.
+func (e *Expr) Matrix(d Distance, x, y *G.Node) *G.Node {
+	if d == nil {
+		e.Fail(fmt.Errorf("graph: nil distance"))
+		return nil
+	}
+	return e.binary("matrix", d.Matrix, x, y)
+}
+
+// StopGradient returns a node with x's value through which no gradient
+// flows (a reference set, a memory bank).
+func (e *Expr) StopGradient(x *G.Node) *G.Node { return e.unary("stop gradient", stopGradient, x) }
+
+// ConcatCols returns the matrices side by side: B×C₁, B×C₂, … → B×ΣC.
+func (e *Expr) ConcatCols(ms ...*G.Node) *G.Node {
+	if !e.ok("concat", ms...) {
+		return nil
+	}
+	if len(ms) == 1 {
+		return ms[0]
+	}
+	return e.Do(func() (*G.Node, error) { return G.Concat(1, ms...) })
+}
+
+// Do2 is Do for a function that returns two nodes.
+func (e *Expr) Do2(f func() (*G.Node, *G.Node, error)) (*G.Node, *G.Node) {
+	if e.err != nil {
+		return nil, nil
+	}
+	a, b, err := f()
+	if err != nil {
+		e.err = err
+		return nil, nil
+	}
+	return a, b
+}
+
+// Log returns the natural logarithm of x elementwise.
+func (e *Expr) Log(x *G.Node) *G.Node { return e.unary("log", G.Log, x) }
+
+// AtLeastOne returns, without gradient, max(s, 1) of a scalar s: a count
+// or total weight that may be zero.
+func (e *Expr) AtLeastOne(s *G.Node) *G.Node {
+	return e.unary("at least one", func(s *G.Node) (*G.Node, error) {
+		if !s.IsScalar() {
+			return nil, fmt.Errorf("graph: AtLeastOne wants a scalar; got shape %v", s.Shape())
+		}
+		return atLeastOne(s)
+	}, s)
+}
