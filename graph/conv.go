@@ -24,6 +24,15 @@ type ConvOptions struct {
 	// at the bottom of a network): no gradient flows to it, which saves its
 	// computation; Gorgonia computes every gradient an op offers.
 	NoInputGradient bool
+	// Pool > 1 fuses Pool×Pool max pooling with stride Pool (no padding)
+	// into the same op, after the bias and the ReLU: the output is
+	// N×O×⌊OH/Pool⌋×⌊OW/Pool⌋, the value and gradient of
+	// MaxPool2D(Conv2D(x, w, b, opt), PoolOptions{KernelH: Pool, KernelW: Pool})
+	// (the first maximum of each window gets its gradient). The full
+	// convolution output is never written out, and the derivative lays the
+	// pooled gradient straight into the layout of the product. 0 and 1 mean
+	// no pooling.
+	Pool int
 }
 
 // convGeom is the full geometry of one convolution: input N×C×H×W, weights
@@ -33,10 +42,26 @@ type convGeom struct {
 	o, kh, kw      int
 	sh, sw, ph, pw int
 	oh, ow         int
+	pool           int // fused max pooling (ConvOptions.Pool); ≤ 1: none
 }
 
 func (g convGeom) String() string {
-	return fmt.Sprintf("x%dx%dx%dx%d,w%dx%dx%dx%d,s%d,%d,p%d,%d", g.n, g.c, g.h, g.w, g.o, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)
+	return fmt.Sprintf("x%dx%dx%dx%d,w%dx%dx%dx%d,s%d,%d,p%d,%d,pool%d", g.n, g.c, g.h, g.w, g.o, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.pool)
+}
+
+// pooled reports whether max pooling is fused into the op.
+func (g convGeom) pooled() bool { return g.pool > 1 }
+
+// poolH and poolW are the pooled output's height and width.
+func (g convGeom) poolH() int { return g.oh / g.pool }
+func (g convGeom) poolW() int { return g.ow / g.pool }
+
+// yShape is the op's output: outShape, or the pooled N×O×PH×PW.
+func (g convGeom) yShape() tensor.Shape {
+	if g.pooled() {
+		return tensor.Shape{g.n, g.o, g.poolH(), g.poolW()}
+	}
+	return g.outShape()
 }
 
 func (g convGeom) xShape() tensor.Shape   { return tensor.Shape{g.n, g.c, g.h, g.w} }
@@ -130,6 +155,12 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 	if g.ow, err = windowSize("conv width", g.w, g.kw, g.sw, g.pw); err != nil {
 		return nil, err
 	}
+	if opt.Pool < 0 {
+		return nil, fmt.Errorf("graph: conv pooling is %d; want ≥ 0", opt.Pool)
+	}
+	if g.pool = opt.Pool; g.pooled() && (g.pool > g.oh || g.pool > g.ow) {
+		return nil, fmt.Errorf("graph: conv pooling %d is larger than the convolution's %d×%d output", g.pool, g.oh, g.ow)
+	}
 	inputs := []*G.Node{x, w}
 	var bshape tensor.Shape
 	if b != nil {
@@ -147,7 +178,7 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 	if err := SameGraph(inputs...); err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
+	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.yShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: conv: %w", err)
 	}
@@ -242,7 +273,8 @@ type convOp struct {
 	bshape tensor.Shape // nil: no bias
 	col    scratch      // the batch's im2col matrix, reused by the weight gradient
 	prod   scratch
-	ran    bool // col holds the im2col matrix of the last run's input
+	arg    []int32 // pooled: each output's window maximum, as an index in its OH×OW plane
+	ran    bool    // col (and arg) hold the last run's
 }
 
 func (o *convOp) Arity() int {
@@ -312,6 +344,13 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 	prod := get[T](&o.prod, g.o*ld)
 	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
 	product(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
+	if g.pooled() {
+		if n := len(y); len(o.arg) != n {
+			o.arg = make([]int32, n)
+		}
+		poolForward(g, prod, b, y, o.arg, o.relu)
+		return nil
+	}
 	for oc := 0; oc < g.o; oc++ {
 		var bias T
 		if b != nil {
@@ -335,6 +374,69 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 		}
 	}
 	return nil
+}
+
+// poolForward writes the fused max pooling of the product prod
+// (O × N·OH·OW) plus the bias b (nil: none), then ReLU when relu, into y
+// (N×O×PH×PW), and each window's first maximum (row-major) into arg as an
+// index in its OH×OW plane. The window compares prod + bias, the values
+// the unfused convolution would output: ReLU is monotone, so applying it
+// after the maximum gives the same value, and where it matters (a
+// positive maximum) the same first maximum.
+func poolForward[T float](g convGeom, prod, b, y []T, arg []int32, relu bool) {
+	k, cols, ld := g.pool, g.cols(), g.n*g.cols()
+	ph, pw, ow := g.poolH(), g.poolW(), g.ow
+	for oc := 0; oc < g.o; oc++ {
+		var bias T
+		if b != nil {
+			bias = b[oc]
+		}
+		for n := 0; n < g.n; n++ {
+			src := prod[oc*ld+n*cols : oc*ld+(n+1)*cols]
+			base := (n*g.o + oc) * ph * pw
+			dst, am := y[base:base+ph*pw], arg[base:base+ph*pw]
+			for i := 0; i < ph; i++ {
+				d, a := dst[i*pw:(i+1)*pw], am[i*pw:(i+1)*pw]
+				if k == 2 {
+					r0, r1 := src[2*i*ow:2*i*ow+2*pw], src[(2*i+1)*ow:(2*i+1)*ow+2*pw]
+					for j := range d {
+						k0 := 2*i*ow + 2*j
+						m, best := r0[2*j]+bias, k0
+						if e := r0[2*j+1] + bias; e > m {
+							m, best = e, k0+1
+						}
+						if e := r1[2*j] + bias; e > m {
+							m, best = e, k0+ow
+						}
+						if e := r1[2*j+1] + bias; e > m {
+							m, best = e, k0+ow+1
+						}
+						if relu {
+							m = max(m, 0)
+						}
+						d[j], a[j] = m, int32(best)
+					}
+					continue
+				}
+				for j := range d {
+					best := i*k*ow + j*k
+					m := src[best] + bias
+					for u := 0; u < k; u++ {
+						row := src[(i*k+u)*ow+j*k : (i*k+u)*ow+j*k+k]
+						for v, e := range row {
+							if e += bias; e > m {
+								m, best = e, (i*k+u)*ow+j*k+v
+							}
+						}
+					}
+					if relu {
+						m = max(m, 0)
+					}
+					d[j], a[j] = m, int32(best)
+				}
+			}
+		}
+	}
 }
 
 // im2colBatch writes the im2col matrices of all N images side by side:
@@ -471,7 +573,7 @@ func (o *convOp) DiffWRT(n int) []bool {
 //	dx = col2im(Wᵀ · gz)    dW = gz · colᵀ    db = Σ_columns gz
 func (o *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	g := o.geom
-	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu}
+	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu, fwd: o}
 	args := G.Nodes{grad}
 	if o.relu {
 		args = G.Nodes{output, grad}
@@ -524,12 +626,15 @@ func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense)
 // convGradOp lays the output gradient of a convolution out as
 // O × N × OH × OW (channel-major, so that every derivative is one matrix
 // product over the batch) and, after a ReLU, keeps it only where y > 0.
+// With fused pooling, each pooled gradient goes to its window's maximum
+// (the forward op's arg of the same pass) and the rest is 0.
 // Inputs: (y, grad) with ReLU, (grad) without.
 type convGradOp struct {
 	opBase
 	noDiff
 	geom convGeom
 	relu bool
+	fwd  *convOp
 }
 
 func (o *convGradOp) Arity() int {
@@ -576,6 +681,9 @@ func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
 	if o.relu {
 		y = v[0]
 	}
+	if g.pooled() {
+		return poolGrad(o, y, grad, gz)
+	}
 	cols, total := g.cols(), g.n*g.o*g.cols()
 	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != total {
 		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.outShape())
@@ -594,6 +702,41 @@ func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
 					dst[i] = e
 				} else {
 					dst[i] = 0
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// poolGrad is convGrad with fused pooling: y and grad are N×O×PH×PW (y
+// nil without ReLU), gz is O × N × OH × OW.
+func poolGrad[T float](o *convGradOp, y, grad, gz []T) error {
+	g := o.geom
+	ph, pw, cols := g.poolH(), g.poolW(), g.cols()
+	total := g.n * g.o * ph * pw
+	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != g.n*g.o*cols {
+		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.yShape())
+	}
+	if o.fwd == nil || !o.fwd.ran || len(o.fwd.arg) != total {
+		return fmt.Errorf("graph: conv2d_dy: the pooled convolution has not run in this pass")
+	}
+	clear(gz)
+	for n := 0; n < g.n; n++ {
+		for oc := 0; oc < g.o; oc++ {
+			base := (n*g.o + oc) * ph * pw
+			src, am := grad[base:base+ph*pw], o.fwd.arg[base:base+ph*pw]
+			dst := gz[(oc*g.n+n)*cols : (oc*g.n+n+1)*cols]
+			if y == nil {
+				for p, e := range src {
+					dst[am[p]] = e
+				}
+				continue
+			}
+			yy := y[base : base+ph*pw]
+			for p, e := range src {
+				if yy[p] > 0 {
+					dst[am[p]] = e
 				}
 			}
 		}
