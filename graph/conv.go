@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -399,6 +400,10 @@ func poolForward[T float](g convGeom, prod, b, y []T, arg []int32, relu bool) {
 				d, a := dst[i*pw:(i+1)*pw], am[i*pw:(i+1)*pw]
 				if k == 2 {
 					r0, r1 := src[2*i*ow:2*i*ow+2*pw], src[(2*i+1)*ow:(2*i+1)*ow+2*pw]
+					if f0, ok := any(r0).([]float32); ok {
+						pool2f32(f0, any(r1).([]float32), float32(bias), relu, any(d).([]float32), a, 2*i*ow, ow)
+						continue
+					}
 					for j := range d {
 						k0 := 2*i*ow + 2*j
 						m, best := r0[2*j]+bias, k0
@@ -437,6 +442,50 @@ func poolForward[T float](g convGeom, prod, b, y []T, arg []int32, relu bool) {
 			}
 		}
 	}
+}
+
+// pool2f32 is poolForward's 2×2 case for one row of float32 windows
+// (rows r0 and r1 of the product, the first at offset k0 in its plane,
+// rows ow apart), written without data-dependent branches: the
+// comparisons of a max pooling are unpredictable, and a mispredicted
+// branch per window cost more than the rest of the pass. The selects keep
+// the sequential rule of the generic loop exactly (e > m, first maximum
+// wins, a later NaN never does).
+func pool2f32(r0, r1 []float32, bias float32, relu bool, d []float32, a []int32, k0, ow int) {
+	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+	a = a[:len(d)]
+	for j := range d {
+		e0, e1 := r0[2*j]+bias, r0[2*j+1]+bias
+		e2, e3 := r1[2*j]+bias, r1[2*j+1]+bias
+		mb, idx := math.Float32bits(e0), 0
+		m := e0
+		mask := -uint32(b2u(e1 > m))
+		mb = mb&^mask | math.Float32bits(e1)&mask
+		idx |= int(mask & 1)
+		m = math.Float32frombits(mb)
+		mask = -uint32(b2u(e2 > m))
+		mb = mb&^mask | math.Float32bits(e2)&mask
+		idx = idx&^int(mask&3) | int(mask&2)
+		m = math.Float32frombits(mb)
+		mask = -uint32(b2u(e3 > m))
+		mb = mb&^mask | math.Float32bits(e3)&mask
+		idx |= int(mask & 3)
+		m = math.Float32frombits(mb)
+		if relu {
+			m = max(m, 0)
+		}
+		// window position idx: 0, 1 in the first row, 2, 3 in the second
+		d[j], a[j] = m, int32(k0+2*j+(idx>>1)*ow+idx&1)
+	}
+}
+
+// b2u is 1 for true and 0 for false (compiled without a branch).
+func b2u(b bool) uint32 {
+	var u uint32
+	if b {
+		u = 1
+	}
+	return u
 }
 
 // im2colBatch writes the im2col matrices of all N images side by side:
