@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -836,16 +837,28 @@ func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error 
 	if len(w) != g.o*rows || len(gz) != g.o*ld {
 		return fmt.Errorf("graph: conv2d_dx: inputs hold %d and %d values; want %v and %v", len(w), len(gz), g.wShape(), g.outShape())
 	}
-	col := get[T](s, rows*ld)
-	// col (C·KH·KW × N·OH·OW) = Wᵀ · gz (O × N·OH·OW)
-	product(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
+	// A few images at a time, so that the part of col that col2im reads
+	// back is still in the core's cache.
+	var zero T
+	chunk := max(1, min(g.n, colChunkBytes/(rows*cols*int(unsafe.Sizeof(zero)))))
+	col := get[T](s, rows*chunk*cols)
 	clear(dx)
 	img := g.c * g.h * g.w
-	for n := 0; n < g.n; n++ {
-		col2im(g, col[n*cols:], dx[n*img:(n+1)*img], ld)
+	for n0 := 0; n0 < g.n; n0 += chunk {
+		nn := min(chunk, g.n-n0)
+		lc := nn * cols
+		// col (C·KH·KW × nn·OH·OW) = Wᵀ · gz (O × nn·OH·OW, images n0 onwards)
+		product(true, false, rows, lc, g.o, 1, w, rows, gz[n0*cols:], ld, 0, col, lc)
+		for n := 0; n < nn; n++ {
+			col2im(g, col[n*cols:], dx[(n0+n)*img:(n0+n+1)*img], lc)
+		}
 	}
 	return nil
 }
+
+// colChunkBytes bounds the im2col block that the input gradient builds and
+// reads back at once: about half of a core's L2 cache on current x86.
+const colChunkBytes = 512 << 10
 
 // convWeightGradOp is dL/dW of a convolution from the input and the
 // gradient of convGradOp: gz · colᵀ, one product for the batch. It reuses
