@@ -471,10 +471,12 @@ func pool2f32(r0, r1 []float32, bias float32, relu bool, d []float32, a []int32,
 		mask = -uint32(b2u(e3 > m))
 		mb = mb&^mask | math.Float32bits(e3)&mask
 		idx |= int(mask & 3)
-		m = math.Float32frombits(mb)
 		if relu {
-			m = max(m, 0)
+			// max(m, 0) as the unfused ReLU computes it (NaN stays NaN,
+			// −0 becomes +0), as a select
+			mb &= -uint32(b2u(!(math.Float32frombits(mb) <= 0)))
 		}
+		m = math.Float32frombits(mb)
 		// window position idx: 0, 1 in the first row, 2, 3 in the second
 		d[j], a[j] = m, int32(k0+2*j+(idx>>1)*ow+idx&1)
 	}
