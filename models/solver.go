@@ -159,6 +159,7 @@ func nextWeights[T float32 | float64](o *optimizer, w, grad []T, m, v []float64,
 	next = next[:len(w)]
 	grad, m, v = grad[:len(w)], m[:len(w)], v[:len(w)]
 	wd, b1, b2, eps := o.weightDecay, o.beta1, o.beta2, o.eps
+	a, ic2 := lr/c1, 1/c2
 	var acc float64
 	if o.kind == SGD {
 		mom := o.momentum
@@ -178,7 +179,7 @@ func nextWeights[T float32 | float64](o *optimizer, w, grad []T, m, v []float64,
 		g := gk + wd*float64(w[k])
 		mk := b1*m[k] + (1-b1)*g
 		vk := b2*v[k] + (1-b2)*g*g
-		nw := w[k] - T(lr*(mk/c1)/(math.Sqrt(vk/c2)+eps))
+		nw := w[k] - T(adamDelta(mk, vk, a, ic2, eps))
 		next[k] = nw
 		f := float64(nw)
 		acc += (gk - gk) + (mk - mk) + (vk - vk) + (f - f)
@@ -210,11 +211,19 @@ func commit[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, next
 	clear(grad)
 }
 
+// adamDelta is Adam's step lr·m̂/(√v̂ + ε) (Kingma & Ba 2015) with the bias
+// corrections m̂ = m/c1 and v̂ = v/c2 folded into a = lr/c1 and ic2 = 1/c2:
+// one division and one square root per weight.
+func adamDelta(m, v, a, ic2, eps float64) float64 {
+	return a * m / (math.Sqrt(v*ic2) + eps)
+}
+
 // update applies the optimizer's rule to one weight tensor in one pass,
 // without the finiteness check; c1 and c2 are Adam's bias corrections for
 // this step. It is the reference that step's two passes must reproduce
 // bit for bit (TestStepMatchesUpdate).
 func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) {
+	a, ic2 := lr/c1, 1/c2
 	for k := range w {
 		g := float64(grad[k]) + o.weightDecay*float64(w[k])
 		if o.kind == SGD {
@@ -224,7 +233,7 @@ func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, 
 		}
 		m[k] = o.beta1*m[k] + (1-o.beta1)*g
 		v[k] = o.beta2*v[k] + (1-o.beta2)*g*g
-		w[k] -= T(lr * (m[k] / c1) / (math.Sqrt(v[k]/c2) + o.eps))
+		w[k] -= T(adamDelta(m[k], v[k], a, ic2, o.eps))
 	}
 	// The machine adds each run's gradient into this buffer: clear it for
 	// the next step (Gorgonia's own solvers do the same).
@@ -281,6 +290,7 @@ func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
 // with what it is ("gradient", "the weight", "the moment"), or "" when all
 // are finite. m and v are nil before the tensor's first update (zeros).
 func dryUpdate[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) (int, string, float64) {
+	a, ic2 := lr/c1, 1/c2
 	for k := range w {
 		gk := float64(grad[k])
 		if math.IsNaN(gk) || math.IsInf(gk, 0) {
@@ -298,7 +308,7 @@ func dryUpdate[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, l
 		} else {
 			mk = o.beta1*mk + (1-o.beta1)*g
 			vk = o.beta2*vk + (1-o.beta2)*g*g
-			nw = w[k] - T(lr*(mk/c1)/(math.Sqrt(vk/c2)+o.eps))
+			nw = w[k] - T(adamDelta(mk, vk, a, ic2, o.eps))
 		}
 		if notFinite(mk) {
 			return k, "the first moment", mk
