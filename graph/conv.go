@@ -872,6 +872,7 @@ type convWeightGradOp struct {
 	geom convGeom
 	fwd  *convOp
 	col  scratch
+	dwt  scratch
 }
 
 func (o *convWeightGradOp) Arity() int { return 2 }
@@ -916,8 +917,15 @@ func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
 		col = get[T](&o.col, rows*ld)
 		im2colBatch(g, x, col)
 	}
-	// dW (O × C·KH·KW) = gz (O × N·OH·OW) · colᵀ
-	product(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
+	// dWᵀ (C·KH·KW × O) = col · gzᵀ, then transposed into dW: the long
+	// inner dimension N·OH·OW is contiguous in both operands
+	dwt := get[T](&o.dwt, rows*g.o)
+	product(false, true, rows, g.o, ld, 1, col, ld, gz, ld, 0, dwt, g.o)
+	for r := 0; r < rows; r++ {
+		for oc, e := range dwt[r*g.o : (r+1)*g.o] {
+			dw[oc*rows+r] = e
+		}
+	}
 	return nil
 }
 
