@@ -512,6 +512,7 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 			for v := 0; v < g.kw; v++ {
 				dst := col[r*ld : r*ld+cols]
 				r++
+				j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
 				for i := 0; i < g.oh; i++ {
 					seg := dst[i*g.ow : (i+1)*g.ow]
 					iy := i*g.sh - g.ph + u
@@ -520,8 +521,9 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 						continue
 					}
 					src := plane[iy*g.w : (iy+1)*g.w]
-					j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
-					clear(seg[:j0])
+					if j0 > 0 {
+						clear(seg[:j0])
+					}
 					if g.sw == 1 {
 						copy(seg[j0:j1], src[j0+v-g.pw:])
 					} else {
@@ -529,7 +531,9 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 							seg[j] = src[j*g.sw-g.pw+v]
 						}
 					}
-					clear(seg[j1:])
+					if j1 < g.ow {
+						clear(seg[j1:])
+					}
 				}
 			}
 		}
