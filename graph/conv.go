@@ -976,14 +976,25 @@ func convBiasGrad[T float](g convGeom, in []G.Value, db []T) error {
 		return fmt.Errorf("graph: conv2d_db: gradient holds %d values; want %v", len(gz), g.outShape())
 	}
 	for oc := 0; oc < g.o; oc++ {
-		// float64 partial sums per image keep float32 rounding small
+		// float64 partial sums per image keep float32 rounding small;
+		// within an image, four running sums (positions mod 4) keep four
+		// additions in flight instead of one chain
 		var s float64
 		for n := 0; n < g.n; n++ {
-			var p T
-			for _, e := range gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()] {
-				p += e
+			row := gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()]
+			var p0, p1, p2, p3 T
+			k := 0
+			for ; k+4 <= len(row); k += 4 {
+				q := row[k : k+4 : k+4]
+				p0 += q[0]
+				p1 += q[1]
+				p2 += q[2]
+				p3 += q[3]
 			}
-			s += float64(p)
+			for ; k < len(row); k++ {
+				p0 += row[k]
+			}
+			s += float64((p0 + p1) + (p2 + p3))
 		}
 		db[oc] = T(s)
 	}
