@@ -864,7 +864,7 @@ func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error 
 
 // colChunkBytes bounds the im2col block that the input gradient builds and
 // reads back at once: about half of a core's L2 cache on current x86.
-const colChunkBytes = 512 << 10
+var colChunkBytes = 512 << 10
 
 // convWeightGradOp is dL/dW of a convolution from the input and the
 // gradient of convGradOp: gz · colᵀ, one product for the batch. It reuses
