@@ -560,9 +560,18 @@ func col2im[T float](g convGeom, col, dx []T, ld int) {
 					seg := src[i*g.ow : (i+1)*g.ow]
 					dst := plane[iy*g.w : (iy+1)*g.w]
 					if g.sw == 1 {
-						d := dst[j0+v-g.pw : j1+v-g.pw]
-						for j, e := range seg[j0:j1] {
-							d[j] += e
+						s := seg[j0:j1]
+						d := dst[j0+v-g.pw:][:len(s)] // same length: no bounds checks below
+						j := 0
+						for ; j+4 <= len(s); j += 4 {
+							d4, s4 := d[j:j+4:j+4], s[j:j+4:j+4]
+							d4[0] += s4[0]
+							d4[1] += s4[1]
+							d4[2] += s4[2]
+							d4[3] += s4[3]
+						}
+						for ; j < len(s); j++ {
+							d[j] += s[j]
 						}
 					} else {
 						for j := j0; j < j1; j++ {
