@@ -402,7 +402,11 @@ func poolForward[T float](g convGeom, prod, b, y []T, arg []int32, relu bool) {
 				if k == 2 {
 					r0, r1 := src[2*i*ow:2*i*ow+2*pw], src[(2*i+1)*ow:(2*i+1)*ow+2*pw]
 					if f0, ok := any(r0).([]float32); ok {
-						pool2f32(f0, any(r1).([]float32), float32(bias), relu, any(d).([]float32), a, 2*i*ow, ow)
+						if relu {
+							pool2f32ReLU(f0, any(r1).([]float32), float32(bias), any(d).([]float32), a, 2*i*ow, ow)
+						} else {
+							pool2f32(f0, any(r1).([]float32), float32(bias), false, any(d).([]float32), a, 2*i*ow, ow)
+						}
 						continue
 					}
 					for j := range d {
@@ -479,6 +483,37 @@ func pool2f32(r0, r1 []float32, bias float32, relu bool, d []float32, a []int32,
 		m = math.Float32frombits(mb)
 		// window position idx: 0, 1 in the first row, 2, 3 in the second
 		d[j], a[j] = m, int32(k0+2*j+(idx>>1)*ow+idx&1)
+	}
+}
+
+// pool2f32ReLU is pool2f32 with ReLU, faster: the window's maximum comes
+// from max (no chain of selects), and its first position from equality
+// tests. Where the maximum is ≤ 0 the output is 0 and the backward pass
+// sends nothing to the window, so the position found there does not
+// matter; a NaN anywhere in the window takes pool2f32's exact rule.
+func pool2f32ReLU(r0, r1 []float32, bias float32, d []float32, a []int32, k0, ow int) {
+	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+	a = a[:len(d)]
+	for j := range d {
+		e0, e1 := r0[2*j]+bias, r0[2*j+1]+bias
+		e2, e3 := r1[2*j]+bias, r1[2*j+1]+bias
+		m := max(max(e0, e1), max(e2, e3))
+		if m != m {
+			pool2f32(r0[2*j:2*j+2], r1[2*j:2*j+2], bias, true, d[j:j+1], a[j:j+1], k0+2*j, ow)
+			continue
+		}
+		idx := 3
+		if e2 == m {
+			idx = 2
+		}
+		if e1 == m {
+			idx = 1
+		}
+		if e0 == m {
+			idx = 0
+		}
+		d[j] = math.Float32frombits(math.Float32bits(m) & -uint32(b2u(m > 0)))
+		a[j] = int32(k0 + 2*j + (idx>>1)*ow + idx&1)
 	}
 }
 

@@ -662,3 +662,51 @@ func TestConv2DPoolErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NotSame(t, y, y1, "the op hash must include Pool")
 }
+
+// TestConv2DPoolNaNMatchesUnfused: a NaN input makes some pooling windows
+// wholly NaN and others NaN only in later positions (which never win the
+// maximum); the fused pooling's values match Conv2D then MaxPool2D there
+// too, NaN for NaN, in both dtypes, with and without ReLU.
+func TestConv2DPoolNaNMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, relu := range []bool{true, false} {
+		tc := convCase{n: 2, c: 1, h: 9, w: 9, o: 2, kh: 2, kw: 2, bias: true, opt: graph.ConvOptions{ReLU: relu}}
+		x, w, b := convInputs(r, tc)
+		x[3*9+4] = math.NaN()    // image 0: a NaN inside
+		x[81+8*9+8] = math.NaN() // image 1: the last pixel, one window's last position
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			t.Run(fmt.Sprintf("relu=%t/%v", relu, dt), func(t *testing.T) {
+				eval := func(fused bool) []float64 {
+					g := G.NewGraph()
+					c := tc
+					if fused {
+						c.opt.Pool = 2
+					}
+					y, _, err := buildConv(g, dt, c, x, w, b)
+					require.NoError(t, err)
+					if !fused {
+						y, err = graph.MaxPool2D(y, graph.PoolOptions{KernelH: 2, KernelW: 2})
+						require.NoError(t, err)
+					}
+					m := G.NewTapeMachine(g)
+					defer m.Close()
+					require.NoError(t, m.RunAll())
+					v, err := graphtest.Float64s(y.Value())
+					require.NoError(t, err)
+					return v
+				}
+				want, got := eval(false), eval(true)
+				nans := 0
+				for i := range want {
+					if math.IsNaN(want[i]) {
+						nans++
+						require.True(t, math.IsNaN(got[i]), "output %d: want NaN, got %v", i, got[i])
+						continue
+					}
+					require.Equal(t, want[i], got[i], "output %d", i)
+				}
+				require.NotZero(t, nans, "the case must produce NaN windows")
+			})
+		}
+	}
+}
