@@ -112,8 +112,9 @@ func orOne(v int) int {
 // reused buffer and multiplied by the filter matrix in one product with the
 // BLAS that Gorgonia uses (G.WhichBLAS); the O × (N·OH·OW) product goes to
 // the NCHW output in contiguous rows of OH·OW (no transpose), with bias and
-// ReLU applied in that same pass. Gradients with respect to x, w and b are
-// ops of their own (one product each for the batch), so G.Grad
+// ReLU applied in that same pass (and max pooling, with opt.Pool).
+// Gradients with respect to x, w and b are ops of their own (one product
+// for the batch, or for a few images at a time for x), so G.Grad
 // differentiates through Conv2D; NoInputGradient skips the one for x.
 // Dilation and groups are not supported.
 //
@@ -845,7 +846,8 @@ func poolGrad[T float](o *convGradOp, y, grad, gz []T) error {
 }
 
 // convInputGradOp is dL/dx of a convolution from the weights and the
-// gradient of convGradOp: col2im(Wᵀ · gz), one product for the batch.
+// gradient of convGradOp: col2im(Wᵀ · gz), one product per block of
+// images (colChunkBytes) so that col2im reads its block from cache.
 type convInputGradOp struct {
 	opBase
 	noDiff
