@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"hash"
+	"math"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -24,6 +26,15 @@ type ConvOptions struct {
 	// at the bottom of a network): no gradient flows to it, which saves its
 	// computation; Gorgonia computes every gradient an op offers.
 	NoInputGradient bool
+	// Pool > 1 fuses Pool×Pool max pooling with stride Pool (no padding)
+	// into the same op, after the bias and the ReLU: the output is
+	// N×O×⌊OH/Pool⌋×⌊OW/Pool⌋, the value and gradient of
+	// MaxPool2D(Conv2D(x, w, b, opt), PoolOptions{KernelH: Pool, KernelW: Pool})
+	// (the first maximum of each window gets its gradient). The full
+	// convolution output is never written out, and the derivative lays the
+	// pooled gradient straight into the layout of the product. 0 and 1 mean
+	// no pooling.
+	Pool int
 }
 
 // convGeom is the full geometry of one convolution: input N×C×H×W, weights
@@ -33,10 +44,26 @@ type convGeom struct {
 	o, kh, kw      int
 	sh, sw, ph, pw int
 	oh, ow         int
+	pool           int // fused max pooling (ConvOptions.Pool); ≤ 1: none
 }
 
 func (g convGeom) String() string {
-	return fmt.Sprintf("x%dx%dx%dx%d,w%dx%dx%dx%d,s%d,%d,p%d,%d", g.n, g.c, g.h, g.w, g.o, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw)
+	return fmt.Sprintf("x%dx%dx%dx%d,w%dx%dx%dx%d,s%d,%d,p%d,%d,pool%d", g.n, g.c, g.h, g.w, g.o, g.c, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.pool)
+}
+
+// pooled reports whether max pooling is fused into the op.
+func (g convGeom) pooled() bool { return g.pool > 1 }
+
+// poolH and poolW are the pooled output's height and width.
+func (g convGeom) poolH() int { return g.oh / g.pool }
+func (g convGeom) poolW() int { return g.ow / g.pool }
+
+// yShape is the op's output: outShape, or the pooled N×O×PH×PW.
+func (g convGeom) yShape() tensor.Shape {
+	if g.pooled() {
+		return tensor.Shape{g.n, g.o, g.poolH(), g.poolW()}
+	}
+	return g.outShape()
 }
 
 func (g convGeom) xShape() tensor.Shape   { return tensor.Shape{g.n, g.c, g.h, g.w} }
@@ -85,8 +112,9 @@ func orOne(v int) int {
 // reused buffer and multiplied by the filter matrix in one product with the
 // BLAS that Gorgonia uses (G.WhichBLAS); the O × (N·OH·OW) product goes to
 // the NCHW output in contiguous rows of OH·OW (no transpose), with bias and
-// ReLU applied in that same pass. Gradients with respect to x, w and b are
-// ops of their own (one product each for the batch), so G.Grad
+// ReLU applied in that same pass (and max pooling, with opt.Pool).
+// Gradients with respect to x, w and b are ops of their own (one product
+// for the batch, or for a few images at a time for x), so G.Grad
 // differentiates through Conv2D; NoInputGradient skips the one for x.
 // Dilation and groups are not supported.
 //
@@ -130,6 +158,12 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 	if g.ow, err = windowSize("conv width", g.w, g.kw, g.sw, g.pw); err != nil {
 		return nil, err
 	}
+	if opt.Pool < 0 {
+		return nil, fmt.Errorf("graph: conv pooling is %d; want ≥ 0", opt.Pool)
+	}
+	if g.pool = opt.Pool; g.pooled() && (g.pool > g.oh || g.pool > g.ow) {
+		return nil, fmt.Errorf("graph: conv pooling %d is larger than the convolution's %d×%d output", g.pool, g.oh, g.ow)
+	}
 	inputs := []*G.Node{x, w}
 	var bshape tensor.Shape
 	if b != nil {
@@ -147,7 +181,7 @@ func Conv2D(x, w, b *G.Node, opt ConvOptions) (*G.Node, error) {
 	if err := sameGraph(inputs...); err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.outShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
+	n, err := G.ApplyOp(&convOp{opBase: opBase{dt: dt, shape: g.yShape()}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: conv: %w", err)
 	}
@@ -242,7 +276,8 @@ type convOp struct {
 	bshape tensor.Shape // nil: no bias
 	col    scratch      // the batch's im2col matrix, reused by the weight gradient
 	prod   scratch
-	ran    bool // col holds the im2col matrix of the last run's input
+	arg    []int32 // pooled: each output's window maximum, as an index in its OH×OW plane
+	ran    bool    // col (and arg) hold the last run's
 }
 
 func (o *convOp) Arity() int {
@@ -312,6 +347,13 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 	prod := get[T](&o.prod, g.o*ld)
 	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
 	product(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
+	if g.pooled() {
+		if n := len(y); len(o.arg) != n {
+			o.arg = make([]int32, n)
+		}
+		poolForward(g, prod, b, y, o.arg, o.relu)
+		return nil
+	}
 	for oc := 0; oc < g.o; oc++ {
 		var bias T
 		if b != nil {
@@ -337,6 +379,154 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 	return nil
 }
 
+// poolForward writes the fused max pooling of the product prod
+// (O × N·OH·OW) plus the bias b (nil: none), then ReLU when relu, into y
+// (N×O×PH×PW), and each window's first maximum (row-major) into arg as an
+// index in its OH×OW plane. The window compares prod + bias, the values
+// the unfused convolution would output: ReLU is monotone, so applying it
+// after the maximum gives the same value, and where it matters (a
+// positive maximum) the same first maximum.
+func poolForward[T float](g convGeom, prod, b, y []T, arg []int32, relu bool) {
+	k, cols, ld := g.pool, g.cols(), g.n*g.cols()
+	ph, pw, ow := g.poolH(), g.poolW(), g.ow
+	for oc := 0; oc < g.o; oc++ {
+		var bias T
+		if b != nil {
+			bias = b[oc]
+		}
+		for n := 0; n < g.n; n++ {
+			src := prod[oc*ld+n*cols : oc*ld+(n+1)*cols]
+			base := (n*g.o + oc) * ph * pw
+			dst, am := y[base:base+ph*pw], arg[base:base+ph*pw]
+			for i := 0; i < ph; i++ {
+				d, a := dst[i*pw:(i+1)*pw], am[i*pw:(i+1)*pw]
+				if k == 2 {
+					r0, r1 := src[2*i*ow:2*i*ow+2*pw], src[(2*i+1)*ow:(2*i+1)*ow+2*pw]
+					if f0, ok := any(r0).([]float32); ok {
+						if relu {
+							pool2f32ReLU(f0, any(r1).([]float32), float32(bias), any(d).([]float32), a, 2*i*ow, ow)
+						} else {
+							pool2f32(f0, any(r1).([]float32), float32(bias), false, any(d).([]float32), a, 2*i*ow, ow)
+						}
+						continue
+					}
+					for j := range d {
+						k0 := 2*i*ow + 2*j
+						m, best := r0[2*j]+bias, k0
+						if e := r0[2*j+1] + bias; e > m {
+							m, best = e, k0+1
+						}
+						if e := r1[2*j] + bias; e > m {
+							m, best = e, k0+ow
+						}
+						if e := r1[2*j+1] + bias; e > m {
+							m, best = e, k0+ow+1
+						}
+						if relu {
+							m = max(m, 0)
+						}
+						d[j], a[j] = m, int32(best)
+					}
+					continue
+				}
+				for j := range d {
+					best := i*k*ow + j*k
+					m := src[best] + bias
+					for u := 0; u < k; u++ {
+						row := src[(i*k+u)*ow+j*k : (i*k+u)*ow+j*k+k]
+						for v, e := range row {
+							if e += bias; e > m {
+								m, best = e, (i*k+u)*ow+j*k+v
+							}
+						}
+					}
+					if relu {
+						m = max(m, 0)
+					}
+					d[j], a[j] = m, int32(best)
+				}
+			}
+		}
+	}
+}
+
+// pool2f32 is poolForward's 2×2 case for one row of float32 windows
+// (rows r0 and r1 of the product, the first at offset k0 in its plane,
+// rows ow apart), written without data-dependent branches: the
+// comparisons of a max pooling are unpredictable, and a mispredicted
+// branch per window cost more than the rest of the pass. The selects keep
+// the sequential rule of the generic loop exactly (e > m, first maximum
+// wins, a later NaN never does).
+func pool2f32(r0, r1 []float32, bias float32, relu bool, d []float32, a []int32, k0, ow int) {
+	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+	a = a[:len(d)]
+	for j := range d {
+		e0, e1 := r0[2*j]+bias, r0[2*j+1]+bias
+		e2, e3 := r1[2*j]+bias, r1[2*j+1]+bias
+		mb, idx := math.Float32bits(e0), 0
+		m := e0
+		mask := -uint32(b2u(e1 > m))
+		mb = mb&^mask | math.Float32bits(e1)&mask
+		idx |= int(mask & 1)
+		m = math.Float32frombits(mb)
+		mask = -uint32(b2u(e2 > m))
+		mb = mb&^mask | math.Float32bits(e2)&mask
+		idx = idx&^int(mask&3) | int(mask&2)
+		m = math.Float32frombits(mb)
+		mask = -uint32(b2u(e3 > m))
+		mb = mb&^mask | math.Float32bits(e3)&mask
+		idx |= int(mask & 3)
+		if relu {
+			// max(m, 0) as the unfused ReLU computes it (NaN stays NaN,
+			// −0 becomes +0), as a select
+			mb &= -uint32(b2u(!(math.Float32frombits(mb) <= 0)))
+		}
+		m = math.Float32frombits(mb)
+		// window position idx: 0, 1 in the first row, 2, 3 in the second
+		d[j], a[j] = m, int32(k0+2*j+(idx>>1)*ow+idx&1)
+	}
+}
+
+// pool2f32ReLU is pool2f32 with ReLU, faster: the window's maximum comes
+// from max (no chain of selects), and its first position from equality
+// tests. Where the maximum is ≤ 0 the output is 0 and the backward pass
+// sends nothing to the window, so the position found there does not
+// matter; a NaN anywhere in the window takes pool2f32's exact rule.
+func pool2f32ReLU(r0, r1 []float32, bias float32, d []float32, a []int32, k0, ow int) {
+	r0, r1 = r0[:2*len(d)], r1[:2*len(d)]
+	a = a[:len(d)]
+	for j := range d {
+		e0, e1 := r0[2*j]+bias, r0[2*j+1]+bias
+		e2, e3 := r1[2*j]+bias, r1[2*j+1]+bias
+		m := max(max(e0, e1), max(e2, e3))
+		if m != m {
+			pool2f32(r0[2*j:2*j+2], r1[2*j:2*j+2], bias, true, d[j:j+1], a[j:j+1], k0+2*j, ow)
+			continue
+		}
+		idx := 3
+		if e2 == m {
+			idx = 2
+		}
+		if e1 == m {
+			idx = 1
+		}
+		if e0 == m {
+			idx = 0
+		}
+		d[j] = math.Float32frombits(math.Float32bits(m) & -uint32(b2u(m > 0)))
+		a[j] = int32(k0 + 2*j + (idx>>1)*ow + idx&1)
+	}
+}
+
+// b2u is 1 for true and 0 for false (compiled without a branch).
+func b2u(b bool) uint32 {
+	var u uint32
+	if b {
+		u = 1
+	}
+	return u
+}
+
 // im2colBatch writes the im2col matrices of all N images side by side:
 // (C·KH·KW) × (N·OH·OW), image n in columns n·OH·OW onwards.
 func im2colBatch[T float](g convGeom, x, col []T) {
@@ -358,6 +548,7 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 			for v := 0; v < g.kw; v++ {
 				dst := col[r*ld : r*ld+cols]
 				r++
+				j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
 				for i := 0; i < g.oh; i++ {
 					seg := dst[i*g.ow : (i+1)*g.ow]
 					iy := i*g.sh - g.ph + u
@@ -366,8 +557,9 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 						continue
 					}
 					src := plane[iy*g.w : (iy+1)*g.w]
-					j0, j1 := validRange(g.ow, g.w, g.sw, v-g.pw)
-					clear(seg[:j0])
+					if j0 > 0 {
+						clear(seg[:j0])
+					}
 					if g.sw == 1 {
 						copy(seg[j0:j1], src[j0+v-g.pw:])
 					} else {
@@ -375,7 +567,9 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 							seg[j] = src[j*g.sw-g.pw+v]
 						}
 					}
-					clear(seg[j1:])
+					if j1 < g.ow {
+						clear(seg[j1:])
+					}
 				}
 			}
 		}
@@ -402,9 +596,18 @@ func col2im[T float](g convGeom, col, dx []T, ld int) {
 					seg := src[i*g.ow : (i+1)*g.ow]
 					dst := plane[iy*g.w : (iy+1)*g.w]
 					if g.sw == 1 {
-						d := dst[j0+v-g.pw : j1+v-g.pw]
-						for j, e := range seg[j0:j1] {
-							d[j] += e
+						s := seg[j0:j1]
+						d := dst[j0+v-g.pw:][:len(s)] // same length: no bounds checks below
+						j := 0
+						for ; j+4 <= len(s); j += 4 {
+							d4, s4 := d[j:j+4:j+4], s[j:j+4:j+4]
+							d4[0] += s4[0]
+							d4[1] += s4[1]
+							d4[2] += s4[2]
+							d4[3] += s4[3]
+						}
+						for ; j < len(s); j++ {
+							d[j] += s[j]
 						}
 					} else {
 						for j := j0; j < j1; j++ {
@@ -471,7 +674,7 @@ func (o *convOp) DiffWRT(n int) []bool {
 //	dx = col2im(Wᵀ · gz)    dW = gz · colᵀ    db = Σ_columns gz
 func (o *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	g := o.geom
-	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu}
+	gop := &convGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.o, g.n, g.oh, g.ow}}, geom: g, relu: o.relu, fwd: o}
 	args := G.Nodes{grad}
 	if o.relu {
 		args = G.Nodes{output, grad}
@@ -524,12 +727,15 @@ func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense)
 // convGradOp lays the output gradient of a convolution out as
 // O × N × OH × OW (channel-major, so that every derivative is one matrix
 // product over the batch) and, after a ReLU, keeps it only where y > 0.
+// With fused pooling, each pooled gradient goes to its window's maximum
+// (the forward op's arg of the same pass) and the rest is 0.
 // Inputs: (y, grad) with ReLU, (grad) without.
 type convGradOp struct {
 	opBase
 	noDiff
 	geom convGeom
 	relu bool
+	fwd  *convOp
 }
 
 func (o *convGradOp) Arity() int {
@@ -576,6 +782,9 @@ func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
 	if o.relu {
 		y = v[0]
 	}
+	if g.pooled() {
+		return poolGrad(o, y, grad, gz)
+	}
 	cols, total := g.cols(), g.n*g.o*g.cols()
 	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != total {
 		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.outShape())
@@ -601,8 +810,44 @@ func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
 	return nil
 }
 
+// poolGrad is convGrad with fused pooling: y and grad are N×O×PH×PW (y
+// nil without ReLU), gz is O × N × OH × OW.
+func poolGrad[T float](o *convGradOp, y, grad, gz []T) error {
+	g := o.geom
+	ph, pw, cols := g.poolH(), g.poolW(), g.cols()
+	total := g.n * g.o * ph * pw
+	if len(grad) != total || (y != nil && len(y) != total) || len(gz) != g.n*g.o*cols {
+		return fmt.Errorf("graph: conv2d_dy: inputs hold %d values; want %v", len(grad), g.yShape())
+	}
+	if o.fwd == nil || !o.fwd.ran || len(o.fwd.arg) != total {
+		return fmt.Errorf("graph: conv2d_dy: the pooled convolution has not run in this pass")
+	}
+	clear(gz)
+	for n := 0; n < g.n; n++ {
+		for oc := 0; oc < g.o; oc++ {
+			base := (n*g.o + oc) * ph * pw
+			src, am := grad[base:base+ph*pw], o.fwd.arg[base:base+ph*pw]
+			dst := gz[(oc*g.n+n)*cols : (oc*g.n+n+1)*cols]
+			if y == nil {
+				for p, e := range src {
+					dst[am[p]] = e
+				}
+				continue
+			}
+			yy := y[base : base+ph*pw]
+			for p, e := range src {
+				if yy[p] > 0 {
+					dst[am[p]] = e
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // convInputGradOp is dL/dx of a convolution from the weights and the
-// gradient of convGradOp: col2im(Wᵀ · gz), one product for the batch.
+// gradient of convGradOp: col2im(Wᵀ · gz), one product per block of
+// images (colChunkBytes) so that col2im reads its block from cache.
 type convInputGradOp struct {
 	opBase
 	noDiff
@@ -644,16 +889,28 @@ func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error 
 	if len(w) != g.o*rows || len(gz) != g.o*ld {
 		return fmt.Errorf("graph: conv2d_dx: inputs hold %d and %d values; want %v and %v", len(w), len(gz), g.wShape(), g.outShape())
 	}
-	col := get[T](s, rows*ld)
-	// col (C·KH·KW × N·OH·OW) = Wᵀ · gz (O × N·OH·OW)
-	product(true, false, rows, ld, g.o, 1, w, rows, gz, ld, 0, col, ld)
+	// A few images at a time, so that the part of col that col2im reads
+	// back is still in the core's cache.
+	var zero T
+	chunk := max(1, min(g.n, colChunkBytes/(rows*cols*int(unsafe.Sizeof(zero)))))
+	col := get[T](s, rows*chunk*cols)
 	clear(dx)
 	img := g.c * g.h * g.w
-	for n := 0; n < g.n; n++ {
-		col2im(g, col[n*cols:], dx[n*img:(n+1)*img], ld)
+	for n0 := 0; n0 < g.n; n0 += chunk {
+		nn := min(chunk, g.n-n0)
+		lc := nn * cols
+		// col (C·KH·KW × nn·OH·OW) = Wᵀ · gz (O × nn·OH·OW, images n0 onwards)
+		product(true, false, rows, lc, g.o, 1, w, rows, gz[n0*cols:], ld, 0, col, lc)
+		for n := 0; n < nn; n++ {
+			col2im(g, col[n*cols:], dx[(n0+n)*img:(n0+n+1)*img], lc)
+		}
 	}
 	return nil
 }
+
+// colChunkBytes bounds the im2col block that the input gradient builds and
+// reads back at once: about half of a core's L2 cache on current x86.
+var colChunkBytes = 512 << 10
 
 // convWeightGradOp is dL/dW of a convolution from the input and the
 // gradient of convGradOp: gz · colᵀ, one product for the batch. It reuses
@@ -665,6 +922,7 @@ type convWeightGradOp struct {
 	geom convGeom
 	fwd  *convOp
 	col  scratch
+	dwt  scratch
 }
 
 func (o *convWeightGradOp) Arity() int { return 2 }
@@ -709,8 +967,15 @@ func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
 		col = get[T](&o.col, rows*ld)
 		im2colBatch(g, x, col)
 	}
-	// dW (O × C·KH·KW) = gz (O × N·OH·OW) · colᵀ
-	product(false, true, g.o, rows, ld, 1, gz, ld, col, ld, 0, dw, rows)
+	// dWᵀ (C·KH·KW × O) = col · gzᵀ, then transposed into dW: the long
+	// inner dimension N·OH·OW is contiguous in both operands
+	dwt := get[T](&o.dwt, rows*g.o)
+	product(false, true, rows, g.o, ld, 1, col, ld, gz, ld, 0, dwt, g.o)
+	for r := 0; r < rows; r++ {
+		for oc, e := range dwt[r*g.o : (r+1)*g.o] {
+			dw[oc*rows+r] = e
+		}
+	}
 	return nil
 }
 
@@ -757,14 +1022,25 @@ func convBiasGrad[T float](g convGeom, in []G.Value, db []T) error {
 		return fmt.Errorf("graph: conv2d_db: gradient holds %d values; want %v", len(gz), g.outShape())
 	}
 	for oc := 0; oc < g.o; oc++ {
-		// float64 partial sums per image keep float32 rounding small
+		// float64 partial sums per image keep float32 rounding small;
+		// within an image, four running sums (positions mod 4) keep four
+		// additions in flight instead of one chain
 		var s float64
 		for n := 0; n < g.n; n++ {
-			var p T
-			for _, e := range gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()] {
-				p += e
+			row := gz[oc*ld+n*g.cols() : oc*ld+(n+1)*g.cols()]
+			var p0, p1, p2, p3 T
+			k := 0
+			for ; k+4 <= len(row); k += 4 {
+				q := row[k : k+4 : k+4]
+				p0 += q[0]
+				p1 += q[1]
+				p2 += q[2]
+				p3 += q[3]
 			}
-			s += float64(p)
+			for ; k < len(row); k++ {
+				p0 += row[k]
+			}
+			s += float64((p0 + p1) + (p2 + p3))
 		}
 		db[oc] = T(s)
 	}

@@ -54,3 +54,49 @@ func TestConvWeightGradWithoutForward(t *testing.T) {
 		graphtest.RequireAllClose(t, want, v.Data().([]float64), 1e-12, 1e-12, "dW")
 	}
 }
+
+// TestConvInputGradBlocksAgree: the input gradient, built a block of images
+// at a time (colChunkBytes), gives the same values with one image per
+// block as with the whole batch in one block.
+func TestConvInputGradBlocksAgree(t *testing.T) {
+	g := convGeom{n: 3, c: 2, h: 7, w: 6, o: 4, kh: 3, kw: 3, sh: 1, sw: 2, ph: 1, pw: 0}
+	g.oh, g.ow = (g.h+2*g.ph-g.kh)/g.sh+1, (g.w+2*g.pw-g.kw)/g.sw+1
+	r := rand.New(rand.NewPCG(15, 16))
+	vals := func(n int) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = r.NormFloat64()
+		}
+		return v
+	}
+	w, gz := vals(g.o*g.c*g.kh*g.kw), vals(g.o*g.n*g.oh*g.ow)
+	defer func(b int) { colChunkBytes = b }(colChunkBytes)
+	run := func(chunk int) []float64 {
+		colChunkBytes = chunk // 1 byte: one image per block
+		op := &convInputGradOp{opBase: opBase{dt: tensor.Float64, shape: g.xShape()}, geom: g}
+		v, err := op.Do(dense(w, g.o, g.c, g.kh, g.kw), dense(gz, g.o, g.n, g.oh, g.ow))
+		require.NoError(t, err)
+		return append([]float64(nil), v.Data().([]float64)...)
+	}
+	whole, one := run(1<<30), run(1)
+	graphtest.RequireAllClose(t, whole, one, 1e-12, 1e-12, "dx")
+	// and both are the adjoint of the forward convolution: ⟨conv(x), gz⟩ = ⟨x, dx⟩
+	x := vals(g.n * g.c * g.h * g.w)
+	fwd := &convOp{opBase: opBase{dt: tensor.Float64, shape: g.outShape()}, geom: g}
+	y, err := fwd.Do(dense(x, g.n, g.c, g.h, g.w), dense(w, g.o, g.c, g.kh, g.kw))
+	require.NoError(t, err)
+	yv := y.Data().([]float64) // N×O×OH×OW; gz is O×N×OH×OW
+	lhs, rhs := 0.0, 0.0
+	cols := g.oh * g.ow
+	for n := 0; n < g.n; n++ {
+		for o := 0; o < g.o; o++ {
+			for k := 0; k < cols; k++ {
+				lhs += yv[(n*g.o+o)*cols+k] * gz[(o*g.n+n)*cols+k]
+			}
+		}
+	}
+	for i := range x {
+		rhs += x[i] * one[i]
+	}
+	graphtest.RequireClose(t, lhs, rhs, 1e-10, 1e-10, "adjoint")
+}

@@ -533,3 +533,180 @@ func TestL2NormalizeValuesAndGradient(t *testing.T) {
 		return cost, []*G.Node{xn}, err
 	}, graphtest.GradOptions{})
 }
+
+// runConvPool builds the case's convolution with Pool fused (fused) or as
+// Conv2D followed by MaxPool2D, and cost Σ y ⊙ R; it runs one machine
+// twice (the second run reuses every buffer) and returns y and the
+// gradients of x (unless NoInputGradient), w and b.
+func runConvPool(t *testing.T, dt tensor.Dtype, tc convCase, pool int, fused bool, x, w, b, r []float64) [][]float64 {
+	t.Helper()
+	g := G.NewGraph()
+	opt := tc.opt
+	tc.opt.Pool = 0
+	if fused {
+		tc.opt.Pool = pool
+	}
+	y, nodes, err := buildConv(g, dt, tc, x, w, b)
+	require.NoError(t, err)
+	if !fused {
+		y, err = graph.MaxPool2D(y, graph.PoolOptions{KernelH: pool, KernelW: pool})
+		require.NoError(t, err)
+	}
+	rn := tensorNode(g, dt, "r", r, y.Shape()...)
+	p, err := G.HadamardProd(y, rn)
+	require.NoError(t, err)
+	cost, err := G.Sum(p)
+	require.NoError(t, err)
+	if opt.NoInputGradient {
+		nodes = nodes[1:]
+	}
+	grads, err := G.Grad(cost, nodes...)
+	require.NoError(t, err)
+	var yv G.Value
+	G.Read(y, &yv)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	var out [][]float64
+	for run := 0; run < 2; run++ {
+		require.NoError(t, m.RunAll())
+		out = out[:0]
+		v, err := graphtest.Float64s(yv)
+		require.NoError(t, err)
+		out = append(out, v)
+		for _, gn := range grads {
+			gv, err := graphtest.Float64s(gn.Value())
+			require.NoError(t, err)
+			out = append(out, gv)
+		}
+		m.Reset()
+	}
+	return out
+}
+
+// TestConv2DPoolMatchesUnfused: ConvOptions.Pool gives the same values and
+// gradients, bit for bit, as Conv2D followed by MaxPool2D (windows of 2 and
+// 3, outputs that do and do not divide by the window, with and without
+// bias and ReLU, both dtypes), including ties from ReLU's zeros.
+func TestConv2DPoolMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	cases := []struct {
+		tc   convCase
+		pool int
+	}{
+		{convCase{n: 2, c: 1, h: 8, w: 8, o: 3, kh: 3, kw: 3, bias: true, opt: graph.ConvOptions{ReLU: true}}, 2},
+		{convCase{n: 2, c: 1, h: 8, w: 8, o: 3, kh: 3, kw: 3, bias: true, opt: graph.ConvOptions{ReLU: true, NoInputGradient: true}}, 2},
+		{convCase{n: 3, c: 2, h: 7, w: 9, o: 2, kh: 2, kw: 3, opt: graph.ConvOptions{ReLU: true}}, 2},
+		{convCase{n: 2, c: 3, h: 6, w: 7, o: 2, kh: 3, kw: 2, bias: true, opt: graph.ConvOptions{PadH: 1, PadW: 2}}, 3},
+		{convCase{n: 1, c: 2, h: 9, w: 9, o: 4, kh: 2, kw: 2, bias: true, opt: graph.ConvOptions{StrideH: 2, ReLU: true}}, 2},
+		{convCase{n: 2, c: 1, h: 5, w: 5, o: 2, kh: 2, kw: 2}, 4},
+	}
+	for _, c := range cases {
+		x, w, b := convInputs(r, c.tc)
+		_, oh, ow := naiveConv(c.tc, x, w, b)
+		rv := randVals(r, c.tc.n*c.tc.o*(oh/c.pool)*(ow/c.pool))
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(fmt.Sprintf("%v/pool=%d/nodx=%t/%v", c.tc, c.pool, c.tc.opt.NoInputGradient, dt), func(t *testing.T) {
+				want := runConvPool(t, dt, c.tc, c.pool, false, x, w, b, rv)
+				got := runConvPool(t, dt, c.tc, c.pool, true, x, w, b, rv)
+				require.Equal(t, len(want), len(got))
+				for i := range want {
+					require.Equal(t, want[i], got[i], "output %d (0: y, then the gradients)", i)
+				}
+			})
+		}
+	}
+}
+
+// TestConv2DPoolGradients checks the fused pooling's gradient against
+// central differences.
+func TestConv2DPoolGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []convCase{
+		{n: 2, c: 2, h: 7, w: 7, o: 3, kh: 3, kw: 3, bias: true, opt: graph.ConvOptions{ReLU: true, Pool: 2}},
+		{n: 1, c: 1, h: 8, w: 7, o: 2, kh: 2, kw: 2, bias: true, opt: graph.ConvOptions{Pool: 3}},
+	} {
+		x, w, b := convInputs(r, tc)
+		_, oh, ow := naiveConv(tc, x, w, b)
+		k := tc.opt.Pool
+		weights := randVals(r, tc.n*tc.o*(oh/k)*(ow/k))
+		t.Run(tc.String(), func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				y, nodes, err := buildConv(g, tensor.Float64, tc, x, w, b)
+				if err != nil {
+					return nil, nil, err
+				}
+				rn := tensorNode(g, tensor.Float64, "r", weights, tc.n, tc.o, oh/k, ow/k)
+				p, err := G.HadamardProd(y, rn)
+				if err != nil {
+					return nil, nil, err
+				}
+				cost, err := G.Sum(p)
+				return cost, nodes, err
+			}, graphtest.GradOptions{Abs: 1e-6, Rel: 1e-6})
+		})
+	}
+}
+
+func TestConv2DPoolErrors(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, 1, 5, 5), G.WithName("x"))
+	w := G.NewTensor(g, tensor.Float64, 4, G.WithShape(3, 1, 3, 3), G.WithName("w"))
+	_, err := graph.Conv2D(x, w, nil, graph.ConvOptions{Pool: -2})
+	require.ErrorContains(t, err, "graph: conv pooling is -2; want ≥ 0")
+	_, err = graph.Conv2D(x, w, nil, graph.ConvOptions{Pool: 4})
+	require.ErrorContains(t, err, "graph: conv pooling 4 is larger than the convolution's 3×3 output")
+	y, err := graph.Conv2D(x, w, nil, graph.ConvOptions{Pool: 3})
+	require.NoError(t, err)
+	require.Equal(t, tensor.Shape{2, 3, 1, 1}, y.Shape())
+	y1, err := graph.Conv2D(x, w, nil, graph.ConvOptions{Pool: 2})
+	require.NoError(t, err)
+	require.NotSame(t, y, y1, "the op hash must include Pool")
+}
+
+// TestConv2DPoolNaNMatchesUnfused: a NaN input makes some pooling windows
+// wholly NaN and others NaN only in later positions (which never win the
+// maximum); the fused pooling's values match Conv2D then MaxPool2D there
+// too, NaN for NaN, in both dtypes, with and without ReLU.
+func TestConv2DPoolNaNMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, relu := range []bool{true, false} {
+		tc := convCase{n: 2, c: 1, h: 9, w: 9, o: 2, kh: 2, kw: 2, bias: true, opt: graph.ConvOptions{ReLU: relu}}
+		x, w, b := convInputs(r, tc)
+		x[3*9+4] = math.NaN()    // image 0: a NaN inside
+		x[81+8*9+8] = math.NaN() // image 1: the last pixel, one window's last position
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			t.Run(fmt.Sprintf("relu=%t/%v", relu, dt), func(t *testing.T) {
+				eval := func(fused bool) []float64 {
+					g := G.NewGraph()
+					c := tc
+					if fused {
+						c.opt.Pool = 2
+					}
+					y, _, err := buildConv(g, dt, c, x, w, b)
+					require.NoError(t, err)
+					if !fused {
+						y, err = graph.MaxPool2D(y, graph.PoolOptions{KernelH: 2, KernelW: 2})
+						require.NoError(t, err)
+					}
+					m := G.NewTapeMachine(g)
+					defer m.Close()
+					require.NoError(t, m.RunAll())
+					v, err := graphtest.Float64s(y.Value())
+					require.NoError(t, err)
+					return v
+				}
+				want, got := eval(false), eval(true)
+				nans := 0
+				for i := range want {
+					if math.IsNaN(want[i]) {
+						nans++
+						require.True(t, math.IsNaN(got[i]), "output %d: want NaN, got %v", i, got[i])
+						continue
+					}
+					require.Equal(t, want[i], got[i], "output %d", i)
+				}
+				require.NotZero(t, nans, "the case must produce NaN windows")
+			})
+		}
+	}
+}

@@ -49,6 +49,18 @@
 // graph allocates almost nothing for them once warm, and one graph must not
 // be run by two machines at once.
 //
+// ConvOptions.Pool fuses k×k, stride-k max pooling into Conv2D (the
+// ConvNet's conv–ReLU–pool blocks are one op each): the pooled output is
+// taken straight from the convolution's product, each window's maximum is
+// remembered, and the derivative writes the pooled gradient into the
+// product's layout, so the full-size convolution output and its gradient
+// never pass through memory. It gives the values and gradients of Conv2D
+// followed by MaxPool2D bit for bit (TestConv2DPoolMatchesUnfused). The
+// input gradient builds and folds back its im2col block a few images at a
+// time (colChunkBytes), so that block is still in cache when col2im reads
+// it, and the weight gradient multiplies col · gzᵀ, whose operands are both
+// contiguous along the long batch dimension.
+//
 // # Gorgonia v0.9.18
 //
 // This package works around the following, each pinned by a test:

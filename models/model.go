@@ -310,12 +310,10 @@ func (m *Model) convnet(x *G.Node, p G.Nodes, b int) (*G.Node, error) {
 		return nil, err
 	}
 	for i := range c.Hidden {
-		// valid convolution, stride 1, + bias, ReLU: one op; the images
-		// need no gradient
-		if h, err = graph.Conv2D(h, p[2*i], p[2*i+1], graph.ConvOptions{ReLU: true, NoInputGradient: i == 0}); err != nil {
-			return nil, err
-		}
-		if h, err = graph.MaxPool2D(h, graph.PoolOptions{KernelH: 2, KernelW: 2}); err != nil {
+		// valid convolution, stride 1, + bias, ReLU, 2×2 max pooling: one
+		// op (the same values and gradients as Conv2D then MaxPool2D); the
+		// images need no gradient
+		if h, err = graph.Conv2D(h, p[2*i], p[2*i+1], graph.ConvOptions{ReLU: true, NoInputGradient: i == 0, Pool: 2}); err != nil {
 			return nil, err
 		}
 	}

@@ -37,7 +37,9 @@ type optimizer struct {
 	beta2       float64
 	eps         float64
 	t           int
-	m, v        [][]float64 // first and second moments (Adam) or velocity (SGD)
+	m, v        [][]float64      // first and second moments (Adam) or velocity (SGD)
+	next        []scratchWeights // each parameter's next weights (step's first pass)
+	grads       []G.Value        // the gradients of the step being applied, reused
 }
 
 func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
@@ -47,51 +49,181 @@ func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
 // step applies one update with learning rate lr to the learnables, whose
 // gradients the machine has just computed, and zeroes those gradients. It
 // first checks that every gradient is finite and that the update leaves
-// every weight finite (checkFinite); otherwise it changes nothing and
-// names the parameter.
+// every weight finite (checkFinite's rule); otherwise it changes nothing
+// and names the parameter.
+//
+// The check and the update share their arithmetic: a first pass computes
+// every parameter's new weights into a scratch copy (the divisions and
+// square roots happen there, once) and notes whether anything was not
+// finite; only when all parameters pass does a second pass write the new
+// moments (the same expressions again, so the same bits) and copy the new
+// weights in. When a parameter fails, checkFinite names the first bad
+// value.
 func (o *optimizer) step(nodes G.Nodes, lr float64) error {
 	if o.m == nil {
 		o.m = make([][]float64, len(nodes))
 		o.v = make([][]float64, len(nodes))
 	}
-	if err := o.checkFinite(nodes, lr); err != nil {
-		return err
+	if len(o.m) != len(nodes) {
+		return fmt.Errorf("models: optimizer has state for %d parameters; got %d", len(o.m), len(nodes))
 	}
-	o.t++
-	c1 := 1 - math.Pow(o.beta1, float64(o.t))
-	c2 := 1 - math.Pow(o.beta2, float64(o.t))
+	if len(o.next) != len(nodes) {
+		o.next = make([]scratchWeights, len(nodes))
+	}
+	t := float64(o.t + 1)
+	c1, c2 := 1-math.Pow(o.beta1, t), 1-math.Pow(o.beta2, t)
+	grads := o.grads[:0]
 	for i, n := range nodes {
 		gv, err := n.Grad()
 		if err != nil {
 			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
 		}
+		grads = append(grads, gv)
+		wv := n.Value().Data()
 		if o.m[i] == nil {
-			o.m[i] = make([]float64, n.Shape().TotalSize())
-			o.v[i] = make([]float64, n.Shape().TotalSize())
+			size := 0
+			switch w := wv.(type) {
+			case []float32:
+				size = len(w)
+			case []float64:
+				size = len(w)
+			}
+			o.m[i] = make([]float64, size)
+			o.v[i] = make([]float64, size)
 		}
-		switch w := n.Value().Data().(type) {
+		var finite bool
+		switch w := wv.(type) {
 		case []float32:
 			g, ok := gv.Data().([]float32)
 			if !ok || len(g) != len(w) || len(w) != len(o.m[i]) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			update(o, w, g, o.m[i], o.v[i], lr, c1, c2)
+			finite = nextWeights(o, w, g, o.m[i], o.v[i], getScratch[float32](&o.next[i], len(w)), lr, c1, c2)
 		case []float64:
 			g, ok := gv.Data().([]float64)
 			if !ok || len(g) != len(w) || len(w) != len(o.m[i]) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			update(o, w, g, o.m[i], o.v[i], lr, c1, c2)
+			finite = nextWeights(o, w, g, o.m[i], o.v[i], getScratch[float64](&o.next[i], len(w)), lr, c1, c2)
 		default:
 			return fmt.Errorf("models: weights of %s have type %T", n.Name(), w)
+		}
+		if !finite {
+			// the slow, exact check names the first bad value
+			if err := o.checkFinite(nodes, lr); err != nil {
+				return err
+			}
+			return fmt.Errorf("models: the update of %s is not finite; weights not updated", n.Name())
+		}
+	}
+	o.grads = grads // reused by the next step
+	o.t++
+	for i, n := range nodes {
+		switch w := n.Value().Data().(type) {
+		case []float32:
+			commit(o, w, grads[i].Data().([]float32), o.m[i], o.v[i], o.next[i].f32)
+		case []float64:
+			commit(o, w, grads[i].Data().([]float64), o.m[i], o.v[i], o.next[i].f64)
 		}
 	}
 	return nil
 }
 
-// update applies the optimizer's rule to one weight tensor; c1 and c2 are
-// Adam's bias corrections for this step.
+// scratchWeights holds one parameter's next weights between the two passes
+// of step.
+type scratchWeights struct {
+	f32 []float32
+	f64 []float64
+}
+
+// getScratch returns s's buffer of n values of T, allocated on first use.
+func getScratch[T float32 | float64](s *scratchWeights, n int) []T {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		if len(s.f32) != n {
+			s.f32 = make([]float32, n)
+		}
+		return any(s.f32).([]T)
+	}
+	if len(s.f64) != n {
+		s.f64 = make([]float64, n)
+	}
+	return any(s.f64).([]T)
+}
+
+// nextWeights computes update's rule for one tensor into next without
+// changing w, m or v, and reports whether the gradient and every new
+// weight, moment and velocity are finite. The check is branch-free: x − x
+// is 0 for a finite x and NaN for ±Inf or NaN, and NaN survives the sum.
+func nextWeights[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, next []T, lr, c1, c2 float64) bool {
+	next = next[:len(w)]
+	grad, m, v = grad[:len(w)], m[:len(w)], v[:len(w)]
+	wd, b1, b2, eps := o.weightDecay, o.beta1, o.beta2, o.eps
+	a, ic2 := lr/c1, 1/c2
+	var acc float64
+	if o.kind == SGD {
+		mom := o.momentum
+		for k := range w {
+			gk := float64(grad[k])
+			g := gk + wd*float64(w[k])
+			mk := mom*m[k] + g
+			nw := w[k] - T(lr*mk)
+			next[k] = nw
+			f := float64(nw)
+			acc += (gk - gk) + (mk - mk) + (f - f)
+		}
+		return acc == 0
+	}
+	for k := range w {
+		gk := float64(grad[k])
+		g := gk + wd*float64(w[k])
+		mk := b1*m[k] + (1-b1)*g
+		vk := b2*v[k] + (1-b2)*g*g
+		nw := w[k] - T(adamDelta(mk, vk, a, ic2, eps))
+		next[k] = nw
+		f := float64(nw)
+		acc += (gk - gk) + (mk - mk) + (vk - vk) + (f - f)
+	}
+	return acc == 0
+}
+
+// commit writes the moments of update's rule (the same expressions as
+// nextWeights, so the same values) and the new weights next into w, and
+// clears the gradient: the machine adds each run's gradient into its
+// buffer (Gorgonia's own solvers clear it too).
+func commit[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, next []T) {
+	grad, m, v, next = grad[:len(w)], m[:len(w)], v[:len(w)], next[:len(w)]
+	wd, b1, b2 := o.weightDecay, o.beta1, o.beta2
+	if o.kind == SGD {
+		mom := o.momentum
+		for k := range w {
+			g := float64(grad[k]) + wd*float64(w[k])
+			m[k] = mom*m[k] + g
+		}
+	} else {
+		for k := range w {
+			g := float64(grad[k]) + wd*float64(w[k])
+			m[k] = b1*m[k] + (1-b1)*g
+			v[k] = b2*v[k] + (1-b2)*g*g
+		}
+	}
+	copy(w, next)
+	clear(grad)
+}
+
+// adamDelta is Adam's step lr·m̂/(√v̂ + ε) (Kingma & Ba 2015) with the bias
+// corrections m̂ = m/c1 and v̂ = v/c2 folded into a = lr/c1 and ic2 = 1/c2:
+// one division and one square root per weight.
+func adamDelta(m, v, a, ic2, eps float64) float64 {
+	return a * m / (math.Sqrt(v*ic2) + eps)
+}
+
+// update applies the optimizer's rule to one weight tensor in one pass,
+// without the finiteness check; c1 and c2 are Adam's bias corrections for
+// this step. It is the reference that step's two passes must reproduce
+// bit for bit (TestStepMatchesUpdate).
 func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) {
+	a, ic2 := lr/c1, 1/c2
 	for k := range w {
 		g := float64(grad[k]) + o.weightDecay*float64(w[k])
 		if o.kind == SGD {
@@ -101,7 +233,7 @@ func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, 
 		}
 		m[k] = o.beta1*m[k] + (1-o.beta1)*g
 		v[k] = o.beta2*v[k] + (1-o.beta2)*g*g
-		w[k] -= T(lr * (m[k] / c1) / (math.Sqrt(v[k]/c2) + o.eps))
+		w[k] -= T(adamDelta(m[k], v[k], a, ic2, o.eps))
 	}
 	// The machine adds each run's gradient into this buffer: clear it for
 	// the next step (Gorgonia's own solvers do the same).
@@ -158,6 +290,7 @@ func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
 // with what it is ("gradient", "the weight", "the moment"), or "" when all
 // are finite. m and v are nil before the tensor's first update (zeros).
 func dryUpdate[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) (int, string, float64) {
+	a, ic2 := lr/c1, 1/c2
 	for k := range w {
 		gk := float64(grad[k])
 		if math.IsNaN(gk) || math.IsInf(gk, 0) {
@@ -175,7 +308,7 @@ func dryUpdate[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, l
 		} else {
 			mk = o.beta1*mk + (1-o.beta1)*g
 			vk = o.beta2*vk + (1-o.beta2)*g*g
-			nw = w[k] - T(lr*(mk/c1)/(math.Sqrt(vk/c2)+o.eps))
+			nw = w[k] - T(adamDelta(mk, vk, a, ic2, o.eps))
 		}
 		if notFinite(mk) {
 			return k, "the first moment", mk

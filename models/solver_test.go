@@ -1,7 +1,9 @@
 package models
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,5 +123,83 @@ func TestStepRefusesNonFiniteUpdate(t *testing.T) {
 			}
 			require.Equal(t, 0, tc.o.t, "the optimizer counted a step")
 		})
+	}
+}
+
+// TestStepMatchesUpdate: step's two passes (the checked scratch pass, then
+// the commit) give the same bits as the one-pass reference update, for
+// both dtypes, both solvers, with weight decay, over several steps.
+func TestStepMatchesUpdate(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, kind := range []Solver{Adam, SGD} {
+			t.Run(fmt.Sprintf("%v/%v", dt, kind), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(7, 8))
+				const n = 37
+				init := make([]float64, n)
+				for i := range init {
+					init[i] = r.NormFloat64()
+				}
+				g := G.NewGraph()
+				var val *tensor.Dense
+				var half *G.Node
+				if dt == tensor.Float32 {
+					w := make([]float32, n)
+					for i := range w {
+						w[i] = float32(init[i])
+					}
+					val, half = tensor.New(tensor.WithBacking(w)), G.NewConstant(float32(0.5))
+				} else {
+					val, half = tensor.New(tensor.WithBacking(append([]float64(nil), init...))), G.NewConstant(0.5)
+				}
+				node := G.NewVector(g, dt, G.WithShape(n), G.WithName("w"), G.WithValue(val))
+				sq, err := G.Square(node)
+				require.NoError(t, err)
+				s, err := G.Sum(sq)
+				require.NoError(t, err)
+				c, err := G.Mul(s, half)
+				require.NoError(t, err)
+				_, err = G.Grad(c, node)
+				require.NoError(t, err)
+				vm := G.NewTapeMachine(g, G.BindDualValues(node))
+				defer vm.Close()
+
+				o := newOptimizer(kind, 0.9, 1e-2)
+				ref := newOptimizer(kind, 0.9, 1e-2)
+				refM, refV := make([]float64, n), make([]float64, n)
+				refW32 := make([]float32, n)
+				refW64 := append([]float64(nil), init...)
+				for i := range refW32 {
+					refW32[i] = float32(init[i])
+				}
+				for step := 1; step <= 5; step++ {
+					lr := 0.01 * float64(step)
+					require.NoError(t, vm.RunAll())
+					c1, c2 := 1-math.Pow(ref.beta1, float64(step)), 1-math.Pow(ref.beta2, float64(step))
+					// the gradient of Σ w²/2 is w itself
+					if dt == tensor.Float32 {
+						update(ref, refW32, append([]float32(nil), refW32...), refM, refV, lr, c1, c2)
+					} else {
+						update(ref, refW64, append([]float64(nil), refW64...), refM, refV, lr, c1, c2)
+					}
+					require.NoError(t, o.step(G.Nodes{node}, lr))
+					vm.Reset()
+					if dt == tensor.Float32 {
+						require.Equal(t, refW32, node.Value().Data().([]float32), "step %d", step)
+					} else {
+						require.Equal(t, refW64, node.Value().Data().([]float64), "step %d", step)
+					}
+					require.Equal(t, refM, o.m[0], "step %d: first moment", step)
+					require.Equal(t, refV, o.v[0], "step %d: second moment", step)
+					gv, err := node.Grad()
+					require.NoError(t, err)
+					switch d := gv.Data().(type) {
+					case []float32:
+						require.Equal(t, make([]float32, n), d, "step %d: gradient not cleared", step)
+					case []float64:
+						require.Equal(t, make([]float64, n), d, "step %d: gradient not cleared", step)
+					}
+				}
+			})
+		}
 	}
 }
