@@ -62,6 +62,7 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -151,7 +152,7 @@ func (c *Comm) Finalize() error {
 // every rank of the job with exit status code (MPI_Abort). It does not
 // return unless MPI_Abort fails.
 func (c *Comm) Abort(code int, msg string) error {
-	println(fmt.Sprintf("mpi: rank %d of %d aborts the job: %s", c.rank, c.size, msg))
+	fmt.Fprintf(os.Stderr, "mpi: rank %d of %d aborts the job: %s\n", c.rank, c.size, msg)
 	return mpiError("MPI_Abort", C.cm_abort(C.int(code)))
 }
 
