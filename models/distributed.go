@@ -154,8 +154,38 @@ func (p *parallel) finishGrads() error {
 	return nil
 }
 
-// broadcastWeights copies rank 0's weights to every rank.
-func broadcastWeights(c Comm, m *Model) error {
+// agree checks that every rank passes the same values (named by names),
+// so that a job whose ranks were started with different settings fails
+// with a message instead of mismatched collectives.
+func agree(c Comm, names []string, vals ...int) error {
+	all := make([]int, len(vals)*c.Size())
+	if err := c.AllGatherInt(vals, all); err != nil {
+		return fmt.Errorf("models: comparing settings across ranks: %w", err)
+	}
+	for r := 1; r < c.Size(); r++ {
+		for i, v := range all[r*len(vals) : (r+1)*len(vals)] {
+			if v != all[i] {
+				return fmt.Errorf("models: rank %d has %s = %d, rank 0 has %d: every rank needs the same data and configuration", r, names[i], v, all[i])
+			}
+		}
+	}
+	return nil
+}
+
+// broadcastWeights copies rank 0's weights to every rank, after checking
+// that every rank has the same batch and parameter shapes.
+func broadcastWeights(c Comm, m *Model, b int) error {
+	names, vals := []string{"batch rows", "parameters"}, []int{b, len(m.Params)}
+	if err := agree(c, names, vals...); err != nil {
+		return err
+	}
+	names, vals = names[:0], vals[:0]
+	for _, p := range m.Params {
+		names, vals = append(names, "the size of "+p.Name), append(vals, p.Value.Shape().TotalSize())
+	}
+	if err := agree(c, names, vals...); err != nil {
+		return err
+	}
 	for _, p := range m.Params {
 		var err error
 		switch d := p.Value.Data().(type) {
@@ -245,6 +275,12 @@ func newShardSampler(labels []int, cfg TrainConfig) (*shardSampler, error) {
 			s.index = append(s.index, idx)
 			s.samplers = append(s.samplers, smp)
 			s.rows += cfg.P * cfg.K
+		}
+	}
+	if comm != nil {
+		names := []string{"the number of samples", "P", "K", "Epochs", "MaxSteps", "the seed (low 31 bits)", "batches per epoch"}
+		if err := agree(comm, names, len(labels), cfg.P, cfg.K, cfg.Epochs, cfg.MaxSteps, int(cfg.Seed&0x7fffffff), s.perEpoch); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil

@@ -231,3 +231,25 @@ func TestShardErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 4}, idx)
 }
+
+// TestRanksMustAgree: ranks started with different settings fail on every
+// rank with a message naming the setting, before any step.
+func TestRanksMustAgree(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	data := labelledData(60, cfg.Inputs(), 5)
+	g := newSharedGroup(2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		m, err := models.New(cfg)
+		require.NoError(t, err)
+		wg.Go(func() {
+			c := models.TrainConfig{P: 3, K: 2, Epochs: 1, MaxSteps: 4 - r, Solver: models.Adam, LearnRate: 0.05, Comm: sharedComm{g, r}}
+			_, errs[r] = models.Train(context.Background(), m, batchHard(), data, c)
+		})
+	}
+	wg.Wait()
+	for r := range 2 {
+		require.ErrorContains(t, errs[r], "models: rank 1 has MaxSteps = 3, rank 0 has 4", "rank %d", r)
+	}
+}

@@ -200,7 +200,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 			return nil, err
 		}
 		if par.comm != nil {
-			if err := broadcastWeights(par.comm, m); err != nil {
+			if err := broadcastWeights(par.comm, m, b); err != nil {
 				par.close()
 				return nil, err
 			}

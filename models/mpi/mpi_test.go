@@ -256,3 +256,6 @@ func flat(d any) []float64 {
 	}
 	return nil
 }
+
+// A Comm is what distributed training takes.
+var _ models.Comm = (*mpi.Comm)(nil)
