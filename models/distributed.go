@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/mining"
@@ -70,6 +71,8 @@ type dist struct {
 	gemb       *tensor.Dense // global×D gathered embeddings (= ebuf without comm)
 	glab       *tensor.Dense // global labels (= lbuf without comm)
 	lgrad      *tensor.Dense // local×D rows of ∂L/∂E of this rank
+	flat32     []float32     // every gradient, packed for one all-reduce
+	flat64     []float64
 }
 
 func newDist(c Comm, b int) dist {
@@ -126,7 +129,8 @@ func (d *dist) localRows(g tensor.Tensor) (tensor.Tensor, error) {
 }
 
 // finishGrads sums the replicas' gradients into the first replica's and,
-// across processes, all-reduces that sum.
+// across processes, all-reduces that sum (packed into one buffer: one
+// collective per step, whatever the number of parameters).
 func (p *parallel) finishGrads() error {
 	if err := p.sumGrads(); err != nil {
 		return err
@@ -134,22 +138,51 @@ func (p *parallel) finishGrads() error {
 	if p.comm == nil {
 		return nil
 	}
-	for _, n := range p.learnables() {
-		g, err := n.Grad()
+	grads := make([]G.Value, 0, len(p.learnables()))
+	n := 0
+	for _, l := range p.learnables() {
+		g, err := l.Grad()
 		if err != nil || g == nil {
-			return fmt.Errorf("models: no gradient for %s: %v", n.Name(), err)
+			return fmt.Errorf("models: no gradient for %s: %v", l.Name(), err)
 		}
-		switch d := g.Data().(type) {
-		case []float32:
-			err = p.comm.AllReduceFloat32(d)
-		case []float64:
-			err = p.comm.AllReduceFloat64(d)
-		default:
-			err = fmt.Errorf("unsupported type %T", d)
+		grads = append(grads, g)
+		n += g.Shape().TotalSize()
+	}
+	var err error
+	switch grads[0].Data().(type) {
+	case []float32:
+		err = allReduceFlat(p.comm.AllReduceFloat32, &p.flat32, grads, n)
+	case []float64:
+		err = allReduceFlat(p.comm.AllReduceFloat64, &p.flat64, grads, n)
+	default:
+		err = fmt.Errorf("unsupported type %T", grads[0].Data())
+	}
+	if err != nil {
+		return fmt.Errorf("models: all-reducing the gradients over %d ranks: %w", p.size, err)
+	}
+	return nil
+}
+
+// allReduceFlat packs grads (n values of type T in all) into *buf, sums
+// it over the ranks with reduce and unpacks the result.
+func allReduceFlat[T float32 | float64](reduce func([]T) error, buf *[]T, grads []G.Value, n int) error {
+	if len(*buf) != n {
+		*buf = make([]T, n)
+	}
+	off := 0
+	for _, g := range grads {
+		d, ok := g.Data().([]T)
+		if !ok {
+			return fmt.Errorf("gradients of mixed types")
 		}
-		if err != nil {
-			return fmt.Errorf("models: all-reducing the gradient of %s over %d ranks: %w", n.Name(), p.size, err)
-		}
+		off += copy((*buf)[off:], d)
+	}
+	if err := reduce(*buf); err != nil {
+		return err
+	}
+	off = 0
+	for _, g := range grads {
+		off += copy(g.Data().([]T), (*buf)[off:])
 	}
 	return nil
 }

@@ -184,7 +184,11 @@ func (c *Comm) collective(call string, start func(req *C.MPI_Request) C.int, kee
 	}
 	done := (*C.int)(C.malloc(C.size_t(unsafe.Sizeof(C.int(0)))))
 	defer C.free(unsafe.Pointer(done))
-	for spins := 0; ; spins++ {
+	// A few quick tests catch a peer that is already there; then the
+	// waits back off (20 µs doubling to 1 ms) and leave the core to the
+	// other ranks, which may share it.
+	wait := time.Duration(0)
+	for tries := 0; ; tries++ {
 		if err := mpiError(call+" (MPI_Test)", C.cm_test(req, done)); err != nil {
 			return err
 		}
@@ -192,16 +196,14 @@ func (c *Comm) collective(call string, start func(req *C.MPI_Request) C.int, kee
 			runtime.KeepAlive(keep)
 			return nil
 		}
-		switch {
-		case spins < 1000:
-		case spins < 100000:
-			runtime.Gosched()
-		default:
-			time.Sleep(200 * time.Microsecond)
+		if tries < 64 {
+			continue
 		}
-		if !deadline.IsZero() && spins%1000 == 0 && time.Now().After(deadline) {
+		if !deadline.IsZero() && time.Now().After(deadline) {
 			return fmt.Errorf("mpi: %s: no completion after %v (a rank failed or stopped?); the communicator is now unusable: Abort", call, c.Timeout)
 		}
+		wait = min(max(2*wait, 20*time.Microsecond), time.Millisecond)
+		time.Sleep(wait)
 	}
 }
 
