@@ -105,8 +105,8 @@ func labelledData(n, in, classes int) models.Dataset {
 }
 
 // TestDistributedTrainMatchesOneProcess: Train over 2 and 3 ranks (each
-// with 1 or 2 workers, and rank-specific initial weights that rank 0's
-// broadcast must replace) gives, on every rank, the losses and weights of
+// with 1 or 2 workers or gradient caching in chunks of 4 rows, and
+// rank-specific initial weights that rank 0's broadcast must replace) gives, on every rank, the losses and weights of
 // one process with Shards = ranks, to float rounding.
 func TestDistributedTrainMatchesOneProcess(t *testing.T) {
 	cfgs := smallConfigs()
@@ -116,8 +116,8 @@ func TestDistributedTrainMatchesOneProcess(t *testing.T) {
 	for _, name := range []string{"mlp", "cnn", "mlp-float64", "cnn-float64"} {
 		cfg := cfgs[name]
 		for _, ranks := range []int{2, 3} {
-			for _, workers := range []int{1, 2} {
-				t.Run(fmt.Sprintf("%s/ranks=%d/workers=%d", name, ranks, workers), func(t *testing.T) {
+			for _, par := range []struct{ workers, chunk int }{{1, 0}, {2, 0}, {2, 4}} {
+				t.Run(fmt.Sprintf("%s/ranks=%d/workers=%d/chunk=%d", name, ranks, par.workers, par.chunk), func(t *testing.T) {
 					// Float64 pins the equality: gradients summed in
 					// another order, ε ≈ 1e-16, through 4 SGD steps. In
 					// float32 (ε ≈ 6e-8) the same reordering can flip a
@@ -131,7 +131,7 @@ func TestDistributedTrainMatchesOneProcess(t *testing.T) {
 						abs, rel = 1e-12, 1e-10
 					}
 					data := labelledData(90, cfg.Inputs(), 5)
-					tc := models.TrainConfig{P: 3, K: 2, Epochs: 1, MaxSteps: 4, Solver: models.SGD, LearnRate: 0.2, Seed: 7, Workers: workers}
+					tc := models.TrainConfig{P: 3, K: 2, Epochs: 1, MaxSteps: 4, Solver: models.SGD, LearnRate: 0.2, Seed: 7, Workers: par.workers, ChunkSize: par.chunk}
 
 					one, err := models.New(cfg)
 					require.NoError(t, err)
