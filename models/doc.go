@@ -58,6 +58,21 @@
 // encoder's memory grows with the chunk size instead of B; the loss's own
 // B×B matrices do not shrink.
 //
+// # Beyond one process
+//
+// TrainConfig.Comm makes training distributed over N processes (package
+// models/mpi, built with -tags mpi, provides a Comm over Open MPI). Rank r
+// trains on data shard r (samples i with i mod N = r) with its own P×K
+// batches and workers; before the loss runs, the ranks' embeddings and
+// labels are all-gathered, so the loss and its miner see the global batch
+// of N·P·K rows (as SimCLR, CLIP and SupCon do with torch.distributed);
+// each rank's replicas take back their rows of ∂L/∂E, the summed parameter
+// gradients are all-reduced, and every rank takes the same solver step from
+// rank 0's broadcast initial weights. A single process with
+// TrainConfig.Shards = N draws the same global batches, and ends at the
+// same weights to float rounding (TestDistributedTrainMatchesOneProcess
+// here, over a shared-memory Comm; models/mpi's tests under mpirun).
+//
 // Embed and Embedder run batches on a pool of forward-only machines, one per
 // worker; the embeddings do not depend on the number of workers, and
 // concurrent calls on one model are safe.

@@ -107,6 +107,8 @@ type parallel struct {
 	dEmb   *G.Node // ∂L/∂E
 	ebuf   *tensor.Dense
 	lbuf   *tensor.Dense
+
+	dist // across processes; zero without a communicator
 }
 
 // resolveWorkers returns the number of workers for a batch of b rows.
@@ -150,7 +152,13 @@ func viewModel(m *Model) *Model {
 // run by workers goroutines, with chunks of at most chunkSize rows when
 // chunkSize > 0 (gradient caching).
 func newParallel(m *Model, loss Loss, b, workers, chunkSize int) (*parallel, error) {
-	p := &parallel{model: m, batch: b, dim: m.Config.Dim, workers: workers}
+	return newParallelComm(m, loss, b, workers, chunkSize, nil)
+}
+
+// newParallelComm is newParallel whose loss sees the batches of every rank
+// of comm (see distributed.go); a nil comm is newParallel.
+func newParallelComm(m *Model, loss Loss, b, workers, chunkSize int, comm Comm) (*parallel, error) {
+	p := &parallel{model: m, batch: b, dim: m.Config.Dim, workers: workers, dist: newDist(comm, b)}
 	n := workers
 	if chunkSize > 0 {
 		p.cache = true
@@ -198,8 +206,8 @@ func newParallel(m *Model, loss Loss, b, workers, chunkSize int) (*parallel, err
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	p.lg = G.NewGraph()
-	p.emb = G.NewMatrix(p.lg, dt, G.WithShape(b, p.dim), G.WithName("embeddings"))
-	p.labels = G.NewVector(p.lg, tensor.Int, G.WithShape(b), G.WithName("labels"))
+	p.emb = G.NewMatrix(p.lg, dt, G.WithShape(p.global, p.dim), G.WithName("embeddings"))
+	p.labels = G.NewVector(p.lg, tensor.Int, G.WithShape(p.global), G.WithName("labels"))
 	cost, err := loss.Loss(p.emb, p.labels)
 	if err != nil {
 		return nil, err
@@ -215,6 +223,7 @@ func newParallel(m *Model, loss Loss, b, workers, chunkSize int) (*parallel, err
 	p.lvm = G.NewTapeMachine(p.lg)
 	p.ebuf = tensor.New(tensor.WithShape(b, p.dim), tensor.Of(dt))
 	p.lbuf = tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int))
+	p.dist.buffers(p.ebuf, p.lbuf, p.dim, dt)
 	ok = true
 	return p, nil
 }
@@ -420,7 +429,7 @@ func (p *parallel) step(ctx context.Context, x []float32, labels []int) (loss fl
 		}); err != nil {
 			return 0, err
 		}
-		return loss, p.sumGrads()
+		return loss, p.finishGrads()
 	}
 
 	// One pass: the shards block in their exchange op while the loss runs.
@@ -470,7 +479,7 @@ func (p *parallel) step(ctx context.Context, x []float32, labels []int) (loss fl
 			return 0, e
 		}
 	}
-	return loss, p.sumGrads()
+	return loss, p.finishGrads()
 }
 
 // each runs fn for every chunk, worker w's chunks in order on goroutine w,
@@ -524,10 +533,13 @@ func (p *parallel) runReplica(st *stepState, c chunk, x []float32, publish bool)
 
 // runLoss runs the loss graph on st.emb and sets st.grad.
 func (p *parallel) runLoss(st *stepState) (float64, error) {
-	if err := G.Let(p.emb, p.ebuf); err != nil {
+	if err := p.gather(p.ebuf, p.lbuf); err != nil {
 		return 0, err
 	}
-	if err := G.Let(p.labels, p.lbuf); err != nil {
+	if err := G.Let(p.emb, p.gemb); err != nil {
+		return 0, err
+	}
+	if err := G.Let(p.labels, p.glab); err != nil {
 		return 0, err
 	}
 	p.lvm.Reset()
@@ -535,10 +547,13 @@ func (p *parallel) runLoss(st *stepState) (float64, error) {
 		return 0, fmt.Errorf("models: loss: %w", err)
 	}
 	g, ok := p.dEmb.Value().(tensor.Tensor)
-	if !ok || !g.Shape().Eq(tensor.Shape{p.batch, p.dim}) {
-		return 0, fmt.Errorf("models: loss gradient is %v; want %d×%d", p.dEmb.Value(), p.batch, p.dim)
+	if !ok || !g.Shape().Eq(tensor.Shape{p.global, p.dim}) {
+		return 0, fmt.Errorf("models: loss gradient is %v; want %d×%d", p.dEmb.Value(), p.global, p.dim)
 	}
-	st.grad = g
+	var err error
+	if st.grad, err = p.localRows(g); err != nil {
+		return 0, err
+	}
 	switch v := p.cost.Value().Data().(type) {
 	case float32:
 		return float64(v), nil

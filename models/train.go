@@ -9,8 +9,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/contrastive-go/contrastive/mining"
 )
 
 // Loss is what the training loop needs of an objective: a scalar node from
@@ -90,6 +88,19 @@ type TrainConfig struct {
 	ChunkSize int
 	// Progress, when set, is called after every step.
 	Progress func(Progress)
+	// Comm, when it spans more than one process, makes training
+	// distributed (distributed.go): this process trains on data shard
+	// Comm.Rank() of Comm.Size() with its own P×K batches and Workers, the
+	// loss sees every process's batch, gradients are summed over processes
+	// and rank 0's initial weights are broadcast. Every process calls Train
+	// with the same data, model configuration and TrainConfig.
+	Comm Comm
+	// Shards splits the data into this many deterministic shards (sample i
+	// in shard i mod Shards) and makes each step's batch the concatenation
+	// of one P×K batch per shard, each shard with its own sampler. 0 means
+	// Comm's size (1 without Comm). A single process with Shards = N trains
+	// on the same batches as N processes, to float rounding.
+	Shards int
 }
 
 // DefaultTrainConfig returns Adam with learning rate 1e-3, batches of 16
@@ -137,7 +148,9 @@ type Trainer struct {
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
-// samples.
+// samples (this process's rows when cfg.Comm spans several processes: the
+// loss then sees Comm.Size()·b rows, and NewTrainer broadcasts rank 0's
+// weights into m).
 func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	if m == nil || loss == nil {
 		return nil, fmt.Errorf("models: nil model or loss")
@@ -174,7 +187,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
-	if w := resolveWorkers(cfg.Workers, b); w > 1 || (cfg.ChunkSize > 0 && cfg.ChunkSize < b) {
+	if w := resolveWorkers(cfg.Workers, b); w > 1 || (cfg.ChunkSize > 0 && cfg.ChunkSize < b) || activeComm(cfg.Comm) != nil {
 		if err := m.Config.Validate(); err != nil {
 			return nil, err
 		}
@@ -182,9 +195,15 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		if chunk >= b {
 			chunk = 0
 		}
-		par, err := newParallel(m, loss, b, w, chunk)
+		par, err := newParallelComm(m, loss, b, w, chunk, cfg.Comm)
 		if err != nil {
 			return nil, err
+		}
+		if par.comm != nil {
+			if err := broadcastWeights(par.comm, m, b); err != nil {
+				par.close()
+				return nil, err
+			}
 		}
 		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par}, nil
 	}
@@ -324,11 +343,11 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 	if cfg.Epochs < 1 {
 		return nil, fmt.Errorf("models: epochs is %d; want ≥ 1", cfg.Epochs)
 	}
-	sampler, err := mining.NewPKSampler(data.Labels, cfg.P, cfg.K, cfg.Seed)
+	sampler, err := newShardSampler(data.Labels, cfg)
 	if err != nil {
 		return nil, err
 	}
-	b := cfg.P * cfg.K
+	b := sampler.rows
 	tr, err := NewTrainer(m, loss, b, cfg)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown-model", []string{"-model", "resnet"}, 2, `unknown -model "resnet"`},
 		{"k<2", []string{"-k", "1"}, 2, "-k is 1"},
 		{"workers<1", []string{"-workers", "0"}, 2, "-workers is 0"},
+		{"shards<0", []string{"-shards", "-1"}, 2, "-shards is -1"},
 		{"p>classes", []string{"-p", "11"}, 2, "MNIST has 10 classes"},
 		{"pair-miner-with-triplet", []string{"-miner", "multi-similarity"}, 2, "-loss triplet cannot use it"},
 		{"triplet-miner-with-pair-loss", []string{"-loss", "contrastive"}, 2, "-miner batch-hard selects triplets"},
