@@ -44,6 +44,7 @@
 //	MultiSimilarity  MS-loss pair mining with Epsilon
 //	PairMargin       positive pairs farther than PosMargin, negative pairs closer than NegMargin
 //	PKSampler        epochs of P classes × K samples
+//	Warmup           a schedule: Early for the first Steps batches, then Late (BatchHardWithWarmup)
 //
 // Every miner is configured the same way: a struct whose exported fields
 // are its options, each with its zero value documented. …PML constructors

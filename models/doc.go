@@ -83,6 +83,20 @@
 // a time (running them concurrently is fine). Code that calls Model.Build
 // or builds other Gorgonia graphs on its own goroutines must do the same.
 //
+// # Collapse and the unseen-class split
+//
+// Every step records BatchStats of the embeddings it already has (no
+// second forward pass; an O(B²·D) pass over at most 256 rows): Spread, the
+// mean pairwise distance over √2 × the RMS norm (about 1 for random
+// directions, 0 when every row is one point), MeanDistance, and Active, the
+// share of anchors whose batch-hard triplet is active at
+// TrainConfig.StatsMargin. Progress carries them, History.Stats keeps them
+// and History.Collapse summarises a run; a batch with Spread below
+// CollapseSpread counts as collapsed (Hermans et al. 2017; Xuan et al.
+// 2020). SplitClasses builds the unseen-class protocol: train on the first
+// half of the classes, retrieve the test images of the other half among the
+// training images of that half.
+//
 // # Inference and persistence
 //
 // Embed runs forward-only graphs over a whole data set in batches on all

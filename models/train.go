@@ -86,6 +86,9 @@ type TrainConfig struct {
 	// The encoder's memory then grows with ChunkSize, not the batch size,
 	// at the cost of a second forward pass. 0 turns it off.
 	ChunkSize int
+	// StatsMargin is the margin at which BatchStats.Active counts a
+	// batch-hard triplet as active (0: the out-of-order ones).
+	StatsMargin float64
 	// Progress, when set, is called after every step.
 	Progress func(Progress)
 	// Comm, when it spans more than one process, makes training
@@ -120,11 +123,16 @@ type Progress struct {
 	Elapsed            time.Duration
 	SamplesPerSecond   float64
 	EstimatedRemaining time.Duration
+	// Stats describe this step's embeddings (spread, share of active
+	// triplets); Stats.Collapsed() flags a collapsed batch.
+	Stats BatchStats
 }
 
 // History is what Train returns: the loss of every step.
 type History struct {
-	Losses  []float64
+	Losses []float64
+	// Stats holds every step's BatchStats; History.Collapse summarises them.
+	Stats   []BatchStats
 	Steps   int
 	Epochs  int
 	Elapsed time.Duration
@@ -144,7 +152,9 @@ type Trainer struct {
 	lbuf   *tensor.Dense
 	batch  int
 	lr     float64
-	par    *parallel // data-parallel replicas; nil for the single-graph step
+	par    *parallel  // data-parallel replicas; nil for the single-graph step
+	margin float64    // StatsMargin
+	stats  BatchStats // of the last successful step
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -205,7 +215,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 				return nil, err
 			}
 		}
-		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par}, nil
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin}, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -227,10 +237,11 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	}
 	t := &Trainer{
 		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b,
-		vm:   G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
-		xbuf: tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
-		lbuf: tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
-		lr:   cfg.LearnRate,
+		vm:     G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
+		xbuf:   tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
+		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
+		lr:     cfg.LearnRate,
+		margin: cfg.StatsMargin,
 	}
 	return t, nil
 }
@@ -276,6 +287,9 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 		if err != nil {
 			return 0, err
 		}
+		if err := t.setStats(t.par.ebuf, labels); err != nil {
+			return 0, err
+		}
 		return t.update(loss)
 	}
 	switch d := t.xbuf.Data().(type) {
@@ -304,6 +318,9 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	case float64:
 		loss = v
 	}
+	if err := t.setStats(t.built.Embeddings.Value(), labels); err != nil {
+		return 0, err
+	}
 	return t.update(loss)
 }
 
@@ -318,6 +335,20 @@ func (t *Trainer) update(loss float64) (float64, error) {
 	}
 	return loss, nil
 }
+
+// setStats records the batch statistics of emb (B×D) with labels.
+func (t *Trainer) setStats(emb G.Value, labels []int) error {
+	e, ok := emb.(tensor.Tensor)
+	if !ok {
+		return fmt.Errorf("models: embeddings are a %T; want a tensor", emb)
+	}
+	s, err := ComputeBatchStats(e, labels, t.model.Config.Dim, t.margin)
+	t.stats = s
+	return err
+}
+
+// Stats returns the BatchStats of the last step's embeddings.
+func (t *Trainer) Stats() BatchStats { return t.stats }
 
 // SetLearnRate changes the learning rate of the following steps.
 func (t *Trainer) SetLearnRate(lr float64) error {
@@ -361,7 +392,7 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 	if err != nil {
 		return nil, err
 	}
-	h := &History{Losses: make([]float64, 0, min(total, 1<<16))} // grows past 65,536 steps
+	h := &History{Losses: make([]float64, 0, min(total, 1<<16)), Stats: make([]BatchStats, 0, min(total, 1<<16))} // grows past 65,536 steps
 	start := time.Now()
 	ema, weight := 0.0, 0.0
 	for epoch := 0; epoch < cfg.Epochs && h.Steps < total; epoch++ {
@@ -390,6 +421,7 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 				return h, fmt.Errorf("models: step %d (epoch %d): %w", h.Steps, epoch, err)
 			}
 			h.Losses = append(h.Losses, l)
+			h.Stats = append(h.Stats, tr.Stats())
 			h.Steps++
 			ema = 0.98*ema + 0.02*l
 			weight = 0.98*weight + 0.02
@@ -400,6 +432,7 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 					StepInEpoch: i + 1, StepsPerEpoch: perEpoch,
 					Loss: l, RunningLoss: ema / weight, Elapsed: el,
 					SamplesPerSecond: float64(h.Steps*b) / el.Seconds(),
+					Stats:            tr.Stats(),
 				}
 				p.EstimatedRemaining = time.Duration(float64(el) / float64(h.Steps) * float64(total-h.Steps))
 				cfg.Progress(p)

@@ -318,6 +318,12 @@ func TestCatalogue(t *testing.T) {
 		{"trainer", "weight decay NaN (defect 2)", trainer(func(c *models.TrainConfig) { c.WeightDecay = math.NaN() }, 6), "models: weight decay is NaN"},
 		{"trainer", "weight decay +Inf (defect 2)", trainer(func(c *models.TrainConfig) { c.WeightDecay = math.Inf(1) }, 6), "models: weight decay is +Inf"},
 		{"trainer", "SGD momentum NaN (defect 2)", trainer(func(c *models.TrainConfig) { c.Solver, c.Momentum = models.SGD, math.NaN() }, 6), "models: momentum is NaN"},
+		{"trainer", "class split of one class", func() error {
+			_, err := models.SplitClasses(models.Dataset{X: []float32{1, 2}, Labels: []int{4, 4}}, models.Dataset{X: []float32{1}, Labels: []int{4}}, 1)
+			return err
+		}, "models: split: the training set has 1 classes; want ≥ 2"},
+		{"mining", "warm-up of -1 steps", func() error { _, err := mining.NewWarmup(mining.BatchHard{}, mining.BatchHard{}, -1); return err }, "mining: Warmup steps is -1"},
+		{"mining", "zero Warmup", func() error { _, err := (mining.Warmup{}).TripletCapacity(4); return err }, "mining: Warmup not built by NewWarmup"},
 		{"trainer", "learning rate 1e300 (defect 2)", trainer(func(c *models.TrainConfig) { c.LearnRate = 1e300 }, 6), "models: learning rate is 1e+300; want > 0 and ≤ MaxLearnRate = 10"},
 		{"trainer", "batch of 30000 (defect 6)", trainer(func(*models.TrainConfig) {}, 30000), "on batches of 30000 needs about"},
 		{"trainer", "unknown solver", trainer(func(c *models.TrainConfig) { c.Solver = "lbfgs" }, 6), `models: unknown solver "lbfgs"`},
@@ -375,6 +381,13 @@ func TestCatalogue(t *testing.T) {
 		{"-p 1", []string{"-p", "1"}, 2, "-p is 1; want ≥ 2"},
 		{"-model resnet", []string{"-model", "resnet"}, 2, `unknown -model "resnet"`},
 		{"-eval-batch 0", []string{"-eval-batch", "0"}, 2, "-eval-batch is 0"},
+		{"-warmup -1", []string{"-warmup", "-1"}, 2, "-warmup is -1; want ≥ 0"},
+		{"-warmup with a pair loss", []string{"-warmup", "10", "-loss", "contrastive", "-miner", "none"}, 2, "-warmup 10 needs -loss triplet"},
+		{"-warmup without a miner", []string{"-warmup", "10", "-miner", "none"}, 2, "-warmup 10 needs a triplet -miner"},
+		{"-warmup-miner hard", []string{"-warmup-miner", "hard"}, 2, `unknown -warmup-miner "hard"`},
+		{"-split half", []string{"-split", "half"}, 2, `unknown -split "half"`},
+		{"-split classes -p 10", []string{"-split", "classes", "-p", "10"}, 2, "-p is 10 but -split classes trains on 5 classes"},
+		{"-transform rotate", []string{"-transform", "rotate"}, 2, `unknown -transform "rotate"`},
 		{"positional argument", []string{"extra"}, 2, "unexpected arguments"},
 		{"missing data folder", []string{"-data", filepath.Join(dir, "none"), "-out", out}, 1, "train-images-idx3-ubyte.gz"},
 		{"empty test set (defect 8)", []string{"-data", emptyTest, "-out", out, "-model", "mlp"}, 1, "the test set " + filepath.Join(emptyTest, mnist.TestImagesFile) + " is empty"},

@@ -1,6 +1,6 @@
 // Command mnist-triplet trains an embedding encoder on the 60,000 MNIST
-// training images with a metric-learning loss (triplet loss with mined hard
-// negatives by default), embeds the 10,000 test images, evaluates them as
+// training images with a metric-learning loss (triplet loss with mined
+// semi-hard negatives by default), embeds the 10,000 test images, evaluates them as
 // queries against the training images as references, and writes the
 // metrics, the model, the embeddings and two pictures.
 //
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -59,6 +60,11 @@ type options struct {
 	EvalBatch int     `json:"eval_batch"`
 	Workers   int     `json:"workers"`
 	Shards    int     `json:"shards"`
+	Warmup    int     `json:"warmup"`
+	WarmMiner string  `json:"warmup_miner"`
+	Split     string  `json:"split"`
+	Baseline  bool    `json:"baseline"`
+	Transform string  `json:"transform"`
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
@@ -66,6 +72,9 @@ var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8}
 
 var (
 	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "none"}
+	warmNames  = []string{"all", "semi-hard"}
+	splitNames = []string{"standard", "classes"}
+	transNames = []string{"none", "invert", "permute"}
 	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn"}
 )
 
@@ -88,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
 	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted)")
 	fs.BoolVar(&o.Soft, "soft", false, "triplet loss: softplus instead of the hinge (Hermans et al. 2017)")
-	fs.StringVar(&o.Miner, "miner", "batch-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple)")
+	fs.StringVar(&o.Miner, "miner", "semi-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple; batch-hard gets a batch-all warm-up, see -warmup)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
 	fs.Float64Var(&o.LR, "lr", 1e-3, "Adam learning rate at the start of a cosine decay to 0")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed for initialisation, batch sampling and random miners")
@@ -97,6 +106,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.EvalBatch, "eval-batch", 500, "batch size for embedding the data sets")
 	fs.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "goroutines for training (batch shards), embedding and evaluation; the metrics agree across worker counts to float rounding")
 	fs.IntVar(&o.Shards, "shards", 0, "data shards, each adding a P×K batch to every step (0: one per MPI process, 1 without MPI); one process with -shards N trains as mpirun -np N does")
+	fs.IntVar(&o.Warmup, "warmup", 0, fmt.Sprintf("triplet loss: mine with -warmup-miner for the first N steps, then with -miner (0: no warm-up; default: %d with -miner batch-hard, else 0)", mining.DefaultWarmupSteps))
+	fs.StringVar(&o.WarmMiner, "warmup-miner", "all", "miner of the warm-up: "+strings.Join(warmNames, ", ")+" (all: every violating triplet, batch-all)")
+	fs.StringVar(&o.Split, "split", "standard", "standard: all 10 classes, test queries against training references; classes: train on classes 0-4, retrieve among 5-9 (test images of 5-9 as queries against training images of 5-9)")
+	fs.BoolVar(&o.Baseline, "baseline", true, "also report nearest-neighbour retrieval on the raw pixels (-baseline=false skips it)")
+	fs.StringVar(&o.Transform, "transform", "none", "derived 10-class dataset: "+strings.Join(transNames, ", ")+" (invert: 1 − pixel; permute: one fixed pixel permutation, seed 1, for every image)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mnist-triplet [flags]\n\nTrains an MNIST embedding encoder with a metric-learning loss and reports\nprecision@1, R-precision, MAP@R and k-NN accuracy of test queries against\nthe training images.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -109,6 +123,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Epochs == 0 {
 		o.Epochs = defaultEpochs[o.Model]
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" {
+		o.Warmup = mining.DefaultWarmupSteps
+	}
+	if o.Split == "classes" {
+		// Five training classes: keep the batch at 100 images unless set.
+		if !set["p"] {
+			o.P = 5
+		}
+		if !set["k"] {
+			o.K = 20
+		}
 	}
 	return o, o.validate()
 }
@@ -123,7 +151,22 @@ func (o options) validate() error {
 	if !contains(minerNames, o.Miner) {
 		return usagef("unknown -miner %q (want one of %s)", o.Miner, strings.Join(minerNames, ", "))
 	}
+	if !contains(warmNames, o.WarmMiner) {
+		return usagef("unknown -warmup-miner %q (want one of %s)", o.WarmMiner, strings.Join(warmNames, ", "))
+	}
+	if !contains(splitNames, o.Split) {
+		return usagef("unknown -split %q (want one of %s)", o.Split, strings.Join(splitNames, ", "))
+	}
+	if !contains(transNames, o.Transform) {
+		return usagef("unknown -transform %q (want one of %s)", o.Transform, strings.Join(transNames, ", "))
+	}
 	switch {
+	case o.Warmup < 0:
+		return usagef("-warmup is %d; want ≥ 0", o.Warmup)
+	case o.Warmup > 0 && o.Loss != "triplet":
+		return usagef("-warmup %d needs -loss triplet (it schedules triplet miners)", o.Warmup)
+	case o.Warmup > 0 && o.Miner == "none":
+		return usagef("-warmup %d needs a triplet -miner to switch to", o.Warmup)
 	case o.Dim < 1:
 		return usagef("-dim is %d; want ≥ 1", o.Dim)
 	case o.Epochs < 1:
@@ -136,6 +179,8 @@ func (o options) validate() error {
 		return usagef("-k is %d; want ≥ 2 (an anchor needs a positive of its class)", o.K)
 	case o.P > 10:
 		return usagef("-p is %d but MNIST has 10 classes", o.P)
+	case o.P > 5 && o.Split == "classes":
+		return usagef("-p is %d but -split classes trains on 5 classes", o.P)
 	case o.K > mnistTrainImages:
 		return usagef("-k is %d but MNIST has %d training images", o.K, mnistTrainImages)
 	case !(o.Margin >= 0) || math.IsInf(o.Margin, 0):
@@ -183,16 +228,22 @@ const (
 // models.DefaultMemoryLimit, with the estimate and the limit.
 func (o options) checkMemory() error {
 	limit := float64(models.DefaultMemoryLimit)
-	b := o.P * o.K // P ≤ 10 and K ≤ 60,000: no overflow
+	// Every step's batch joins max(-shards, 1) P×K batches (P ≤ 10 and
+	// K ≤ 60,000; the MPI size is not known yet, so -shards 0 counts as one).
+	b := saturatingProduct(o.P, o.K, max(o.Shards, 1))
 	cfg := o.modelConfig()
 	e, err := models.TrainingMemory(cfg, b)
 	if err != nil {
 		return usagef("-model %s -dim %d: %v", o.Model, o.Dim, err)
 	}
 	if e.Total() > limit {
-		return usagef("-p %d × -k %d with -model %s -dim %d needs %v to train; the limit is %.1f GiB", o.P, o.K, o.Model, o.Dim, e, limit/(1<<30))
+		batch := fmt.Sprintf("-p %d × -k %d", o.P, o.K)
+		if o.Shards > 1 {
+			batch += fmt.Sprintf(" × -shards %d", o.Shards)
+		}
+		return usagef("%s with -model %s -dim %d needs %v to train; the limit is %.1f GiB", batch, o.Model, o.Dim, e, limit/(1<<30))
 	}
-	if tm, _ := o.miners(); tm != nil {
+	if tm, _ := o.miners(o.Shards); tm != nil {
 		if _, err := tm.TripletCapacity(b); err != nil {
 			return usagef("-miner %s with -p %d -k %d: %v; lower -k or -p", o.Miner, o.P, o.K, err)
 		}
@@ -229,18 +280,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// miners returns the configured triplet or pair miner (or neither). Miners
-// with a capacity get the exact count of a P×K batch, so that no flag is
-// needed to size them.
-func (o options) miners() (tm mining.TripletMiner, pm mining.PairMiner) {
-	anchorPositives := o.P * o.K * (o.K - 1) // one triplet per anchor–positive pair at most
+// miners returns the configured triplet or pair miner (or neither) for
+// steps whose batch joins shards P×K batches (-shards, or one per MPI
+// process). Miners with a capacity get the most such a batch can yield, so
+// that no flag is needed to size them: a class may be drawn by every shard,
+// so it has at most shards·K samples, and a batch of B = shards·P·K rows has
+// at most B·(shards·K − 1) anchor–positive pairs and, with at least K rows
+// of another class per shard, B·(shards·K − 1)·(B − K) triplets (for one
+// shard, mining.PKTriplets).
+func (o options) miners(shards int) (tm mining.TripletMiner, pm mining.PairMiner) {
+	shards = max(shards, 1)
+	b, k := saturatingProduct(shards, o.P, o.K), saturatingProduct(shards, o.K)
+	anchorPositives := saturatingProduct(b, k-1) // one triplet per anchor–positive pair at most
+	allTriplets := mining.PKTriplets(o.P, o.K)
+	if shards > 1 {
+		allTriplets = saturatingProduct(anchorPositives, b-o.K)
+	}
 	switch o.Miner {
 	case "batch-hard":
 		tm = mining.BatchHard{}
 	case "semi-hard":
 		tm = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives}
 	case "all":
-		tm = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: mining.PKTriplets(o.P, o.K)}
+		tm = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets}
 	case "distance-weighted":
 		d := mining.NewDistanceWeighted(o.Seed)
 		d.Capacity = anchorPositives
@@ -251,15 +313,44 @@ func (o options) miners() (tm mining.TripletMiner, pm mining.PairMiner) {
 		pm = mining.PairMarginPML()
 	case "none":
 		if o.Loss == "triplet" {
-			tm = mining.AllTriplets{Capacity: mining.PKTriplets(o.P, o.K)}
+			tm = mining.AllTriplets{Capacity: allTriplets}
 		}
+	}
+	if o.Warmup > 0 && tm != nil {
+		// The warm-up of mining.BatchHardWithWarmup, before any -miner.
+		var early mining.TripletMiner = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets}
+		if o.WarmMiner == "semi-hard" {
+			early = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives}
+		}
+		w, err := mining.NewWarmup(early, tm, o.Warmup)
+		if err != nil { // validate has checked the steps
+			return nil, nil
+		}
+		tm = w
 	}
 	return tm, pm
 }
 
-// buildLoss returns the configured loss with its miner.
-func buildLoss(o options) (models.Loss, error) {
-	tm, pm := o.miners()
+// saturatingProduct returns the product of fs, or math.MaxInt where it
+// overflows (the miners then refuse the capacity with their limit).
+func saturatingProduct(fs ...int) int {
+	n := 1
+	for _, f := range fs {
+		if f <= 0 {
+			return 0
+		}
+		if n > math.MaxInt/f {
+			return math.MaxInt
+		}
+		n *= f
+	}
+	return n
+}
+
+// buildLoss returns the configured loss with its miner, for batches of
+// shards P×K batches.
+func buildLoss(o options, shards int) (models.Loss, error) {
+	tm, pm := o.miners(shards)
 	// The encoders L2-normalise, so the Euclidean distance lies in [0, 2].
 	switch o.Loss {
 	case "triplet":
@@ -303,10 +394,34 @@ type metrics struct {
 	TrainImages  int     `json:"train_images"`
 	TestImages   int     `json:"test_images"`
 	FinalLoss    float64 `json:"final_running_loss"`
+	// Collapse summarises the batches' spread and active share
+	// (models.History.Collapse); Suggestion says what to change when the
+	// run ended collapsed.
+	Collapse   models.Collapse `json:"collapse"`
+	Suggestion string          `json:"suggestion,omitempty"`
+	// Baseline is nearest-neighbour retrieval on the raw pixels of the same
+	// queries and references (absent with -baseline=false).
+	Baseline *baseline `json:"raw_pixel_baseline,omitempty"`
+	// Split names the protocol; TrainClasses and EvalClasses its classes.
+	Split        string  `json:"split"`
+	TrainClasses []int   `json:"train_classes"`
+	EvalClasses  []int   `json:"eval_classes"`
 	Config       options `json:"config"`
 	GoVersion    string  `json:"go_version"`
 	Processes    int     `json:"processes"`
 }
+
+// baseline is retrieval by nearest neighbours on the raw inputs.
+type baseline struct {
+	PrecisionAt1 float64 `json:"precision_at_1"`
+	RPrecision   float64 `json:"r_precision"`
+	MAPAtR       float64 `json:"map_at_r"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// collapseSuggestion is printed and stored when a run ends collapsed.
+const collapseSuggestion = "the embeddings collapsed onto one point (batch spread below models.CollapseSpread): " +
+	"warm up with batch-all mining (-warmup 500, the default with -miner batch-hard), mine semi-hard triplets (-miner semi-hard), or lower -lr"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
@@ -389,6 +504,29 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 			return err
 		}
 	}
+	if err := transform(o.Transform, trainSet, testSet); err != nil {
+		return err
+	}
+	// The references are the training images (of the evaluated classes).
+	refSet := trainSet
+	trainClasses, evalClasses := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	if o.Split == "classes" {
+		in := trainSet.Rows * trainSet.Cols
+		sp, err := models.SplitClasses(models.Dataset{X: trainSet.Images, Labels: trainSet.Labels}, models.Dataset{X: testSet.Images, Labels: testSet.Labels}, in)
+		if err != nil {
+			return err
+		}
+		set := func(d models.Dataset) *mnist.Set {
+			return &mnist.Set{Images: d.X, Labels: d.Labels, Rows: trainSet.Rows, Cols: trainSet.Cols}
+		}
+		trainSet, refSet, testSet = set(sp.Train), set(sp.References), set(sp.Queries)
+		trainClasses, evalClasses = sp.TrainClasses, sp.EvalClasses
+		if refSet.Len() == 0 {
+			return fmt.Errorf("-split classes: no training images of classes %v to retrieve", evalClasses)
+		}
+		fmt.Fprintf(stdout, "split: train on classes %v (%d images); %d test queries of classes %v against %d training references\n",
+			trainClasses, trainSet.Len(), testSet.Len(), evalClasses, refSet.Len())
+	}
 	if b := o.P * o.K; b > trainSet.Len() {
 		return usagef("a batch of -p %d × -k %d = %d images is larger than the %d training images", o.P, o.K, b, trainSet.Len())
 	}
@@ -396,7 +534,11 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	loss, err := buildLoss(o)
+	shards := o.Shards
+	if shards == 0 {
+		shards = j.size
+	}
+	loss, err := buildLoss(o, shards)
 	if err != nil {
 		return err
 	}
@@ -404,14 +546,14 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		o.Model, o.Dim, o.Loss, o.Miner, o.P, o.K, o.Epochs, trainSet.Len(), o.Workers)
 
 	var bar *progress
-	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed, Workers: o.Workers, Comm: j.comm, Shards: o.Shards}
+	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed, Workers: o.Workers, StatsMargin: o.Margin, Comm: j.comm, Shards: o.Shards}
 	var running float64
 	tc.Progress = func(p models.Progress) {
 		if bar == nil {
 			bar = newProgress(stdout, "train", p.TotalSteps)
 		}
 		running = p.RunningLoss
-		bar.update(p.Step, fmt.Sprintf("epoch %d/%d loss %.4f", p.Epoch, p.Epochs, p.RunningLoss))
+		bar.update(p.Step, fmt.Sprintf("epoch %d/%d loss %.4f %s", p.Epoch, p.Epochs, p.RunningLoss, statsText(p.Stats)))
 	}
 	hist, err := models.Train(ctx, model, loss, models.Dataset{X: trainSet.Images, Labels: trainSet.Labels}, tc)
 	if bar != nil {
@@ -430,6 +572,10 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return err
 	}
 	defer embedder.Close()
+	col := hist.Collapse()
+	if col.Collapsed {
+		fmt.Fprintf(stdout, "warning: %s\n", collapseSuggestion)
+	}
 	embed := func(label string, s *mnist.Set) ([]float32, error) {
 		pb := newProgress(stdout, label, s.Len())
 		e, err := embedder.Embed(s.Images, func(done, _ int) { pb.update(done, "") })
@@ -440,24 +586,46 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	trainEmb, err := embed("embed train", trainSet)
+	trainEmb, err := embed("embed train", refSet)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "evaluating %d test queries against %d training references...\n", testSet.Len(), trainSet.Len())
-	rep, err := eval.Retrieval(testEmb, testSet.Labels, trainEmb, trainSet.Labels, o.Dim, eval.Options{Workers: o.Workers})
+	fmt.Fprintf(stdout, "evaluating %d test queries against %d training references...\n", testSet.Len(), refSet.Len())
+	rep, err := eval.Retrieval(testEmb, testSet.Labels, trainEmb, refSet.Labels, o.Dim, eval.Options{Workers: o.Workers})
 	if err != nil {
 		return err
+	}
+	var base *baseline
+	if o.Baseline {
+		fmt.Fprintf(stdout, "raw-pixel baseline: the same retrieval on the %d-pixel images...\n", testSet.Rows*testSet.Cols)
+		t0 := time.Now()
+		r, err := eval.Retrieval(testSet.Images, testSet.Labels, refSet.Images, refSet.Labels, testSet.Rows*testSet.Cols, eval.Options{Workers: o.Workers})
+		if err != nil {
+			return fmt.Errorf("raw-pixel baseline: %w", err)
+		}
+		base = &baseline{PrecisionAt1: r.PrecisionAt1, RPrecision: r.RPrecision, MAPAtR: r.MAPAtR, Seconds: time.Since(t0).Seconds()}
 	}
 	m := metrics{
 		PrecisionAt1: rep.PrecisionAt1, RPrecision: rep.RPrecision, MAPAtR: rep.MAPAtR,
 		KNNAccuracy: rep.KNNAccuracy, KNNK: rep.K,
 		TrainSeconds: hist.Elapsed.Seconds(), EvalSeconds: time.Since(evalStart).Seconds(),
 		Epochs: hist.Epochs, Steps: hist.Steps, TrainImages: trainSet.Len(), TestImages: testSet.Len(),
-		FinalLoss: running, Config: o, GoVersion: runtime.Version(), Processes: j.size,
+		FinalLoss: running, Collapse: col, Baseline: base,
+		Split: o.Split, TrainClasses: trainClasses, EvalClasses: evalClasses,
+		Config: o, GoVersion: runtime.Version(), Processes: j.size,
 	}
-	fmt.Fprintf(stdout, "\ntest queries %d vs %d training references (train %.1fs, eval %.1fs)\n", testSet.Len(), trainSet.Len(), m.TrainSeconds, m.EvalSeconds)
+	if col.Collapsed {
+		m.Suggestion = collapseSuggestion
+	}
+	fmt.Fprintf(stdout, "\ntest queries %d vs %d training references (train %.1fs, eval %.1fs)\n", testSet.Len(), refSet.Len(), m.TrainSeconds, m.EvalSeconds)
 	fmt.Fprintf(stdout, "precision@1  %.4f\nR-precision  %.4f\nMAP@R        %.4f\n%d-NN accuracy %.4f\n", m.PrecisionAt1, m.RPrecision, m.MAPAtR, m.KNNK, m.KNNAccuracy)
+	if base != nil {
+		fmt.Fprintf(stdout, "raw pixels:  precision@1 %.4f, R-precision %.4f, MAP@R %.4f (%+.4f precision@1 for the encoder)\n", base.PrecisionAt1, base.RPrecision, base.MAPAtR, m.PrecisionAt1-base.PrecisionAt1)
+	}
+	fmt.Fprintf(stdout, "final batch spread %.3f, active share %.3f; collapsed steps %d (longest stretch %d)\n", col.FinalSpread, col.FinalActive, col.CollapsedSteps, col.LongestCollapse)
+	if col.Collapsed {
+		fmt.Fprintf(stdout, "COLLAPSED: %s\n", collapseSuggestion)
+	}
 
 	files := []struct {
 		name  string
@@ -471,7 +639,16 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 			return plotPCA(p, testEmb, o.Dim, testSet.Labels, fmt.Sprintf("MNIST test embeddings (PCA), P@1 %.4f", m.PrecisionAt1))
 		}},
 		{"loss.png", func(p string) error {
-			return plotLoss(p, hist.Losses, fmt.Sprintf("%s loss, %s miner", o.Loss, o.Miner))
+			title := fmt.Sprintf("%s loss, %s miner", o.Loss, o.Miner)
+			if o.Warmup > 0 {
+				title = fmt.Sprintf("%s loss, %s miner after %d %s steps", o.Loss, o.Miner, o.Warmup, o.WarmMiner)
+			}
+			if col.Collapsed {
+				title += ": COLLAPSED"
+			} else if col.CollapsedSteps > 0 {
+				title += fmt.Sprintf(": collapsed for %d steps", col.CollapsedSteps)
+			}
+			return plotLoss(p, hist.Losses, spreads(hist.Stats), title)
 		}},
 	}
 	for _, f := range files {
@@ -481,4 +658,55 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", out)
 	return nil
+}
+
+// statsText is the batch statistics' part of the progress line.
+func statsText(s models.BatchStats) string {
+	t := fmt.Sprintf("spread %.2f active %.2f", s.Spread, s.Active)
+	if s.Collapsed() {
+		t += " COLLAPSED"
+	}
+	return t
+}
+
+// spreads returns the Spread of every step.
+func spreads(st []models.BatchStats) []float64 {
+	out := make([]float64, len(st))
+	for i, s := range st {
+		out[i] = s.Spread
+	}
+	return out
+}
+
+// transform turns MNIST into another 10-class dataset of the same format
+// in place: "invert" maps every pixel v to 1 − v; "permute" applies one
+// fixed permutation of the pixel positions (seed 1) to every image, which
+// destroys the locality a ConvNet relies on but keeps raw-pixel distances.
+func transform(name string, sets ...*mnist.Set) error {
+	switch name {
+	case "none":
+		return nil
+	case "invert":
+		for _, s := range sets {
+			for i, v := range s.Images {
+				s.Images[i] = 1 - v
+			}
+		}
+		return nil
+	case "permute":
+		for _, s := range sets {
+			n := s.Rows * s.Cols
+			perm := rand.New(rand.NewPCG(1, 0)).Perm(n)
+			row := make([]float32, n)
+			for i := 0; i < s.Len(); i++ {
+				img := s.Images[i*n : (i+1)*n]
+				for j, p := range perm {
+					row[j] = img[p]
+				}
+				copy(img, row)
+			}
+		}
+		return nil
+	}
+	return usagef("unknown -transform %q", name)
 }

@@ -85,7 +85,7 @@ func TestUsageErrors(t *testing.T) {
 		{"shards<0", []string{"-shards", "-1"}, 2, "-shards is -1"},
 		{"p>classes", []string{"-p", "11"}, 2, "MNIST has 10 classes"},
 		{"pair-miner-with-triplet", []string{"-miner", "multi-similarity"}, 2, "-loss triplet cannot use it"},
-		{"triplet-miner-with-pair-loss", []string{"-loss", "contrastive"}, 2, "-miner batch-hard selects triplets"},
+		{"triplet-miner-with-pair-loss", []string{"-loss", "contrastive"}, 2, "-miner semi-hard selects triplets"},
 		{"batch-larger-than-data", []string{"-limit", "50", "-out", t.TempDir()}, 2, "larger than the 50 training images"},
 		{"bad-flag", []string{"-nope"}, 2, "flag provided but not defined"},
 		{"missing-data", []string{"-data", filepath.Join(t.TempDir(), "none"), "-out", t.TempDir()}, 1, "train-images-idx3-ubyte.gz"},
@@ -99,6 +99,9 @@ func TestUsageErrors(t *testing.T) {
 		{"epochs-1e12", []string{"-epochs", "1000000000000"}, 2, "-epochs is 1000000000000; want ≤ 10000"},
 		{"epochs-maxint", []string{"-epochs", "9223372036854775807"}, 2, "-epochs is 9223372036854775807"},
 		{"k-3000", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model cnn -dim 64 needs about"},
+		// 400 shards of 10×10 join into batches of 40,000 rows: the B×B
+		// matrices alone exceed the limit, though one shard's batch fits.
+		{"shards-400", []string{"-shards", "400"}, 2, "-p 10 × -k 10 × -shards 400 with -model cnn -dim 64 needs about"},
 		{"k-overflow", []string{"-k", "9223372036854775807"}, 2, "MNIST has 60000 training images"},
 		{"dim-1e6", []string{"-dim", "1000000"}, 2, "-dim 1000000 needs about"},
 		{"dim-1e5", []string{"-model", "mlp", "-dim", "100000"}, 2, "the embeddings of the 70000 training and test images take 26.1 GiB"},
@@ -171,7 +174,7 @@ func TestSemiHardLargeKNeedsNoFlag(t *testing.T) {
 	for _, miner := range []string{"semi-hard", "distance-weighted"} {
 		o, err := parseFlags([]string{"-miner", miner, "-k", "500", "-model", "mlp"}, io.Discard)
 		require.NoError(t, err, miner)
-		tm, _ := o.miners()
+		tm, _ := o.miners(1)
 		c, err := tm.TripletCapacity(o.P * o.K)
 		require.NoError(t, err)
 		require.Equal(t, 10*500*499, c) // P·K·(K−1) anchor–positive pairs
@@ -247,4 +250,42 @@ func TestWorkersAgree(t *testing.T) {
 		t.Logf("%s: 1 worker %v, 3 workers %v", k, a, b)
 		require.InDelta(t, a, b, 1e-3, k)
 	}
+}
+
+// TestSplitClasses runs the unseen-class protocol on 3,000 training images
+// (a short MLP run) and checks what metrics.json says about it: classes 0-4
+// trained, 5-9 evaluated, queries are the test images of 5-9, the
+// raw-pixel baseline and the collapse summary are present, and the trained
+// encoder retrieves the unseen digits far above chance (0.2 for five
+// classes).
+func TestSplitClasses(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-model", "mlp", "-epochs", "2", "-limit", "3000", "-dim", "16", "-split", "classes", "-warmup", "20", "-out", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr.String(), stdout.String())
+	raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+	require.NoError(t, err)
+	var m struct {
+		PrecisionAt1 float64         `json:"precision_at_1"`
+		TestImages   int             `json:"test_images"`
+		Split        string          `json:"split"`
+		TrainClasses []int           `json:"train_classes"`
+		EvalClasses  []int           `json:"eval_classes"`
+		Collapse     models.Collapse `json:"collapse"`
+		Baseline     *baseline       `json:"raw_pixel_baseline"`
+		Config       options         `json:"config"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.Equal(t, "classes", m.Split)
+	require.Equal(t, []int{0, 1, 2, 3, 4}, m.TrainClasses)
+	require.Equal(t, []int{5, 6, 7, 8, 9}, m.EvalClasses)
+	require.Equal(t, 4861, m.TestImages) // MNIST's test set has 892+958+1028+974+1009 images of 5-9
+	require.Equal(t, 5, m.Config.P)
+	require.Equal(t, 20, m.Config.K)
+	require.NotNil(t, m.Baseline)
+	require.Greater(t, m.Baseline.PrecisionAt1, 0.5)
+	require.False(t, m.Collapse.Collapsed)
+	require.Greater(t, m.PrecisionAt1, 0.6)
+	require.Contains(t, stdout.String(), "raw pixels:")
+	require.Contains(t, stdout.String(), "spread")
 }

@@ -344,19 +344,20 @@ func TestPlotLoss(t *testing.T) {
 		long[i] = 1/(1+float64(i)/500) + 0.1*rng.Float64()
 	}
 	tests := []struct {
-		name   string
-		losses []float64
+		name           string
+		losses, spread []float64
 	}{
-		{"10000 steps", long},
-		{"3 steps", []float64{1, 0.5, 0.7}},
-		{"1 step", []float64{0.3}},
+		{"10000 steps", long, nil},
+		{"3 steps", []float64{1, 0.5, 0.7}, nil},
+		{"1 step", []float64{0.3}, nil},
+		{"3 steps with spread", []float64{1, 0.5, 0.7}, []float64{0.01, 0.5, 0.9}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "loss.png")
 			start := time.Now()
-			require.NoError(t, plotLoss(path, tc.losses, "training loss"))
+			require.NoError(t, plotLoss(path, tc.losses, tc.spread, "training loss"))
 			t.Logf("plotLoss of %d steps took %v", len(tc.losses), time.Since(start))
 			requirePNG(t, path)
 			requireOnlyFile(t, dir, "loss.png")
@@ -364,9 +365,11 @@ func TestPlotLoss(t *testing.T) {
 	}
 	t.Run("errors", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "loss.png")
-		require.EqualError(t, plotLoss(path, nil, ""), "plotLoss: "+path+": no losses")
-		require.EqualError(t, plotLoss(path, []float64{1, math.NaN()}, ""), "plotLoss: "+path+": loss of step 2 is NaN")
-		require.EqualError(t, plotLoss(path, []float64{math.Inf(1)}, ""), "plotLoss: "+path+": loss of step 1 is +Inf")
+		require.EqualError(t, plotLoss(path, nil, nil, ""), "plotLoss: "+path+": no losses")
+		require.EqualError(t, plotLoss(path, []float64{1, math.NaN()}, nil, ""), "plotLoss: "+path+": loss of step 2 is NaN")
+		require.EqualError(t, plotLoss(path, []float64{math.Inf(1)}, nil, ""), "plotLoss: "+path+": loss of step 1 is +Inf")
+		require.EqualError(t, plotLoss(path, []float64{1, 2}, []float64{1}, ""), "plotLoss: "+path+": 1 spreads for 2 losses")
+		require.EqualError(t, plotLoss(path, []float64{1, 2}, []float64{1, math.NaN()}, ""), "plotLoss: "+path+": spread of step 2 is NaN")
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/contrastive-go/contrastive/models"
 	"github.com/contrastive-go/contrastive/models/checkpoint"
 )
 
@@ -98,9 +99,16 @@ func plotPCA(path string, emb []float32, dim int, labels []int, title string) er
 // mean of the last w losses up to s (fewer at the start), with
 // w = max(len(losses)/50, min(5, len(losses))). Losses must be finite. The
 // file is PNG whatever its extension and is written atomically.
-func plotLoss(path string, losses []float64, title string) error {
+//
+// spread, when not empty, holds every step's batch spread
+// (models.BatchStats.Spread), drawn as a dashed line with the collapse
+// threshold models.CollapseSpread as a dotted one, on the same axis.
+func plotLoss(path string, losses, spread []float64, title string) error {
 	if len(losses) == 0 {
 		return fmt.Errorf("plotLoss: %s: no losses", path)
+	}
+	if len(spread) != 0 && len(spread) != len(losses) {
+		return fmt.Errorf("plotLoss: %s: %d spreads for %d losses", path, len(spread), len(losses))
 	}
 	w := max(len(losses)/50, min(5, len(losses)))
 	raw := make(plotter.XYs, len(losses))
@@ -139,6 +147,32 @@ func plotLoss(path string, losses []float64, title string) error {
 	p.Add(rawLine, avgLine)
 	p.Legend.Add("loss", rawLine)
 	p.Legend.Add(fmt.Sprintf("moving average (%d steps)", w), avgLine)
+	if len(spread) > 0 {
+		sp := make(plotter.XYs, len(spread))
+		for i, v := range spread {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("plotLoss: %s: spread of step %d is %v", path, i+1, v)
+			}
+			sp[i] = plotter.XY{X: float64(i + 1), Y: v}
+		}
+		spLine, err := plotter.NewLine(sp)
+		if err != nil {
+			return fmt.Errorf("plotLoss: %w", err)
+		}
+		spLine.Color = labelColors[3]
+		spLine.Width = vg.Points(1)
+		spLine.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		thr, err := plotter.NewLine(plotter.XYs{{X: 1, Y: models.CollapseSpread}, {X: float64(len(spread)), Y: models.CollapseSpread}})
+		if err != nil {
+			return fmt.Errorf("plotLoss: %w", err)
+		}
+		thr.Color = labelColors[3]
+		thr.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+		p.Add(spLine, thr)
+		p.Legend.Add("batch spread", spLine)
+		p.Y.Label.Text = "loss; batch spread"
+		p.Legend.Add(fmt.Sprintf("collapse below %.2g", models.CollapseSpread), thr)
+	}
 	if err := savePNG(path, p); err != nil {
 		return fmt.Errorf("plotLoss: %w", err)
 	}
