@@ -7,6 +7,17 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+// Solver names an optimiser.
+type Solver string
+
+const (
+	// Adam is Kingma & Ba's optimiser (β1 0.9, β2 0.999, ε 1e-8), with L2
+	// weight decay added to the gradient.
+	Adam Solver = "adam"
+	// SGD is stochastic gradient descent with momentum.
+	SGD Solver = "sgd"
+)
+
 // Schedule shapes the learning rate over a training run.
 type Schedule int
 

@@ -38,17 +38,6 @@ func (d Dataset) check(inputs int) error {
 	return finiteInputs("dataset", d.X, inputs)
 }
 
-// Solver names an optimiser.
-type Solver string
-
-const (
-	// Adam is Kingma & Ba's optimiser (β1 0.9, β2 0.999, ε 1e-8), with L2
-	// weight decay added to the gradient.
-	Adam Solver = "adam"
-	// SGD is stochastic gradient descent with momentum.
-	SGD Solver = "sgd"
-)
-
 // TrainConfig configures Train. Start from DefaultTrainConfig.
 type TrainConfig struct {
 	// P classes × K samples per batch.
