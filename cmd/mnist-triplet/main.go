@@ -65,7 +65,8 @@ var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8}
 
 var (
 	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "none"}
-	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn"}
+	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn",
+		"multi-similarity", "circle", "generalized-lifted", "margin", "dcl", "hcl"}
 )
 
 // usageError is a bad flag value or combination: exit status 2.
@@ -85,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for cnn, 8 for mlp)")
 	fs.IntVar(&o.P, "p", 10, "classes per batch (batch = P×K)")
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
-	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted)")
+	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted, margin's α)")
 	fs.BoolVar(&o.Soft, "soft", false, "triplet loss: softplus instead of the hinge (Hermans et al. 2017)")
 	fs.StringVar(&o.Miner, "miner", "batch-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
@@ -148,7 +149,8 @@ func (o options) validate() error {
 		return usagef("-workers is %d; want ≥ 1", o.Workers)
 	}
 	triplet := o.Loss == "triplet"
-	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard"
+	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard" ||
+		o.Loss == "multi-similarity" || o.Loss == "circle" || o.Loss == "generalized-lifted" || o.Loss == "margin"
 	switch o.Miner {
 	case "none":
 	case "batch-hard", "semi-hard", "all", "distance-weighted":
@@ -281,6 +283,26 @@ func buildLoss(o options) (models.Loss, error) {
 		return losses.NewSupCon(), nil
 	case "snn":
 		return losses.NewSoftNearestNeighbor(), nil
+	case "multi-similarity":
+		l := losses.MultiSimilarityPML()
+		l.Miner = pm
+		return l, nil
+	case "circle":
+		l := losses.CirclePML()
+		l.Miner = pm
+		return l, nil
+	case "generalized-lifted":
+		l := losses.GeneralizedLiftedPML()
+		l.Distance, l.Miner = graph.Euclidean{}, pm
+		return l, nil
+	case "margin": // β fixed at 1.2: the trainer optimises the encoder's weights only
+		l := losses.MarginPML()
+		l.Distance, l.Margin, l.Miner = graph.Euclidean{}, o.Margin, pm
+		return l, nil
+	case "dcl":
+		return losses.NewDebiasedContrastive(), nil
+	case "hcl":
+		return losses.NewHardNegative(), nil
 	}
 	return nil, usagef("unknown -loss %q", o.Loss)
 }
