@@ -644,3 +644,58 @@ func TestPairLossMinerRuns(t *testing.T) {
 		require.False(t, math.IsNaN(res.Cost))
 	}
 }
+
+// TestPairLossRef: with a reference set the anchors are the batch's rows
+// and their partners the other batch rows and the reference rows. For the
+// per-anchor sums (Sum reducer) the loss of X against R plus the loss of R
+// against X is therefore the loss of the concatenated batch, which the
+// oracle gives; and the reference rows get no gradient.
+func TestPairLossRef(t *testing.T) {
+	const d = 3
+	lx, lr := []int{0, 0, 1, 2, 1}, []int{1, 2, 0}
+	x, r := randEmb(61, len(lx), d, 1), randEmb(62, len(lr), d, 1)
+	all := append(append([]float64(nil), x...), r...)
+	cos, euc := metric{"cosine", true}, metric{"euclidean", false}
+	for _, tc := range []struct {
+		name   string
+		loss   func(ref *losses.Ref) lossFn
+		oracle func(x [][]float64, labels []int) float64
+	}{
+		{"ms", func(ref *losses.Ref) lossFn {
+			return losses.MultiSimilarity{Alpha: 2, Beta: 10, Base: 0.5, Reducer: losses.Sum, Ref: ref}
+		}, msOracle{cos, 2, 10, 0.5, "sum"}.loss},
+		{"circle", func(ref *losses.Ref) lossFn {
+			return losses.Circle{Margin: 0.25, Gamma: 16, Reducer: losses.Sum, Ref: ref}
+		}, circleOracle{cos, 0.25, 16, "sum", nil}.loss},
+		{"genlifted", func(ref *losses.Ref) lossFn {
+			return losses.GeneralizedLifted{PosMargin: 0.1, NegMargin: 1, Reducer: losses.Sum, Ref: ref}
+		}, genLiftedOracle{euc, 0.1, 1, false, "sum"}.loss},
+		{"margin", func(ref *losses.Ref) lossFn {
+			return losses.Margin{Margin: 0.2, Beta: 1, Reducer: losses.Sum, Ref: ref}
+		}, marginOracle{euc, 0.2, 1, false, "sum"}.loss},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			half := func(a []float64, la []int, b []float64, lb []int) float64 {
+				g := G.NewGraph()
+				emb := G.NewMatrix(g, tensor.Float64, G.WithShape(len(la), d), G.WithName("emb"), G.WithValue(graph.DenseOf(tensor.Float64, a, len(la), d)))
+				lab := G.NewVector(g, tensor.Int, G.WithShape(len(la)), G.WithName("labels"), G.WithValue(tensor.New(tensor.WithBacking(append([]int(nil), la...)))))
+				remb := G.NewMatrix(g, tensor.Float64, G.WithShape(len(lb), d), G.WithName("ref"), G.WithValue(graph.DenseOf(tensor.Float64, b, len(lb), d)))
+				rlab := G.NewVector(g, tensor.Int, G.WithShape(len(lb)), G.WithName("reflabels"), G.WithValue(tensor.New(tensor.WithBacking(append([]int(nil), lb...)))))
+				cost, err := tc.loss(&losses.Ref{Embeddings: remb, Labels: rlab}).Loss(emb, lab)
+				require.NoError(t, err)
+				// the reference rows are not differentiable at all
+				_, err = G.Grad(cost, remb)
+				require.ErrorContains(t, err, "Non Differentiable")
+				_, err = G.Grad(cost, emb)
+				require.NoError(t, err)
+				vm := G.NewTapeMachine(g)
+				defer vm.Close()
+				require.NoError(t, vm.RunAll())
+				return cost.Value().Data().(float64)
+			}
+			a, b := half(x, lx, r, lr), half(r, lr, x, lx)
+			want := tc.oracle(rows(all, d), append(append([]int(nil), lx...), lr...))
+			graphtest.RequireClose(t, want, a+b, 1e-10, 1e-9, "loss(X; R) + loss(R; X)")
+		})
+	}
+}
