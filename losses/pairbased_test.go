@@ -419,9 +419,11 @@ func TestPairLossEmptySelectionsGiveZero(t *testing.T) {
 		{"dcl/one-class", losses.NewDebiasedContrastive(), one},
 		{"hcl/distinct", losses.NewHardNegative(), distinct},
 		{"hcl/one-class", losses.NewHardNegative(), one},
-		// multi-similarity: only the missing part vanishes; with a margin no
-		// pair pays, so λ far out makes both parts' sums exactly empty…
-		{"ms/distinct-no-positives-no-negatives-paying", losses.MultiSimilarity{Base: 0, Alpha: 2, Beta: 50, Miner: mining.PairMarginPML()}, distinct},
+		// multi-similarity has a term for each part, so a batch is empty
+		// only when nothing is selected: its miner keeps negatives harder
+		// than the hardest positive, and without positives there are none.
+		{"ms/distinct-mined", losses.MultiSimilarity{Miner: mining.MultiSimilarityPML()}, distinct},
+		{"ms/distinct-mined-pml", func() lossFn { l := losses.MultiSimilarityPML(); l.Miner = mining.MultiSimilarityPML(); return l }(), distinct},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := graphtest.Eval(build(tc.loss, x, tc.labels, 3))
