@@ -271,10 +271,17 @@ LOSSES = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "MultiSimilarityPML": multi_similarity_pml,
+    "CirclePML": circle_pml,
+    "GeneralizedLiftedPML": generalized_lifted_pml,
+    "MarginPML": margin_pml,
+    "DebiasedContrastive": debiased_contrastive,
+    "HardNegative": hard_negative,
 }
 
-# Losses built on B×B×B broadcasts (chunked over anchors).
-CUBIC = {"Triplet", "TripletSemiHard"}
+# Losses built on B×B×B broadcasts (chunked over anchors; MarginPML's
+# triplet enumeration is not chunked).
+CUBIC = {"Triplet", "TripletSemiHard", "MarginPML"}
 
 # Go benchmark name -> torch loss it is compared with.
 PAIRS = [
@@ -288,6 +295,12 @@ PAIRS = [
     ("LiftedHard", "LiftedHard"),
     ("NPair", "NPair"),
     ("NCE", "NCE"),
+    ("MultiSimilarityPML", "MultiSimilarityPML"),
+    ("CirclePML", "CirclePML"),
+    ("GeneralizedLiftedPML", "GeneralizedLiftedPML"),
+    ("MarginPML", "MarginPML"),
+    ("DebiasedContrastive", "DebiasedContrastive"),
+    ("HardNegative", "HardNegative"),
 ]
 
 
@@ -351,7 +364,7 @@ def run_bench(args):
             json.dump(results, f, indent=1, sort_keys=True)
 
 
-GO_LINE = re.compile(r"^BenchmarkLosses/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
 
 
 def compare(go_file, torch_file):
