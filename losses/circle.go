@@ -18,7 +18,8 @@ import (
 //	    = softplus(LSE_p(−γ α_p (s_p − Δ_p)) + LSE_n(γ α_n (s_n − Δ_n)))
 //
 // with α_p = max(0, 1 + m − s_p) and α_n = max(0, s_n + m) treated as
-// constants (no gradient, as in the paper), Δ_p = 1 − m and Δ_n = m. An
+// constants (no gradient flows through them, as in pytorch-metric-learning's
+// CircleLoss, which detaches them), Δ_p = 1 − m and Δ_n = m. An
 // anchor without a positive or without a negative contributes 0, with a zero
 // gradient. The loss needs a similarity (Cosine, DotProduct); a distance is
 // refused.

@@ -345,10 +345,9 @@ func TestPairLossGradients(t *testing.T) {
 	}
 }
 
-// TestCircleGradient: circle loss's weights α_p, α_n are constants in the
-// gradient (Sun et al.: "α … are treated as constants during
-// backpropagation"), so central differences of the graph's value would not
-// match; the symbolic gradient is checked against central differences of the
+// TestCircleGradient: circle loss's weights α_p, α_n carry no gradient
+// (pytorch-metric-learning detaches them), so central differences of the
+// graph's value would not match; the symbolic gradient is checked against central differences of the
 // oracle with α frozen at the unperturbed embeddings.
 func TestCircleGradient(t *testing.T) {
 	labels := []int{0, 0, 1, 1, 2, 2, 0}
