@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"fmt"
+	"math"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/losses"
@@ -49,5 +52,31 @@ func BenchmarkLossesPairBased(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// TestPairLossSetups is TestLossSetups for pairLossCases: each benchmark's
+// graph at B=8, two forward+backward steps with finite values, in float32
+// and float64.
+func TestPairLossSetups(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, c := range pairLossCases() {
+			t.Run(fmt.Sprintf("%s/%v", c.name, dt), func(t *testing.T) {
+				s, err := build(c, 8, 4, perClass, dt)
+				require.NoError(t, err)
+				defer s.close()
+				for i := 0; i < 2; i++ {
+					require.NoError(t, s.m.RunAll())
+					v, ok := scalar(s.loss.Value())
+					require.True(t, ok, "loss value %v", s.loss.Value())
+					require.False(t, math.IsNaN(v) || math.IsInf(v, 0), "loss %v", v)
+					require.True(t, v >= 0, "loss %v", v)
+					for _, x := range floats(s.grad.Value().Data()) {
+						require.False(t, math.IsNaN(x) || math.IsInf(x, 0), "gradient entry %v", x)
+					}
+					s.m.Reset()
+				}
+			})
+		}
 	}
 }
