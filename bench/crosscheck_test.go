@@ -35,7 +35,7 @@ func TestCrossCheckDump(t *testing.T) {
 	for i := 0; i < b; i++ {
 		out.X = append(out.X, flat[i*d:(i+1)*d])
 	}
-	for _, c := range lossCases() {
+	for _, c := range append(lossCases(), pairLossCases()...) {
 		s, err := buildWith(c, append([]float64(nil), flat...), labels, d, p, k)
 		require.NoError(t, err, c.name)
 		require.NoError(t, s.m.RunAll(), c.name)

@@ -43,6 +43,16 @@
 //	NPair              losses.NewNPair()
 //	NCE                losses.NewNCE()
 //
+// BenchmarkLossesPairBased (pairlosses_test.go) times the pair-based losses
+// the same way at B ∈ {256, 1024} (-bench 'Losses' runs them too):
+//
+//	MultiSimilarityPML    losses.MultiSimilarityPML()
+//	CirclePML             losses.CirclePML()
+//	GeneralizedLiftedPML  losses.GeneralizedLiftedPML()
+//	MarginPML             losses.MarginPML() (every triplet, as pair weights: no B×B×B tensor)
+//	DebiasedContrastive   losses.NewDebiasedContrastive()
+//	HardNegative          losses.NewHardNegative()
+//
 // # Miners
 //
 // BenchmarkMined (miners_test.go) times the same forward+backward step,

@@ -179,6 +179,88 @@ def nce(x, labels, tau=0.1):
     return s / npos
 
 
+# The pair-based losses of issue 14, written as pytorch-metric-learning
+# computes them (MultiSimilarityLoss, CircleLoss,
+# GeneralizedLiftedStructureLoss, MarginLoss at their defaults), and the
+# debiased / hard-negative estimators as the papers' reference code computes
+# them (labelled form: negatives are the other classes).
+def pml_logsumexp(x, keep, add_one):
+    """pytorch-metric-learning's loss_and_miner_utils.logsumexp over dim 1."""
+    x = x.masked_fill(~keep, float("-inf"))
+    if add_one:
+        x = torch.cat([x, torch.zeros(len(x), 1, dtype=x.dtype)], dim=1)
+    out = torch.logsumexp(x, 1)
+    return out.masked_fill(~keep.any(1), 0)
+
+
+def multi_similarity_pml(x, labels, alpha=2.0, beta=50.0, base=0.5):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    s = xn @ xn.T
+    pl = pml_logsumexp(alpha * (base - s), pos, True) / alpha
+    nl = pml_logsumexp(beta * (s - base), neg, True) / beta
+    return (pl + nl).mean()
+
+
+def circle_pml(x, labels, m=0.4, gamma=80.0):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    s = xn @ xn.T
+    sd = s.detach()
+    z = torch.zeros_like(s)
+    z = torch.where(pos, -gamma * F.relu(1 + m - sd) * (s - (1 - m)), z)
+    z = torch.where(neg, gamma * F.relu(sd + m) * (s - m), z)
+    losses = F.softplus(pml_logsumexp(z, pos, False) + pml_logsumexp(z, neg, False))
+    losses = losses * (pos.any(1) & neg.any(1))
+    nz = (losses > 0).sum()
+    return losses.sum() / nz if nz > 0 else losses.sum() * 0
+
+
+def generalized_lifted_pml(x, labels, pos_margin=0.0, neg_margin=1.0):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    d = torch.cdist(xn, xn)
+    pl = pml_logsumexp(d - pos_margin, pos, False)
+    nl = pml_logsumexp(neg_margin - d, neg, False)
+    return F.relu(pl + nl).mean()
+
+
+def margin_pml(x, labels, margin=0.2, beta=1.2):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    d = torch.cdist(xn, xn)
+    a, p, n = torch.nonzero(pos[:, :, None] & neg[:, None, :], as_tuple=True)  # every triplet
+    pl = F.relu(d[a, p] - beta + margin)
+    nl = F.relu(beta - d[a, n] + margin)
+    div = (pl > 0).sum() + (nl > 0).sum()
+    return (pl + nl).sum() / div if div > 0 else (pl + nl).sum() * 0
+
+
+def _debiased(x, labels, t, tau_plus, beta):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    s = xn @ xn.T
+    e = torch.exp(s / t)
+    n = neg.sum(1).to(x.dtype)
+    if beta == 0:
+        rneg = (e * neg).sum(1)
+    else:
+        imp = torch.exp(beta * s / t)
+        rneg = (imp * e * neg).sum(1) / ((imp * neg).sum(1) / n)
+    ng = (-tau_plus * n[:, None] * e + rneg[:, None]) / (1 - tau_plus)
+    ng = torch.maximum(ng, (n * math.exp(-1 / t))[:, None])
+    terms = -torch.log(e / (e + ng))
+    return (terms * pos).sum() / pos.sum().clamp_min(1)
+
+
+def debiased_contrastive(x, labels, t=0.5, tau_plus=0.1):
+    return _debiased(x, labels, t, tau_plus, 0.0)
+
+
+def hard_negative(x, labels, t=0.5, tau_plus=0.1, beta=1.0):
+    return _debiased(x, labels, t, tau_plus, beta)
+
+
 LOSSES = {
     "Contrastive": contrastive,
     "Triplet": triplet,
@@ -189,10 +271,17 @@ LOSSES = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "MultiSimilarityPML": multi_similarity_pml,
+    "CirclePML": circle_pml,
+    "GeneralizedLiftedPML": generalized_lifted_pml,
+    "MarginPML": margin_pml,
+    "DebiasedContrastive": debiased_contrastive,
+    "HardNegative": hard_negative,
 }
 
-# Losses built on B×B×B broadcasts (chunked over anchors).
-CUBIC = {"Triplet", "TripletSemiHard"}
+# Losses built on B×B×B broadcasts (chunked over anchors; MarginPML's
+# triplet enumeration is not chunked).
+CUBIC = {"Triplet", "TripletSemiHard", "MarginPML"}
 
 # Go benchmark name -> torch loss it is compared with.
 PAIRS = [
@@ -206,6 +295,12 @@ PAIRS = [
     ("LiftedHard", "LiftedHard"),
     ("NPair", "NPair"),
     ("NCE", "NCE"),
+    ("MultiSimilarityPML", "MultiSimilarityPML"),
+    ("CirclePML", "CirclePML"),
+    ("GeneralizedLiftedPML", "GeneralizedLiftedPML"),
+    ("MarginPML", "MarginPML"),
+    ("DebiasedContrastive", "DebiasedContrastive"),
+    ("HardNegative", "HardNegative"),
 ]
 
 
@@ -269,7 +364,7 @@ def run_bench(args):
             json.dump(results, f, indent=1, sort_keys=True)
 
 
-GO_LINE = re.compile(r"^BenchmarkLosses/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
 
 
 def compare(go_file, torch_file):
@@ -308,6 +403,12 @@ CROSS = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "MultiSimilarityPML": multi_similarity_pml,
+    "CirclePML": circle_pml,
+    "GeneralizedLiftedPML": generalized_lifted_pml,
+    "MarginPML": margin_pml,
+    "DebiasedContrastive": debiased_contrastive,
+    "HardNegative": hard_negative,
 }
 
 

@@ -33,6 +33,15 @@
 //	SupCon               Khosla et al. 2020                    NewSupCon: cosine / τ = 0.1, L^sup_out
 //	SoftNearestNeighbor  Frosst et al. 2019                    NewSoftNearestNeighbor: squared Euclidean, T = 1
 //
+// and the pair-based objectives that followed (issue 14):
+//
+//	MultiSimilarity      Wang et al. 2019       NewMultiSimilarity: cosine, α = 2, β = 50, λ = 1; MultiSimilarityPML (λ = 0.5)
+//	Circle               Sun et al. 2020        NewCircle: cosine, m = 0.4, γ = 80; CirclePML (MeanNonZero)
+//	GeneralizedLifted    Hermans et al. 2017    NewGeneralizedLifted: Euclidean, m⁺ = 0, m⁻ = 1; GeneralizedLiftedPML
+//	Margin               Wu et al. 2017         NewMargin: normalised Euclidean, α = 0.2, β = 1.2 (or a learnable node); MarginPML
+//	DebiasedContrastive  Chuang et al. 2020     NewDebiasedContrastive: cosine / 0.5, τ⁺ = 0.1
+//	HardNegative         Robinson et al. 2021   NewHardNegative: cosine / 0.5, τ⁺ = 0.1, β = 1
+//
 // Distances come from package graph; a loss written for distances serves
 // similarities too (their matrix is negated, and margins of pair losses flip
 // sign as in pytorch-metric-learning).
@@ -48,9 +57,12 @@
 // Every loss is configured the same way, with exported fields:
 //
 //	Distance  graph.Distance; nil means the loss's documented default
-//	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive, NTXent, SupCon, SoftNearestNeighbor)
-//	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon)
-//	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon)
+//	Reducer   Sum, Mean or MeanNonZero over per-term values (Triplet, Contrastive, NTXent, SupCon, SoftNearestNeighbor,
+//	          and the six pair-based losses)
+//	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon, MultiSimilarity,
+//	          Circle, GeneralizedLifted, Margin)
+//	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon, MultiSimilarity, Circle,
+//	          GeneralizedLifted, Margin)
 //
 // The miner runs inside the same forward pass on the current matrix and
 // labels and yields index tensors of fixed capacity with a weight per slot,

@@ -75,7 +75,8 @@ var (
 	warmNames  = []string{"all", "semi-hard"}
 	splitNames = []string{"standard", "classes"}
 	transNames = []string{"none", "invert", "permute"}
-	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn"}
+	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn",
+		"multi-similarity", "circle", "generalized-lifted", "margin", "dcl", "hcl"}
 )
 
 // usageError is a bad flag value or combination: exit status 2.
@@ -95,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for cnn, 8 for mlp)")
 	fs.IntVar(&o.P, "p", 10, "classes per batch (batch = P×K)")
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
-	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted)")
+	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted, margin's α)")
 	fs.BoolVar(&o.Soft, "soft", false, "triplet loss: softplus instead of the hinge (Hermans et al. 2017)")
 	fs.StringVar(&o.Miner, "miner", "semi-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple; batch-hard gets a batch-all warm-up, see -warmup)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
@@ -197,7 +198,8 @@ func (o options) validate() error {
 		return usagef("-shards is %d; want ≥ 0", o.Shards)
 	}
 	triplet := o.Loss == "triplet"
-	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard"
+	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard" ||
+		o.Loss == "multi-similarity" || o.Loss == "circle" || o.Loss == "generalized-lifted" || o.Loss == "margin"
 	switch o.Miner {
 	case "none":
 	case "batch-hard", "semi-hard", "all", "distance-weighted":
@@ -376,6 +378,26 @@ func buildLoss(o options, shards int) (models.Loss, error) {
 		return losses.NewSupCon(), nil
 	case "snn":
 		return losses.NewSoftNearestNeighbor(), nil
+	case "multi-similarity":
+		l := losses.MultiSimilarityPML()
+		l.Miner = pm
+		return l, nil
+	case "circle":
+		l := losses.CirclePML()
+		l.Miner = pm
+		return l, nil
+	case "generalized-lifted":
+		l := losses.GeneralizedLiftedPML()
+		l.Distance, l.Miner = graph.Euclidean{}, pm
+		return l, nil
+	case "margin": // β fixed at 1.2: the trainer optimises the encoder's weights only
+		l := losses.MarginPML()
+		l.Distance, l.Margin, l.Miner = graph.Euclidean{}, o.Margin, pm
+		return l, nil
+	case "dcl":
+		return losses.NewDebiasedContrastive(), nil
+	case "hcl":
+		return losses.NewHardNegative(), nil
 	}
 	return nil, usagef("unknown -loss %q", o.Loss)
 }
