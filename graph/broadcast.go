@@ -41,16 +41,3 @@ func asRow(v *G.Node) (*G.Node, error) {
 	}
 	return G.Reshape(v, tensor.Shape{1, v.Shape()[0]})
 }
-
-// outerAdd returns the B×C matrix u_i + v_j of vectors u (B) and v (C).
-func outerAdd(u, v *G.Node) (*G.Node, error) {
-	c, err := asCol(u)
-	if err != nil {
-		return nil, err
-	}
-	r, err := asRow(v)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(c, r, []byte{1}, []byte{0})
-}

@@ -1,0 +1,538 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Fused primitives of the losses: the pairwise matrix, masked row
+// reductions and softplus, each one op (and one derivative op per input)
+// that makes a single pass over its B×C output into a buffer it owns and
+// reuses from run to run, instead of the 5–10 Gorgonia ops (each a fresh
+// B×C temporary) of the compositions they replace. The losses stay
+// compositions of graph ops and their gradients still come from G.Grad.
+
+// fusedOp is a differentiable op from plain float32/float64 kernels. name
+// spells out every parameter (Gorgonia merges ops that hash alike); diff,
+// when set, builds the gradient nodes of the inputs flagged in wrt.
+type fusedOp struct {
+	opBase
+	name  string
+	arity int
+	typ   hm.Type
+	f32   func(in [][]float32, out []float32) error
+	f64   func(in [][]float64, out []float64) error
+	wrt   []bool
+	diff  func(in G.Nodes, out, grad *G.Node) (G.Nodes, error)
+}
+
+func (o *fusedOp) Arity() int            { return o.arity }
+func (o *fusedOp) Type() hm.Type         { return o.typ }
+func (o *fusedOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s%v%v", o.name, o.shape, o.dt) }
+func (o *fusedOp) Hashcode() uint32      { return hashOf(o) }
+func (o *fusedOp) String() string        { return o.name }
+func (o *fusedOp) Do(in ...G.Value) (G.Value, error) {
+	return o.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo implements G.UsePreallocDoer.
+func (o *fusedOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return doFloat(&o.opBase, o.name, prealloc, func(out *tensor.Dense) error {
+		switch o.dt {
+		case tensor.Float32:
+			v, err := floats[float32](o.name, in...)
+			if err != nil {
+				return err
+			}
+			return o.f32(v, out.Data().([]float32))
+		case tensor.Float64:
+			v, err := floats[float64](o.name, in...)
+			if err != nil {
+				return err
+			}
+			return o.f64(v, out.Data().([]float64))
+		}
+		return fmt.Errorf("graph: %s: unsupported dtype %v", o.name, o.dt)
+	})
+}
+
+func (o *fusedOp) DiffWRT(n int) []bool {
+	if o.diff == nil {
+		return make([]bool, n)
+	}
+	return append([]bool(nil), o.wrt...)
+}
+
+func (o *fusedOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if o.diff == nil {
+		return make(G.Nodes, len(in)), nil
+	}
+	return o.diff(in, out, grad)
+}
+
+// applyFused adds o to the graph; the types are the inputs' and the
+// output's (o.dt of o.shape's rank).
+func applyFused(o *fusedOp, inputs ...*G.Node) (*G.Node, error) {
+	ts := make(hm.Types, 0, len(inputs)+1)
+	for _, n := range inputs {
+		ts = append(ts, n.Type())
+	}
+	o.arity = len(inputs)
+	o.typ = hm.NewFnType(append(ts, nodeType(o.dt, len(o.shape)))...)
+	n, err := G.ApplyOp(o, inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
+	}
+	return n, nil
+}
+
+// parallelMin is the work (elements of a B×C pass) below which a kernel
+// stays on one goroutine.
+const parallelMin = 1 << 16
+
+// parallelRows runs f over [0, n) split into contiguous row blocks, one per
+// core when the pass is large (n·cols ≥ parallelMin), else in one call.
+func parallelRows(n, cols int, f func(lo, hi int)) {
+	p := runtime.GOMAXPROCS(0)
+	if p > n {
+		p = n
+	}
+	if p < 2 || n*cols < parallelMin {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + p - 1) / p
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// ---- pairwise matrix ----
+
+type pairKind int
+
+const (
+	pairDot pairKind = iota
+	pairSq
+	pairEuclid
+)
+
+func (k pairKind) String() string {
+	return [...]string{"dot", "sqeuclid", "euclid"}[k]
+}
+
+// pairMatrix returns the B×R matrix of kind between the rows of x (B×D) and
+// y (R×D) in one op: x·yᵀ (dot); max(0, ||x_i||² + ||y_j||² − 2x_i·y_j)
+// (sqeuclid) with an exact 0 diagonal when x and y are the same node; or
+// its SafeSqrt (euclid). The gradient of each input is one derivative op
+// (one matrix product and one pass).
+func pairMatrix(kind pairKind, x, y *G.Node) (*G.Node, error) {
+	self := x == y
+	b, r, d := x.Shape()[0], y.Shape()[0], x.Shape()[1]
+	eps := sqrtEpsilon(x.Dtype())
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b, r}},
+		name: fmt.Sprintf("pairmatrix(%v,self=%t,%dx%dx%d)", kind, self, b, r, d)}
+	var s32 scratch
+	var s64 scratch
+	o.f32 = func(in [][]float32, out []float32) error {
+		return pairFwd(kind, self, b, r, d, eps, in, out, &s32)
+	}
+	o.f64 = func(in [][]float64, out []float64) error {
+		return pairFwd(kind, self, b, r, d, eps, in, out, &s64)
+	}
+	inputs := G.Nodes{x}
+	o.wrt = []bool{true}
+	if !self {
+		inputs = append(inputs, y)
+		o.wrt = []bool{true, true}
+	}
+	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, len(in))
+		for w := range in {
+			shape := tensor.Shape{b, d}
+			if w == 1 {
+				shape = tensor.Shape{r, d}
+			}
+			g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape},
+				name: fmt.Sprintf("pairmatrix_d%d(%v,self=%t,%dx%dx%d)", w, kind, self, b, r, d)}
+			var g32, g64 [2]scratch
+			g.f32 = func(v [][]float32, dx []float32) error {
+				return pairGrad(kind, self, w, b, r, d, v, dx, &g32)
+			}
+			g.f64 = func(v [][]float64, dx []float64) error {
+				return pairGrad(kind, self, w, b, r, d, v, dx, &g64)
+			}
+			args := append(append(G.Nodes{}, in...), out, grad)
+			n, err := applyFused(g, args...)
+			if err != nil {
+				return nil, err
+			}
+			res[w] = n
+		}
+		return res, nil
+	}
+	return applyFused(o, inputs...)
+}
+
+func checkLen[T float](name string, v []T, n int) error {
+	if len(v) != n {
+		return fmt.Errorf("graph: %s: input holds %d values; want %d", name, len(v), n)
+	}
+	return nil
+}
+
+func sqNorms[T float](x []T, n, d int, out []T) {
+	for i := 0; i < n; i++ {
+		var s T
+		for _, e := range x[i*d : (i+1)*d] {
+			s += e * e
+		}
+		out[i] = s
+	}
+}
+
+func pairFwd[T float](kind pairKind, self bool, b, r, d int, eps float64, in [][]T, out []T, s *scratch) error {
+	x, y := in[0], in[0]
+	if !self {
+		y = in[1]
+	}
+	if err := checkLen("pairmatrix", x, b*d); err != nil {
+		return err
+	}
+	if err := checkLen("pairmatrix", y, r*d); err != nil {
+		return err
+	}
+	product(false, true, b, r, d, 1, x, d, y, d, 0, out, r)
+	if kind == pairDot {
+		return nil
+	}
+	norms := get[T](s, b+r)
+	nx, ny := norms[:b], norms[b:]
+	sqNorms(x, b, d, nx)
+	if self {
+		copy(ny, nx)
+	} else {
+		sqNorms(y, r, d, ny)
+	}
+	e := T(eps)
+	parallelRows(b, r, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := out[i*r : (i+1)*r]
+			for j, p := range row {
+				v := (nx[i] + ny[j]) - 2*p
+				if !(v > 0) {
+					v = 0
+				}
+				if kind == pairEuclid {
+					if v > e {
+						v = T(math.Sqrt(float64(v)))
+					} else {
+						v = 0
+					}
+				}
+				row[j] = v
+			}
+			if self {
+				row[i] = 0
+			}
+		}
+	})
+	return nil
+}
+
+// pairGrad is the gradient with respect to input w (0: x, 1: y) from the
+// inputs (x, [y], out, grad).
+func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, in [][]T, dx []T, s *[2]scratch) error {
+	x, y := in[0], in[0]
+	k := 1
+	if !self {
+		y = in[1]
+		k = 2
+	}
+	out, g := in[k], in[k+1]
+	if err := checkLen("pairmatrix gradient", g, b*r); err != nil {
+		return err
+	}
+	if err := checkLen("pairmatrix gradient", out, b*r); err != nil {
+		return err
+	}
+	// S = ∂L/∂(x_i·y_j) up to the factor −2 of the distances
+	var S []T
+	if kind == pairDot && !self {
+		S = g
+	} else {
+		S = get[T](&s[0], b*r)
+		parallelRows(b, r, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				for j := i * r; j < (i+1)*r; j++ {
+					switch {
+					case kind == pairDot:
+						S[j] = g[j]
+					case !(out[j] > 0):
+						S[j] = 0
+					case kind == pairSq:
+						S[j] = g[j]
+					default:
+						S[j] = g[j] / (2 * out[j])
+					}
+				}
+			}
+		})
+	}
+	if self { // x feeds both sides: S + Sᵀ
+		for i := 0; i < b; i++ {
+			for j := i + 1; j < b; j++ {
+				v := S[i*b+j] + S[j*b+i]
+				S[i*b+j], S[j*b+i] = v, v
+			}
+			S[i*b+i] *= 2
+		}
+	}
+	alpha := T(1)
+	if kind != pairDot {
+		alpha = -2
+	}
+	if w == 0 {
+		product(false, false, b, d, r, alpha, S, r, y, d, 0, dx, d)
+	} else {
+		product(true, false, r, d, b, alpha, S, r, x, d, 0, dx, d)
+	}
+	if kind == pairDot {
+		return nil
+	}
+	// + 2·(Σ S)·own row
+	n, own := b, x
+	if w == 1 {
+		n, own = r, y
+	}
+	sums := get[T](&s[1], n)
+	if w == 0 {
+		for i := range sums {
+			var t T
+			for _, v := range S[i*r : (i+1)*r] {
+				t += v
+			}
+			sums[i] = t
+		}
+	} else {
+		clear(sums)
+		for q := 0; q < b; q++ {
+			for j, v := range S[q*r : (q+1)*r] {
+				sums[j] += v
+			}
+		}
+	}
+	for i, t := range sums {
+		t *= 2
+		row, o := dx[i*d:(i+1)*d], own[i*d:(i+1)*d]
+		for c := range row {
+			row[c] += t * o[c]
+		}
+	}
+	return nil
+}
+
+// ---- masked row reductions ----
+
+type rowRed int
+
+const (
+	redMax rowRed = iota
+	redMin
+	redLSE
+	redLog1pSE
+)
+
+func (k rowRed) String() string {
+	return [...]string{"max", "min", "logsumexp", "log1psumexp"}[k]
+}
+
+// maskedRow returns the length-B vector of a masked reduction of each row
+// of x (B×C) over the entries where mask (B×C, no gradient) is non-zero, in
+// one op: the extreme (gradient to the first extreme by column), or
+// log Σ_j mask_ij·e^{x_ij} (log(1 + Σ …) with redLog1pSE), shifted by the
+// row maximum; an empty row gives 0 and no gradient. The derivative op is
+// one pass: g_i at the extreme, or g_i·mask_ij·e^{x_ij − out_i}.
+func maskedRow(kind rowRed, x, mask *G.Node) (*G.Node, error) {
+	b, c := x.Shape()[0], x.Shape()[1]
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b}},
+		name: fmt.Sprintf("maskedrow(%v,%dx%d)", kind, b, c)}
+	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, b, c, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, b, c, in, out) }
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b, c}},
+			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d)", kind, b, c)}
+		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, b, c, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, b, c, v, dx) }
+		n, err := applyFused(g, in[0], in[1], out, grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	return applyFused(o, x, mask)
+}
+
+// extremeAt returns the column of the masked extreme of a row, −1 if none.
+func extremeAt[T float](x, m []T, max bool) int {
+	best := -1
+	for j, w := range m {
+		if w == 0 {
+			continue
+		}
+		if best < 0 || (max && x[j] > x[best]) || (!max && x[j] < x[best]) {
+			best = j
+		}
+	}
+	return best
+}
+
+func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
+	x, m := in[0], in[1]
+	if err := checkLen("maskedrow", x, b*c); err != nil {
+		return err
+	}
+	if err := checkLen("maskedrow", m, b*c); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			if kind == redMax || kind == redMin {
+				out[i] = 0
+				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
+					out[i] = xr[k]
+				}
+				continue
+			}
+			k := extremeAt(xr, mr, true)
+			var mx float64
+			if k >= 0 {
+				mx = float64(xr[k])
+			}
+			if kind == redLog1pSE && mx < 0 {
+				mx = 0
+			}
+			var s float64
+			for j, w := range mr {
+				if w != 0 {
+					s += float64(w) * math.Exp(float64(xr[j])-mx)
+				}
+			}
+			switch {
+			case kind == redLog1pSE:
+				// log(1 + Σ e^x) = m + log1p(expm1(−m) + Σ e^(x−m))
+				out[i] = T(mx + math.Log1p(math.Expm1(-mx)+s))
+			case k < 0:
+				out[i] = 0
+			default:
+				out[i] = T(mx + math.Log(s))
+			}
+		}
+	})
+	return nil
+}
+
+func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
+	x, m, out, g := in[0], in[1], in[2], in[3]
+	if err := checkLen("maskedrow gradient", g, b); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
+			clear(dr)
+			if kind == redMax || kind == redMin {
+				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
+					dr[k] = g[i]
+				}
+				continue
+			}
+			gi, oi := float64(g[i]), float64(out[i])
+			for j, w := range mr {
+				if w != 0 {
+					dr[j] = T(gi * float64(w) * math.Exp(float64(xr[j])-oi))
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// ---- softplus ----
+
+// softplusOp returns log(1 + eˣ) elementwise in one op, computed as
+// max(x, 0) + log1p(e^{−|x|}); its derivative op is g·σ(x).
+func softplusOp(x *G.Node) (*G.Node, error) {
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: shape}, name: "softplus"}
+	o.f32 = func(in [][]float32, out []float32) error { return softplusFwd(n, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return softplusFwd(n, in, out) }
+	o.wrt = []bool{true}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: "softplus_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return softplusGrad(n, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return softplusGrad(n, v, dx) }
+		d, err := applyFused(g, in[0], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d}, nil
+	}
+	return applyFused(o, x)
+}
+
+func softplusFwd[T float](n int, in [][]T, out []T) error {
+	x := in[0]
+	if err := checkLen("softplus", x, n); err != nil {
+		return err
+	}
+	parallelRows(n/1024+1, 1024, func(lo, hi int) {
+		for i := lo * 1024; i < min(hi*1024, n); i++ {
+			v := float64(x[i])
+			if v >= 0 {
+				out[i] = T(v + math.Log1p(math.Exp(-v)))
+			} else {
+				out[i] = T(math.Log1p(math.Exp(v)))
+			}
+		}
+	})
+	return nil
+}
+
+func softplusGrad[T float](n int, in [][]T, dx []T) error {
+	x, g := in[0], in[1]
+	if err := checkLen("softplus gradient", g, n); err != nil {
+		return err
+	}
+	parallelRows(n/1024+1, 1024, func(lo, hi int) {
+		for i := lo * 1024; i < min(hi*1024, n); i++ {
+			v := float64(x[i])
+			var s float64 // σ(v), stable on both sides
+			if v >= 0 {
+				s = 1 / (1 + math.Exp(-v))
+			} else {
+				e := math.Exp(v)
+				s = e / (1 + e)
+			}
+			dx[i] = T(float64(g[i]) * s)
+		}
+	})
+	return nil
+}

@@ -1,0 +1,216 @@
+package graph_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/graph/graphtest"
+)
+
+// typedNode is a matrix input of dtype dt holding v.
+func typedNode(g *G.ExprGraph, dt tensor.Dtype, name string, v []float64, rows, cols int) *G.Node {
+	return G.NewMatrix(g, dt, G.WithShape(rows, cols), G.WithName(name), G.WithValue(graph.DenseOf(dt, v, rows, cols)))
+}
+
+// linear returns Σ m ⊙ w for a constant w of m's shape: a random linear
+// functional that gives every entry of m its own gradient.
+func linear(m *G.Node, w []float64) (*G.Node, error) {
+	c := G.NewConstant(tensor.New(tensor.WithShape(m.Shape()...), tensor.WithBacking(w)))
+	p, err := G.HadamardProd(m, c)
+	if err != nil {
+		return nil, err
+	}
+	return G.Sum(p)
+}
+
+// TestDistanceCrossGradients checks the fused pairwise op's two derivative
+// ops (x and a reference set y) against central differences.
+func TestDistanceCrossGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	const b, ref, d = 4, 3, 5
+	x := randMatrix(r, b, d, 1)
+	y := randMatrix(r, ref, d, 1)
+	w := randMatrix(r, b, ref, 1)
+	for _, tc := range distances() {
+		t.Run(tc.name, func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn, yn := matNode(g, "x", b, d, x), matNode(g, "y", ref, d, y)
+				m, err := tc.d.Matrix(xn, yn)
+				if err != nil {
+					return nil, nil, err
+				}
+				c, err := linear(m, w)
+				return c, []*G.Node{xn, yn}, err
+			}, graphtest.GradOptions{})
+		})
+	}
+}
+
+// TestDistanceLargeBatch runs the row-parallel path (B·R ≥ 2¹⁶) against
+// the naive loops, twice on one machine (the op's buffers are reused), and
+// checks the gradient of a random functional against central differences
+// (D = 2 keeps that cheap).
+func TestDistanceLargeBatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	const b, d = 260, 2 // 260² ≥ 2¹⁶
+	x := randMatrix(r, b, d, 1)
+	for _, tc := range distances() {
+		t.Run(tc.name, func(t *testing.T) {
+			g := G.NewGraph()
+			xn := matNode(g, "x", b, d, x)
+			m, err := tc.d.Matrix(xn, xn)
+			require.NoError(t, err)
+			var v G.Value
+			G.Read(m, &v)
+			vm := G.NewTapeMachine(g)
+			defer vm.Close()
+			want := naivePairwise(x, x, b, b, d, tc.kind, tc.normalize)
+			for run := 0; run < 2; run++ {
+				require.NoError(t, vm.RunAll())
+				got, err := graphtest.Float64s(v)
+				require.NoError(t, err)
+				graphtest.RequireAllClose(t, want, got, 1e-10, 1e-8, fmt.Sprintf("%s run %d", tc.name, run))
+				vm.Reset()
+			}
+		})
+	}
+	w := randMatrix(r, b, b, 1)
+	for _, tc := range []int{0, 5} { // euclidean (through the squared form), dot
+		tc := distances()[tc]
+		t.Run(tc.name+"/gradient", func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", b, d, x)
+				m, err := tc.d.Matrix(xn, xn)
+				if err != nil {
+					return nil, nil, err
+				}
+				c, err := linear(m, w)
+				return c, []*G.Node{xn}, err
+			}, graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
+		})
+	}
+}
+
+// TestMaskedReductionWeights: a mask with weights w gives
+// log Σ w_ij e^{x_ij} (the composition it replaces multiplied by the mask),
+// and the gradients agree with central differences, on a batch large
+// enough for the row-parallel path.
+func TestMaskedReductionWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	const rows, cols = 300, 240
+	x := randMatrix(r, rows, cols, 2)
+	mask := make([]float64, rows*cols)
+	for i := range mask {
+		if r.IntN(3) == 0 {
+			mask[i] = 0.5 + r.Float64()
+		}
+	}
+	for j := 0; j < cols; j++ {
+		mask[7*cols+j] = 0 // an empty row
+	}
+	g := G.NewGraph()
+	lse, err := graph.MaskedLogSumExp(matNode(g, "x", rows, cols, x), matNode(g, "mask", rows, cols, mask))
+	require.NoError(t, err)
+	got := run(t, g, lse)
+	for i := 0; i < rows; i++ {
+		s := 0.0
+		for j := 0; j < cols; j++ {
+			s += mask[i*cols+j] * math.Exp(x[i*cols+j]) // oracle: direct sum (|x| ≤ ~10, no overflow)
+		}
+		want := 0.0
+		if s > 0 {
+			want = math.Log(s)
+		}
+		graphtest.RequireClose(t, want, got[i], 1e-12, 1e-12, fmt.Sprintf("row %d", i))
+	}
+	// the gradient on a small corner (finite differences on 300×240 would be slow)
+	const sr, sc = 6, 5
+	for _, red := range reductions {
+		t.Run(red.name, func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", sr, sc, x[:sr*sc])
+				out, err := red.fn(xn, matNode(g, "mask", sr, sc, mask[:sr*sc]))
+				if err != nil {
+					return nil, nil, err
+				}
+				c, err := linear(out, []float64{1, -2, 3, 0.5, 1.5, -1})
+				return c, []*G.Node{xn}, err
+			}, graphtest.GradOptions{})
+		})
+	}
+}
+
+// TestFusedFloat32 runs the fused ops in float32 against their float64
+// values.
+func TestFusedFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	const b, d = 6, 4
+	x := randMatrix(r, b, d, 1)
+	mask := make([]float64, b*b)
+	for i := range mask {
+		mask[i] = float64(r.IntN(2))
+	}
+	build := func(g *G.ExprGraph, dt tensor.Dtype) []*G.Node {
+		xn := typedNode(g, dt, "x", x, b, d)
+		mn := typedNode(g, dt, "mask", mask, b, b)
+		var out []*G.Node
+		for _, tc := range distances() {
+			m, err := tc.d.Matrix(xn, xn)
+			require.NoError(t, err)
+			out = append(out, m)
+		}
+		for _, red := range reductions {
+			v, err := red.fn(out[0], mn)
+			require.NoError(t, err)
+			out = append(out, v)
+		}
+		sp, err := graph.Softplus(out[len(out)-1])
+		require.NoError(t, err)
+		return append(out, sp)
+	}
+	eval := func(dt tensor.Dtype) [][]float64 {
+		g := G.NewGraph()
+		nodes := build(g, dt)
+		vals := make([]G.Value, len(nodes))
+		for i, n := range nodes {
+			G.Read(n, &vals[i])
+		}
+		m := G.NewTapeMachine(g)
+		defer m.Close()
+		require.NoError(t, m.RunAll())
+		res := make([][]float64, len(vals))
+		for i, v := range vals {
+			f, err := graphtest.Float64s(v)
+			require.NoError(t, err)
+			res[i] = f
+		}
+		return res
+	}
+	want, got := eval(tensor.Float64), eval(tensor.Float32)
+	for i := range want {
+		graphtest.RequireAllClose(t, want[i], got[i], 1e-5, 1e-5, fmt.Sprintf("output %d", i))
+	}
+}
+
+// TestSoftplusScalar: a scalar input takes the composition path.
+func TestSoftplusScalar(t *testing.T) {
+	for _, x := range []float64{-40, -1, 0, 3, 40} {
+		graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+			xn := G.NewVector(g, tensor.Float64, G.WithShape(1), G.WithName("x"),
+				G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{x}))))
+			s, err := G.Sum(xn) // a scalar node
+			if err != nil {
+				return nil, nil, err
+			}
+			sp, err := graph.Softplus(s)
+			return sp, []*G.Node{xn}, err
+		}, graphtest.GradOptions{})
+	}
+}
