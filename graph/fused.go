@@ -536,3 +536,120 @@ func softplusGrad[T float](n int, in [][]T, dx []T) error {
 	})
 	return nil
 }
+
+// ---- pairwise combinations of a per-row value ----
+
+// pairVec returns the B×B matrix of max(v_i, v_j) (logAddExp false) or
+// log(e^{v_i} + e^{v_j}) over the rows flagged in has (a 0/1 vector without
+// gradient; an unflagged row drops out, and an entry where neither is
+// flagged is 0), in one op without the B×B operands of the broadcasts. The
+// derivative op gives dv_k = Σ_q g_kq·∂out_kq/∂v_k + Σ_p g_pk·∂out_pk/∂v_k:
+// for the max the full gradient goes to one side (i on ties), for
+// log-add-exp each side gets e^{v − out}.
+func pairVec(logAddExp bool, v, has *G.Node) (*G.Node, error) {
+	b := v.Shape()[0]
+	o := &fusedOp{opBase: opBase{dt: v.Dtype(), shape: tensor.Shape{b, b}},
+		name: fmt.Sprintf("pairvec(lae=%t,%d)", logAddExp, b)}
+	o.f32 = func(in [][]float32, out []float32) error { return pairVecFwd(logAddExp, b, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return pairVecFwd(logAddExp, b, in, out) }
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b}},
+			name: fmt.Sprintf("pairvec_dv(lae=%t,%d)", logAddExp, b)}
+		g.f32 = func(x [][]float32, dv []float32) error { return pairVecGrad(logAddExp, b, x, dv) }
+		g.f64 = func(x [][]float64, dv []float64) error { return pairVecGrad(logAddExp, b, x, dv) }
+		n, err := applyFused(g, in[0], in[1], out, grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	return applyFused(o, v, has)
+}
+
+// pairWinner returns which side of (i, j) the max takes: 1 for i, 2 for j,
+// 0 for neither (ties go to i).
+func pairWinner[T float](v, has []T, i, j int) int {
+	hi, hj := has[i] != 0, has[j] != 0
+	switch {
+	case hi && (!hj || v[i] >= v[j]):
+		return 1
+	case hj:
+		return 2
+	}
+	return 0
+}
+
+func pairVecFwd[T float](lae bool, b int, in [][]T, out []T) error {
+	v, has := in[0], in[1]
+	if err := checkLen("pairvec", v, b); err != nil {
+		return err
+	}
+	if err := checkLen("pairvec", has, b); err != nil {
+		return err
+	}
+	parallelRows(b, b, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := out[i*b : (i+1)*b]
+			for j := range row {
+				switch pairWinner(v, has, i, j) {
+				case 0:
+					row[j] = 0
+				case 1:
+					row[j] = pairLAE(lae, v[i], v[j], has[j] != 0)
+				case 2:
+					row[j] = pairLAE(lae, v[j], v[i], has[i] != 0)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// pairLAE is the max a, or log(e^a + e^c) (c only when withC), a ≥ c.
+func pairLAE[T float](lae bool, a, c T, withC bool) T {
+	if !lae || !withC {
+		return a
+	}
+	return T(float64(a) + math.Log1p(math.Exp(float64(c)-float64(a))))
+}
+
+func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T) error {
+	v, has, out, g := in[0], in[1], in[2], in[3]
+	if err := checkLen("pairvec gradient", g, b*b); err != nil {
+		return err
+	}
+	// share of entry (p, q) that goes to side k ∈ {p, q}
+	share := func(p, q, k int) float64 {
+		if has[k] == 0 {
+			return 0
+		}
+		if lae {
+			return math.Exp(float64(v[k]) - float64(out[p*b+q]))
+		}
+		w := pairWinner(v, has, p, q)
+		if (w == 1 && k == p) || (w == 2 && k == q && k != p) {
+			return 1
+		}
+		return 0
+	}
+	parallelRows(b, b, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			var s float64
+			for q := 0; q < b; q++ {
+				if gk := g[k*b+q]; gk != 0 {
+					f := share(k, q, k)
+					if lae && q == k { // both terms of log(e^{v_k} + e^{v_k})
+						f *= 2
+					}
+					s += float64(gk) * f
+				}
+				if gq := g[q*b+k]; gq != 0 && q != k {
+					s += float64(gq) * share(q, k, k)
+				}
+			}
+			dv[k] = T(s)
+		}
+	})
+	return nil
+}

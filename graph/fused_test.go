@@ -214,3 +214,58 @@ func TestSoftplusScalar(t *testing.T) {
 		}, graphtest.GradOptions{})
 	}
 }
+
+// TestPairwiseLargeBatch checks the fused pairwise max and log-add-exp
+// gradients on the row-parallel path (B² ≥ 2¹⁶), with unflagged rows,
+// against central differences, and the max's gradient at a tie (a kink,
+// where differences do not converge) against the definition.
+func TestPairwiseLargeBatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(29, 30))
+	const b = 260
+	v := randMatrix(r, 1, b, 2)
+	has := make([]float64, b)
+	for i := range has {
+		if r.IntN(4) > 0 {
+			has[i] = 1
+		}
+	}
+	has[5], has[9] = 1, 1
+	w := randMatrix(r, b, b, 1)
+	vec := func(g *G.ExprGraph, name string, x []float64) *G.Node {
+		return G.NewVector(g, tensor.Float64, G.WithShape(b), G.WithName(name),
+			G.WithValue(tensor.New(tensor.WithShape(b), tensor.WithBacking(append([]float64(nil), x...)))))
+	}
+	build := func(fn func(v, has *G.Node) (*G.Node, error), v []float64) graphtest.Build {
+		return func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+			vn := vec(g, "v", v)
+			out, err := fn(vn, vec(g, "has", has))
+			if err != nil {
+				return nil, nil, err
+			}
+			c, err := linear(out, w)
+			return c, []*G.Node{vn}, err
+		}
+	}
+	t.Run("max", func(t *testing.T) {
+		graphtest.CheckGradient(t, build(graph.PairwiseMax, v), graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
+		tied := append([]float64(nil), v...)
+		tied[9] = tied[5]
+		res, err := graphtest.Eval(build(graph.PairwiseMax, tied))
+		require.NoError(t, err)
+		// oracle: entry (p, q) goes to p if q is unflagged or v_p ≥ v_q
+		// (ties to the row), else to q
+		var want float64
+		for q := 0; q < b; q++ {
+			if has[q] == 0 || tied[5] >= tied[q] {
+				want += w[5*b+q]
+			}
+			if q != 5 && (has[q] == 0 || tied[q] < tied[5]) {
+				want += w[q*b+5]
+			}
+		}
+		graphtest.RequireClose(t, want, res.Grads[0][5], 1e-9, 1e-9, "tie gradient")
+	})
+	t.Run("logaddexp", func(t *testing.T) {
+		graphtest.CheckGradient(t, build(graph.PairwiseLogAddExp, v), graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
+	})
+}
