@@ -550,14 +550,16 @@ func pairVec(logAddExp bool, v, has *G.Node) (*G.Node, error) {
 	b := v.Shape()[0]
 	o := &fusedOp{opBase: opBase{dt: v.Dtype(), shape: tensor.Shape{b, b}},
 		name: fmt.Sprintf("pairvec(lae=%t,%d)", logAddExp, b)}
-	o.f32 = func(in [][]float32, out []float32) error { return pairVecFwd(logAddExp, b, in, out) }
-	o.f64 = func(in [][]float64, out []float64) error { return pairVecFwd(logAddExp, b, in, out) }
+	var s32, s64 scratch
+	o.f32 = func(in [][]float32, out []float32) error { return pairVecFwd(logAddExp, b, in, out, &s32) }
+	o.f64 = func(in [][]float64, out []float64) error { return pairVecFwd(logAddExp, b, in, out, &s64) }
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b}},
 			name: fmt.Sprintf("pairvec_dv(lae=%t,%d)", logAddExp, b)}
-		g.f32 = func(x [][]float32, dv []float32) error { return pairVecGrad(logAddExp, b, x, dv) }
-		g.f64 = func(x [][]float64, dv []float64) error { return pairVecGrad(logAddExp, b, x, dv) }
+		var g32, g64 scratch
+		g.f32 = func(x [][]float32, dv []float32) error { return pairVecGrad(logAddExp, b, x, dv, &g32) }
+		g.f64 = func(x [][]float64, dv []float64) error { return pairVecGrad(logAddExp, b, x, dv, &g64) }
 		n, err := applyFused(g, in[0], in[1], out, grad)
 		if err != nil {
 			return nil, err
@@ -580,7 +582,7 @@ func pairWinner[T float](v, has []T, i, j int) int {
 	return 0
 }
 
-func pairVecFwd[T float](lae bool, b int, in [][]T, out []T) error {
+func pairVecFwd[T float](lae bool, b int, in [][]T, out []T, s *scratch) error {
 	v, has := in[0], in[1]
 	if err := checkLen("pairvec", v, b); err != nil {
 		return err
@@ -588,17 +590,25 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T) error {
 	if err := checkLen("pairvec", has, b); err != nil {
 		return err
 	}
+	var ev []float64
+	var mx float64
+	if lae {
+		ev, mx = pairExps(v, has, s)
+	}
 	parallelRows(b, b, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := out[i*b : (i+1)*b]
 			for j := range row {
-				switch pairWinner(v, has, i, j) {
-				case 0:
+				switch w := pairWinner(v, has, i, j); {
+				case w == 0:
 					row[j] = 0
-				case 1:
-					row[j] = pairLAE(lae, v[i], v[j], has[j] != 0)
-				case 2:
-					row[j] = pairLAE(lae, v[j], v[i], has[i] != 0)
+				case !lae || has[i] == 0 || has[j] == 0:
+					row[j] = v[i]
+					if w == 2 {
+						row[j] = v[j]
+					}
+				default:
+					row[j] = T(logAddExp(float64(v[i]), float64(v[j]), ev[i], ev[j], mx))
 				}
 			}
 		}
@@ -606,18 +616,52 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T) error {
 	return nil
 }
 
-// pairLAE is the max a, or log(e^a + e^c) (c only when withC), a ≥ c.
-func pairLAE[T float](lae bool, a, c T, withC bool) T {
-	if !lae || !withC {
-		return a
+// pairExps returns e^{v_k − m} for the flagged k (0 elsewhere) and m, the
+// largest flagged v.
+func pairExps[T float](v, has []T, s *scratch) ([]float64, float64) {
+	ev := get[float64](s, len(v))
+	mx := math.Inf(-1)
+	for k, h := range has {
+		if h != 0 {
+			mx = math.Max(mx, float64(v[k]))
+		}
 	}
-	return T(float64(a) + math.Log1p(math.Exp(float64(c)-float64(a))))
+	for k, h := range has {
+		ev[k] = 0
+		if h != 0 {
+			ev[k] = math.Exp(float64(v[k]) - mx)
+		}
+	}
+	return ev, mx
 }
 
-func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T) error {
+// lseTiny is the sum of shifted exponentials below which logAddExp falls
+// back to the form that cannot underflow.
+const lseTiny = 1e-280
+
+// logAddExp is log(e^a + e^c) from ea = e^{a−m}, ec = e^{c−m}: one log,
+// or max + log1p(e^{−|a−c|}) when both terms underflow.
+func logAddExp(a, c, ea, ec, m float64) float64 {
+	if t := ea + ec; t > lseTiny {
+		return m + math.Log(t)
+	}
+	if a < c {
+		a, c = c, a
+	}
+	return a + math.Log1p(math.Exp(c-a))
+}
+
+func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 	v, has, out, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("pairvec gradient", g, b*b); err != nil {
 		return err
+	}
+	if err := checkLen("pairvec gradient", v, b); err != nil {
+		return err
+	}
+	var ev []float64
+	if lae {
+		ev, _ = pairExps(v, has, s)
 	}
 	// share of entry (p, q) that goes to side k ∈ {p, q}
 	share := func(p, q, k int) float64 {
@@ -625,6 +669,9 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T) error {
 			return 0
 		}
 		if lae {
+			if t := ev[p] + ev[q]; has[p] != 0 && has[q] != 0 && t > lseTiny {
+				return ev[k] / t // e^{v_k − out_pq}
+			}
 			return math.Exp(float64(v[k]) - float64(out[p*b+q]))
 		}
 		w := pairWinner(v, has, p, q)

@@ -269,3 +269,19 @@ func TestPairwiseLargeBatch(t *testing.T) {
 		graphtest.CheckGradient(t, build(graph.PairwiseLogAddExp, v), graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
 	})
 }
+
+// TestPairwiseLogAddExpUnderflow: two values far below the largest flagged
+// one (their shifted exponentials underflow) still combine exactly.
+func TestPairwiseLogAddExpUnderflow(t *testing.T) {
+	v := []float64{0, -1000, -1001}
+	g := G.NewGraph()
+	vn := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("v"), G.WithValue(tensor.New(tensor.WithShape(3), tensor.WithBacking(v))))
+	hn := G.NewVector(g, tensor.Float64, G.WithShape(3), G.WithName("has"), G.WithValue(tensor.New(tensor.WithShape(3), tensor.WithBacking([]float64{1, 1, 1}))))
+	out, err := graph.PairwiseLogAddExp(vn, hn)
+	require.NoError(t, err)
+	got := run(t, g, out)
+	// oracle: log(e^a + e^c) = a + log1p(e^{c−a}) for a ≥ c
+	graphtest.RequireClose(t, -1000+math.Log1p(math.Exp(-1)), got[1*3+2], 1e-12, 1e-14, "(1,2)")
+	graphtest.RequireClose(t, -1000+math.Log(2), got[1*3+1], 1e-12, 1e-14, "(1,1)")
+	graphtest.RequireClose(t, math.Log1p(math.Exp(-1000)), got[0*3+1], 1e-300, 1e-14, "(0,1)")
+}
