@@ -293,13 +293,20 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, in [][]T, dx []
 			}
 		})
 	}
-	if self { // x feeds both sides: S + Sᵀ
-		for i := 0; i < b; i++ {
-			for j := i + 1; j < b; j++ {
-				v := S[i*b+j] + S[j*b+i]
-				S[i*b+j], S[j*b+i] = v, v
+	if self { // x feeds both sides: S + Sᵀ, in tiles that stay in cache
+		const tile = 64
+		for i0 := 0; i0 < b; i0 += tile {
+			for j0 := i0; j0 < b; j0 += tile {
+				for i := i0; i < min(i0+tile, b); i++ {
+					for j := max(j0, i+1); j < min(j0+tile, b); j++ {
+						v := S[i*b+j] + S[j*b+i]
+						S[i*b+j], S[j*b+i] = v, v
+					}
+				}
 			}
-			S[i*b+i] *= 2
+			for i := i0; i < min(i0+tile, b); i++ {
+				S[i*b+i] *= 2
+			}
 		}
 	}
 	alpha := T(1)
