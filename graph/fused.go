@@ -47,13 +47,13 @@ func (o *fusedOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	return doFloat(&o.opBase, o.name, prealloc, func(out *tensor.Dense) error {
 		switch o.dt {
 		case tensor.Float32:
-			v, err := floats[float32](o.name, in...)
+			v, err := fusedFloats[float32](o.name, in)
 			if err != nil {
 				return err
 			}
 			return o.f32(v, out.Data().([]float32))
 		case tensor.Float64:
-			v, err := floats[float64](o.name, in...)
+			v, err := fusedFloats[float64](o.name, in)
 			if err != nil {
 				return err
 			}
@@ -61,6 +61,23 @@ func (o *fusedOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 		}
 		return fmt.Errorf("graph: %s: unsupported dtype %v", o.name, o.dt)
 	})
+}
+
+// fusedFloats returns the inputs' backing slices; a scalar (a scalar
+// op's output gradient) becomes a slice of one.
+func fusedFloats[T float](name string, in []G.Value) ([][]T, error) {
+	out := make([][]T, len(in))
+	for i, v := range in {
+		switch d := data(v).(type) {
+		case []T:
+			out[i] = d
+		case T:
+			out[i] = []T{d}
+		default:
+			return nil, fmt.Errorf("graph: %s: input %d holds %T", name, i, d)
+		}
+	}
+	return out, nil
 }
 
 func (o *fusedOp) DiffWRT(n int) []bool {
@@ -705,5 +722,121 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 			dv[k] = T(s)
 		}
 	})
+	return nil
+}
+
+// ---- weighted hinge sum ----
+
+// HingeSum returns the scalar Σ_ij w_ij·h(scale·x_ij + offset) with
+// h(t) = max(0, t), or max(0, t)² when squared, for x and w of one shape
+// (w, pair weights or a mask, gets no gradient). It is the sum of a
+// contrastive loss's hinge terms in one op, without the B×B temporaries of
+// the shift, the hinge, the square and the product; its derivative op is
+// one pass, g·w_ij·scale·h′.
+func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	if err := checkMasked("hinge sum", x, w); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
+		return nil, fmt.Errorf("graph: hinge sum: scale %v and offset %v must be finite", scale, offset)
+	}
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	name := fmt.Sprintf("hingesum(scale=%v,offset=%v,sq=%t)", scale, offset, squared)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return hingeGrad(n, scale, offset, squared, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return hingeGrad(n, scale, offset, squared, v, dx) }
+		d, err := applyFused(g, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d, nil}, nil
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch x := data(in[0]).(type) {
+		case []float32:
+			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float32))
+			return G.NewF32(float32(s)), err
+		case []float64:
+			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float64))
+			return G.NewF64(s), err
+		}
+		return nil, fmt.Errorf("graph: hinge sum: unsupported dtype %v", in[0].Dtype())
+	}, x, w)
+}
+
+// scalarOp is a fusedOp whose output is a scalar value (not a dense buffer).
+type scalarOp struct {
+	*fusedOp
+	do func(in []G.Value) (G.Value, error)
+}
+
+func (o *scalarOp) Do(in ...G.Value) (G.Value, error) { return o.do(in) }
+func (o *scalarOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func applyScalar(o *fusedOp, do func(in []G.Value) (G.Value, error), inputs ...*G.Node) (*G.Node, error) {
+	ts := make(hm.Types, 0, len(inputs)+1)
+	for _, n := range inputs {
+		ts = append(ts, n.Type())
+	}
+	o.arity = len(inputs)
+	o.typ = hm.NewFnType(append(ts, o.dt)...)
+	n, err := G.ApplyOp(&scalarOp{fusedOp: o, do: do}, inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
+	}
+	return n, nil
+}
+
+func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (float64, error) {
+	if err := checkLen("hinge sum", x, n); err != nil {
+		return 0, err
+	}
+	if err := checkLen("hinge sum", w, n); err != nil {
+		return 0, err
+	}
+	a, c := T(scale), T(offset)
+	var s float64
+	for i, wi := range w {
+		if wi == 0 {
+			continue
+		}
+		if t := a*x[i] + c; t > 0 {
+			if squared {
+				t *= t
+			}
+			s += float64(wi * t)
+		}
+	}
+	return s, nil
+}
+
+func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx []T) error {
+	x, w, g := in[0], in[1], in[2]
+	if err := checkLen("hinge sum gradient", x, n); err != nil {
+		return err
+	}
+	if len(g) != 1 {
+		return fmt.Errorf("graph: hinge sum gradient: want a scalar gradient, got %d values", len(g))
+	}
+	a, c, gs := T(scale), T(offset), g[0]
+	for i, wi := range w {
+		dx[i] = 0
+		if wi == 0 {
+			continue
+		}
+		if t := a*x[i] + c; t > 0 {
+			d := gs * wi * a
+			if squared {
+				d *= 2 * t
+			}
+			dx[i] = d
+		}
+	}
 	return nil
 }

@@ -285,3 +285,41 @@ func TestPairwiseLogAddExpUnderflow(t *testing.T) {
 	graphtest.RequireClose(t, -1000+math.Log(2), got[1*3+1], 1e-12, 1e-14, "(1,1)")
 	graphtest.RequireClose(t, math.Log1p(math.Exp(-1000)), got[0*3+1], 1e-300, 1e-14, "(0,1)")
 }
+
+// TestHingeSum checks the value against the definition and the gradient
+// against central differences, squared and not, with weights and a
+// negative scale.
+func TestHingeSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	const rows, cols = 5, 4
+	x := randMatrix(r, rows, cols, 1)
+	w := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = float64(r.IntN(3)) * 0.75
+	}
+	for _, tc := range []struct {
+		scale, offset float64
+		squared       bool
+	}{{1, -0.3, false}, {-1, 0.5, true}, {2, 0.1, true}} {
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			var want float64 // oracle: the definition
+			for i := range x {
+				if h := tc.scale*x[i] + tc.offset; h > 0 {
+					if tc.squared {
+						h *= h
+					}
+					want += w[i] * h
+				}
+			}
+			res := graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", rows, cols, x)
+				c, err := graph.HingeSum(xn, matNode(g, "w", rows, cols, w), tc.scale, tc.offset, tc.squared)
+				return c, []*G.Node{xn}, err
+			}, graphtest.GradOptions{})
+			graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-12, "value")
+		})
+	}
+	g := G.NewGraph()
+	_, err := graph.HingeSum(matNode(g, "x", 2, 2, x[:4]), matNode(g, "w", 2, 2, w[:4]), math.NaN(), 0, false)
+	require.ErrorContains(t, err, "graph: hinge sum")
+}
