@@ -840,3 +840,115 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 	}
 	return nil
 }
+
+// ---- signed softplus sum ----
+
+// SoftplusSum returns the scalar Σ_ij w_ij·softplus(s_ij·(scale·x_ij − c))
+// for x, w and s of one shape and a scalar c; only x gets a gradient (w
+// are weights, s signs ±1 or 0, c a shift computed from counts). It is a
+// binary logistic loss over a pair matrix (NCE's data and noise pairs) in
+// one op; the derivative op is one pass, g·w·s·scale·σ(s·(scale·x − c)).
+func SoftplusSum(x, w, s, c *G.Node, scale float64) (*G.Node, error) {
+	if err := checkMasked("softplus sum", x, w); err != nil {
+		return nil, err
+	}
+	if err := checkMasked("softplus sum", x, s); err != nil {
+		return nil, err
+	}
+	if c == nil || !c.IsScalar() || c.Dtype() != x.Dtype() {
+		return nil, fmt.Errorf("graph: softplus sum: c must be a scalar of x's dtype %v", x.Dtype())
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		return nil, fmt.Errorf("graph: softplus sum: scale %v must be finite", scale)
+	}
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	name := fmt.Sprintf("softplussum(scale=%v)", scale)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false, false, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return softplusSumGrad(n, scale, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return softplusSumGrad(n, scale, v, dx) }
+		d, err := applyFused(g, in[0], in[1], in[2], in[3], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d, nil, nil, nil}, nil
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch o.dt {
+		case tensor.Float32:
+			v, err := fusedFloats[float32](name, in)
+			if err != nil {
+				return nil, err
+			}
+			t, err := softplusSum(n, scale, v)
+			return G.NewF32(float32(t)), err
+		case tensor.Float64:
+			v, err := fusedFloats[float64](name, in)
+			if err != nil {
+				return nil, err
+			}
+			t, err := softplusSum(n, scale, v)
+			return G.NewF64(t), err
+		}
+		return nil, fmt.Errorf("graph: softplus sum: unsupported dtype %v", o.dt)
+	}, x, w, s, c)
+}
+
+// softplus1 is log(1 + eᵗ), stable for any t.
+func softplus1(t float64) float64 {
+	if t >= 0 {
+		return t + math.Log1p(math.Exp(-t))
+	}
+	return math.Log1p(math.Exp(t))
+}
+
+// sigmoid is 1/(1 + e^{−t}), stable for any t.
+func sigmoid(t float64) float64 {
+	if t >= 0 {
+		return 1 / (1 + math.Exp(-t))
+	}
+	e := math.Exp(t)
+	return e / (1 + e)
+}
+
+func softplusSum[T float](n int, scale float64, in [][]T) (float64, error) {
+	x, w, s := in[0], in[1], in[2]
+	for _, v := range [][]T{x, w, s} {
+		if err := checkLen("softplus sum", v, n); err != nil {
+			return 0, err
+		}
+	}
+	if len(in[3]) != 1 {
+		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
+	}
+	c := float64(in[3][0])
+	var sum float64
+	for i, wi := range w {
+		if wi != 0 {
+			sum += float64(wi) * softplus1(float64(s[i])*(scale*float64(x[i])-c))
+		}
+	}
+	return sum, nil
+}
+
+func softplusSumGrad[T float](n int, scale float64, in [][]T, dx []T) error {
+	x, w, s, g := in[0], in[1], in[2], in[4]
+	if err := checkLen("softplus sum gradient", x, n); err != nil {
+		return err
+	}
+	if len(in[3]) != 1 || len(g) != 1 {
+		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
+	}
+	c, gs := float64(in[3][0]), float64(g[0])
+	for i, wi := range w {
+		dx[i] = 0
+		if wi != 0 && s[i] != 0 {
+			si := float64(s[i])
+			dx[i] = T(gs * float64(wi) * si * scale * sigmoid(si*(scale*float64(x[i])-c)))
+		}
+	}
+	return nil
+}

@@ -323,3 +323,28 @@ func TestHingeSum(t *testing.T) {
 	_, err := graph.HingeSum(matNode(g, "x", 2, 2, x[:4]), matNode(g, "w", 2, 2, w[:4]), math.NaN(), 0, false)
 	require.ErrorContains(t, err, "graph: hinge sum")
 }
+
+// TestSoftplusSum checks the value against the definition and the gradient
+// against central differences, with signs ±1 and 0 and weights.
+func TestSoftplusSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	const rows, cols = 4, 5
+	x := randMatrix(r, rows, cols, 3)
+	w, s := make([]float64, rows*cols), make([]float64, rows*cols)
+	for i := range w {
+		w[i] = float64(r.IntN(3)) * 0.5
+		s[i] = float64(r.IntN(3) - 1)
+	}
+	const c, scale = 0.7, -2.5
+	var want float64 // oracle: the definition, log1p(exp(·)) (|args| < 30)
+	for i := range x {
+		want += w[i] * math.Log1p(math.Exp(s[i]*(scale*x[i]-c)))
+	}
+	res := graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+		xn := matNode(g, "x", rows, cols, x)
+		cn := G.NewScalar(g, tensor.Float64, G.WithName("c"), G.WithValue(c))
+		sum, err := graph.SoftplusSum(xn, matNode(g, "w", rows, cols, w), matNode(g, "s", rows, cols, s), cn, scale)
+		return sum, []*G.Node{xn}, err
+	}, graphtest.GradOptions{})
+	graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-12, "value")
+}
