@@ -10,21 +10,21 @@ import (
 // Broadcast helpers: a per-row vector applied along the columns of a matrix.
 
 // SubCol returns x − v broadcast along columns: x (B×C), v (B) → B×C.
+// It is one op with one derivative op per input.
 func SubCol(x, v *G.Node) (*G.Node, error) {
-	c, err := asCol(v)
-	if err != nil {
-		return nil, err
+	if x == nil || v == nil {
+		return nil, fmt.Errorf("graph: SubCol: nil input")
 	}
-	return G.BroadcastSub(x, c, nil, []byte{1})
+	return colOp(false, x, v)
 }
 
 // MulCol returns x ⊙ v broadcast along columns: x (B×C), v (B) → B×C.
+// It is one op with one derivative op per input.
 func MulCol(x, v *G.Node) (*G.Node, error) {
-	c, err := asCol(v)
-	if err != nil {
-		return nil, err
+	if x == nil || v == nil {
+		return nil, fmt.Errorf("graph: MulCol: nil input")
 	}
-	return G.BroadcastHadamardProd(x, c, nil, []byte{1})
+	return colOp(true, x, v)
 }
 
 // asCol reshapes a vector of length B to a B×1 matrix.

@@ -952,3 +952,99 @@ func softplusSumGrad[T float](n int, scale float64, in [][]T, dx []T) error {
 	}
 	return nil
 }
+
+// ---- column broadcasts ----
+
+// colOp returns x − v_i (mul false) or x·v_i (mul true) for x (B×C) and v
+// (B) in one op, without Gorgonia's repeated B×C copy of v; the derivative
+// ops are dx = g (or g·v_i) and dv_i = −Σ_j g_ij (or Σ_j g_ij·x_ij).
+func colOp(mul bool, x, v *G.Node) (*G.Node, error) {
+	if x.Dims() != 2 || v.Dims() != 1 || x.Shape()[0] != v.Shape()[0] {
+		return nil, fmt.Errorf("graph: column broadcast: x %v and v %v must be B×C and B", x.Shape(), v.Shape())
+	}
+	if x.Dtype() != v.Dtype() {
+		return nil, fmt.Errorf("graph: column broadcast: x is %v but v is %v", x.Dtype(), v.Dtype())
+	}
+	if _, err := FloatDtype("column broadcast input", x); err != nil {
+		return nil, err
+	}
+	b, c := x.Shape()[0], x.Shape()[1]
+	name := fmt.Sprintf("col(mul=%t,%dx%d)", mul, b, c)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b, c}}, name: name}
+	o.f32 = func(in [][]float32, out []float32) error { return colFwd(mul, b, c, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return colFwd(mul, b, c, in, out) }
+	o.wrt = []bool{true, true}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, 2)
+		for w, shape := range []tensor.Shape{{b, c}, {b}} {
+			g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape}, name: fmt.Sprintf("%s_d%d", name, w)}
+			g.f32 = func(v [][]float32, d []float32) error { return colGrad(mul, w, b, c, v, d) }
+			g.f64 = func(v [][]float64, d []float64) error { return colGrad(mul, w, b, c, v, d) }
+			n, err := applyFused(g, in[0], in[1], grad)
+			if err != nil {
+				return nil, err
+			}
+			res[w] = n
+		}
+		return res, nil
+	}
+	return applyFused(o, x, v)
+}
+
+func colFwd[T float](mul bool, b, c int, in [][]T, out []T) error {
+	x, v := in[0], in[1]
+	if err := checkLen("column broadcast", x, b*c); err != nil {
+		return err
+	}
+	if err := checkLen("column broadcast", v, b); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xr, or, vi := x[i*c:(i+1)*c], out[i*c:(i+1)*c], v[i]
+			if mul {
+				for j, e := range xr {
+					or[j] = e * vi
+				}
+			} else {
+				for j, e := range xr {
+					or[j] = e - vi
+				}
+			}
+		}
+	})
+	return nil
+}
+
+func colGrad[T float](mul bool, w, b, c int, in [][]T, d []T) error {
+	x, v, g := in[0], in[1], in[2]
+	if err := checkLen("column broadcast gradient", g, b*c); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gr, xr := g[i*c:(i+1)*c], x[i*c:(i+1)*c]
+			switch {
+			case w == 0 && mul:
+				for j, e := range gr {
+					d[i*c+j] = e * v[i]
+				}
+			case w == 0:
+				copy(d[i*c:(i+1)*c], gr)
+			case mul:
+				var s T
+				for j, e := range gr {
+					s += e * xr[j]
+				}
+				d[i] = s
+			default:
+				var s T
+				for _, e := range gr {
+					s += e
+				}
+				d[i] = -s
+			}
+		}
+	})
+	return nil
+}

@@ -348,3 +348,73 @@ func TestSoftplusSum(t *testing.T) {
 	}, graphtest.GradOptions{})
 	graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-12, "value")
 }
+
+// TestColumnBroadcasts checks SubCol and MulCol (one op each) against the
+// definition and both inputs' gradients against central differences, on
+// the row-parallel path (B·C ≥ 2¹⁶).
+func TestColumnBroadcasts(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	const rows, cols = 300, 220
+	x := randMatrix(r, rows, cols, 1)
+	v := randMatrix(r, 1, rows, 1)
+	w := randMatrix(r, rows, cols, 1)
+	for name, fn := range map[string]func(x, v *G.Node) (*G.Node, error){"sub": graph.SubCol, "mul": graph.MulCol} {
+		t.Run(name, func(t *testing.T) {
+			g := G.NewGraph()
+			out, err := fn(matNode(g, "x", rows, cols, x), G.NewVector(g, tensor.Float64, G.WithShape(rows), G.WithName("v"),
+				G.WithValue(tensor.New(tensor.WithShape(rows), tensor.WithBacking(append([]float64(nil), v...))))))
+			require.NoError(t, err)
+			got := run(t, g, out)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					want := x[i*cols+j] - v[i] // oracle: the definition
+					if name == "mul" {
+						want = x[i*cols+j] * v[i]
+					}
+					require.Equal(t, want, got[i*cols+j])
+				}
+			}
+			// full-size gradients against their closed forms: dx = w (·v_i),
+			// dv_i = −Σ_j w_ij (Σ_j w_ij·x_ij)
+			res, err := graphtest.Eval(func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", rows, cols, x)
+				vn := G.NewVector(g, tensor.Float64, G.WithShape(rows), G.WithName("v"),
+					G.WithValue(tensor.New(tensor.WithShape(rows), tensor.WithBacking(append([]float64(nil), v...)))))
+				out, err := fn(xn, vn)
+				if err != nil {
+					return nil, nil, err
+				}
+				c, err := linear(out, w)
+				return c, []*G.Node{xn, vn}, err
+			})
+			require.NoError(t, err)
+			for i := 0; i < rows; i++ {
+				var dv float64
+				for j := 0; j < cols; j++ {
+					k := i*cols + j
+					dx := w[k]
+					if name == "mul" {
+						dx, dv = w[k]*v[i], dv+w[k]*x[k]
+					} else {
+						dv -= w[k]
+					}
+					graphtest.RequireClose(t, dx, res.Grads[0][k], 1e-12, 1e-12, "dx")
+				}
+				graphtest.RequireClose(t, dv, res.Grads[1][i], 1e-10, 1e-10, "dv")
+			}
+			// gradients on a small corner (differences on 300×220 would be slow)
+			const sr, sc = 5, 4
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", sr, sc, x[:sr*sc])
+				vn := G.NewVector(g, tensor.Float64, G.WithShape(sr), G.WithName("v"),
+					G.WithValue(tensor.New(tensor.WithShape(sr), tensor.WithBacking(append([]float64(nil), v[:sr]...)))))
+				out, err := fn(xn, vn)
+				if err != nil {
+					return nil, nil, err
+				}
+				c, err := linear(out, w[:sr*sc])
+				return c, []*G.Node{xn, vn}, err
+			}, graphtest.GradOptions{})
+		})
+	}
+}
