@@ -801,19 +801,20 @@ func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (fl
 		return 0, err
 	}
 	a, c := T(scale), T(offset)
-	var s float64
-	for i, wi := range w {
-		if wi == 0 {
-			continue
-		}
-		if t := a*x[i] + c; t > 0 {
-			if squared {
-				t *= t
+	return blockSum(n, func(lo, hi int) float64 {
+		var s float64
+		for i := lo; i < hi; i++ {
+			if wi := w[i]; wi != 0 {
+				if t := a*x[i] + c; t > 0 {
+					if squared {
+						t *= t
+					}
+					s += float64(wi * t)
+				}
 			}
-			s += float64(wi * t)
 		}
-	}
-	return s, nil
+		return s
+	}), nil
 }
 
 func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx []T) error {
@@ -925,13 +926,36 @@ func softplusSum[T float](n int, scale float64, in [][]T) (float64, error) {
 		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
 	}
 	c := float64(in[3][0])
-	var sum float64
-	for i, wi := range w {
-		if wi != 0 {
-			sum += float64(wi) * softplus1(float64(s[i])*(scale*float64(x[i])-c))
+	return blockSum(n, func(lo, hi int) float64 {
+		var sum float64
+		for i := lo; i < hi; i++ {
+			if wi := w[i]; wi != 0 {
+				sum += float64(wi) * softplus1(float64(s[i])*(scale*float64(x[i])-c))
+			}
 		}
+		return sum
+	}), nil
+}
+
+// sumBlock is the number of elements per block of blockSum.
+const sumBlock = 4096
+
+// blockSum returns Σ f(lo, hi) over [0, n) in blocks of sumBlock, the
+// blocks spread over the cores (parallelRows) and their partial sums added
+// in block order, so the result does not depend on the number of cores.
+func blockSum(n int, f func(lo, hi int) float64) float64 {
+	nb := (n + sumBlock - 1) / sumBlock
+	part := make([]float64, nb)
+	parallelRows(nb, sumBlock, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			part[k] = f(k*sumBlock, min((k+1)*sumBlock, n))
+		}
+	})
+	var s float64
+	for _, p := range part {
+		s += p
 	}
-	return sum, nil
+	return s
 }
 
 func softplusSumGrad[T float](n int, scale float64, in [][]T, dx []T) error {
@@ -943,13 +967,15 @@ func softplusSumGrad[T float](n int, scale float64, in [][]T, dx []T) error {
 		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
 	}
 	c, gs := float64(in[3][0]), float64(g[0])
-	for i, wi := range w {
-		dx[i] = 0
-		if wi != 0 && s[i] != 0 {
-			si := float64(s[i])
-			dx[i] = T(gs * float64(wi) * si * scale * sigmoid(si*(scale*float64(x[i])-c)))
+	parallelRows((n+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
+		for i := lo * sumBlock; i < min(hi*sumBlock, n); i++ {
+			dx[i] = 0
+			if wi := w[i]; wi != 0 && s[i] != 0 {
+				si := float64(s[i])
+				dx[i] = T(gs * float64(wi) * si * scale * sigmoid(si*(scale*float64(x[i])-c)))
+			}
 		}
-	}
+	})
 	return nil
 }
 

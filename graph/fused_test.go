@@ -418,3 +418,52 @@ func TestColumnBroadcasts(t *testing.T) {
 		})
 	}
 }
+
+// TestSumsLargeBatch runs HingeSum and SoftplusSum on the block-parallel
+// path (300×300) against the definitions, value and gradient.
+func TestSumsLargeBatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	const n = 300
+	x := randMatrix(r, n, n, 1)
+	w, s := make([]float64, n*n), make([]float64, n*n)
+	for i := range w {
+		w[i] = float64(r.IntN(2))
+		s[i] = float64(r.IntN(3) - 1)
+	}
+	const scale, c = 1.5, 0.2
+	var wantH, wantS float64 // oracles: the definitions
+	dH, dS := make([]float64, n*n), make([]float64, n*n)
+	for i := range x {
+		if h := scale*x[i] - c; h > 0 {
+			wantH += w[i] * h * h
+			dH[i] = w[i] * 2 * h * scale
+		}
+		a := s[i] * (scale*x[i] - c)
+		wantS += w[i] * math.Log1p(math.Exp(a))
+		dS[i] = w[i] * s[i] * scale / (1 + math.Exp(-a))
+	}
+	for name, tc := range map[string]struct {
+		want float64
+		d    []float64
+		fn   func(g *G.ExprGraph, xn *G.Node) (*G.Node, error)
+	}{
+		"hinge": {wantH, dH, func(g *G.ExprGraph, xn *G.Node) (*G.Node, error) {
+			return graph.HingeSum(xn, matNode(g, "w", n, n, w), scale, -c, true)
+		}},
+		"softplus": {wantS, dS, func(g *G.ExprGraph, xn *G.Node) (*G.Node, error) {
+			cn := G.NewScalar(g, tensor.Float64, G.WithName("c"), G.WithValue(c))
+			return graph.SoftplusSum(xn, matNode(g, "w", n, n, w), matNode(g, "s", n, n, s), cn, scale)
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := graphtest.Eval(func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn := matNode(g, "x", n, n, x)
+				out, err := tc.fn(g, xn)
+				return out, []*G.Node{xn}, err
+			})
+			require.NoError(t, err)
+			graphtest.RequireClose(t, tc.want, res.Cost, 1e-9, 1e-12, "value")
+			graphtest.RequireAllClose(t, tc.d, res.Grads[0], 1e-12, 1e-12, "gradient")
+		})
+	}
+}
