@@ -775,6 +775,9 @@ type scalarOp struct {
 }
 
 func (o *scalarOp) Do(in ...G.Value) (G.Value, error) { return o.do(in) }
+
+// UsePreallocDo ignores prealloc: a scalar is a fresh value each run.
+func (o *scalarOp) UsePreallocDo(_ G.Value, in ...G.Value) (G.Value, error) { return o.do(in) }
 func (o *scalarOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
