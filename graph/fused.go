@@ -845,18 +845,23 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 	return nil
 }
 
-// ---- signed softplus sum ----
+// ---- logistic pair sum ----
 
-// SoftplusSum returns the scalar Σ_ij w_ij·softplus(s_ij·(scale·x_ij − c))
-// for x, w and s of one shape and a scalar c; only x gets a gradient (w
-// are weights, s signs ±1 or 0, c a shift computed from counts). It is a
-// binary logistic loss over a pair matrix (NCE's data and noise pairs) in
-// one op; the derivative op is one pass, g·w·s·scale·σ(s·(scale·x − c)).
-func SoftplusSum(x, w, s, c *G.Node, scale float64) (*G.Node, error) {
-	if err := checkMasked("softplus sum", x, w); err != nil {
+// SoftplusSum returns the scalar
+//
+//	Σ_ij p_ij·softplus(−(a·x_ij − c)) + n_ij·softplus(a·x_ij − c)
+//
+// for x, p and n of one shape, a = scale and a scalar c; only x gets a
+// gradient (p and n weigh the data and noise pairs, c is a shift computed
+// from counts). It is the binary logistic loss of noise-contrastive
+// estimation (Gutmann & Hyvärinen 2010) over a pair matrix in one op,
+// without the B×B temporaries of the weights, signs and softplus; the
+// derivative op is one pass, g·a·(n_ij·σ(t) − p_ij·σ(−t)) with t = a·x − c.
+func SoftplusSum(x, p, n, c *G.Node, scale float64) (*G.Node, error) {
+	if err := checkMasked("softplus sum", x, p); err != nil {
 		return nil, err
 	}
-	if err := checkMasked("softplus sum", x, s); err != nil {
+	if err := checkMasked("softplus sum", x, n); err != nil {
 		return nil, err
 	}
 	if c == nil || !c.IsScalar() || c.Dtype() != x.Dtype() {
@@ -866,14 +871,14 @@ func SoftplusSum(x, w, s, c *G.Node, scale float64) (*G.Node, error) {
 		return nil, fmt.Errorf("graph: softplus sum: scale %v must be finite", scale)
 	}
 	shape := x.Shape().Clone()
-	n := shape.TotalSize()
+	size := shape.TotalSize()
 	name := fmt.Sprintf("softplussum(scale=%v)", scale)
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
 	o.wrt = []bool{true, false, false, false}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
-		g.f32 = func(v [][]float32, dx []float32) error { return softplusSumGrad(n, scale, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return softplusSumGrad(n, scale, v, dx) }
+		g.f32 = func(v [][]float32, dx []float32) error { return softplusSumGrad(size, scale, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return softplusSumGrad(size, scale, v, dx) }
 		d, err := applyFused(g, in[0], in[1], in[2], in[3], grad)
 		if err != nil {
 			return nil, err
@@ -887,18 +892,18 @@ func SoftplusSum(x, w, s, c *G.Node, scale float64) (*G.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			t, err := softplusSum(n, scale, v)
+			t, err := softplusSum(size, scale, v)
 			return G.NewF32(float32(t)), err
 		case tensor.Float64:
 			v, err := fusedFloats[float64](name, in)
 			if err != nil {
 				return nil, err
 			}
-			t, err := softplusSum(n, scale, v)
+			t, err := softplusSum(size, scale, v)
 			return G.NewF64(t), err
 		}
 		return nil, fmt.Errorf("graph: softplus sum: unsupported dtype %v", o.dt)
-	}, x, w, s, c)
+	}, x, p, n, c)
 }
 
 // softplus1 is log(1 + eᵗ), stable for any t.
@@ -918,10 +923,10 @@ func sigmoid(t float64) float64 {
 	return e / (1 + e)
 }
 
-func softplusSum[T float](n int, scale float64, in [][]T) (float64, error) {
-	x, w, s := in[0], in[1], in[2]
-	for _, v := range [][]T{x, w, s} {
-		if err := checkLen("softplus sum", v, n); err != nil {
+func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
+	x, p, n := in[0], in[1], in[2]
+	for _, v := range [][]T{x, p, n} {
+		if err := checkLen("softplus sum", v, size); err != nil {
 			return 0, err
 		}
 	}
@@ -929,15 +934,53 @@ func softplusSum[T float](n int, scale float64, in [][]T) (float64, error) {
 		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
 	}
 	c := float64(in[3][0])
-	return blockSum(n, func(lo, hi int) float64 {
+	return blockSum(size, func(lo, hi int) float64 {
 		var sum float64
 		for i := lo; i < hi; i++ {
-			if wi := w[i]; wi != 0 {
-				sum += float64(wi) * softplus1(float64(s[i])*(scale*float64(x[i])-c))
+			pi, ni := p[i], n[i]
+			if pi == 0 && ni == 0 {
+				continue
+			}
+			t := scale*float64(x[i]) - c
+			if pi != 0 {
+				sum += float64(pi) * softplus1(-t)
+			}
+			if ni != 0 {
+				sum += float64(ni) * softplus1(t)
 			}
 		}
 		return sum
 	}), nil
+}
+
+func softplusSumGrad[T float](size int, scale float64, in [][]T, dx []T) error {
+	x, p, n, g := in[0], in[1], in[2], in[4]
+	if err := checkLen("softplus sum gradient", x, size); err != nil {
+		return err
+	}
+	if len(in[3]) != 1 || len(g) != 1 {
+		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
+	}
+	c, gs := float64(in[3][0]), float64(g[0])
+	parallelRows((size+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
+		for i := lo * sumBlock; i < min(hi*sumBlock, size); i++ {
+			pi, ni := float64(p[i]), float64(n[i])
+			dx[i] = 0
+			if pi == 0 && ni == 0 {
+				continue
+			}
+			t := scale*float64(x[i]) - c
+			var d float64
+			if ni != 0 {
+				d += ni * sigmoid(t)
+			}
+			if pi != 0 {
+				d -= pi * sigmoid(-t) // not 1 − σ(t), which cancels for large t
+			}
+			dx[i] = T(gs * scale * d)
+		}
+	})
+	return nil
 }
 
 // sumBlock is the number of elements per block of blockSum.
@@ -959,27 +1002,6 @@ func blockSum(n int, f func(lo, hi int) float64) float64 {
 		s += p
 	}
 	return s
-}
-
-func softplusSumGrad[T float](n int, scale float64, in [][]T, dx []T) error {
-	x, w, s, g := in[0], in[1], in[2], in[4]
-	if err := checkLen("softplus sum gradient", x, n); err != nil {
-		return err
-	}
-	if len(in[3]) != 1 || len(g) != 1 {
-		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
-	}
-	c, gs := float64(in[3][0]), float64(g[0])
-	parallelRows((n+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
-		for i := lo * sumBlock; i < min(hi*sumBlock, n); i++ {
-			dx[i] = 0
-			if wi := w[i]; wi != 0 && s[i] != 0 {
-				si := float64(s[i])
-				dx[i] = T(gs * float64(wi) * si * scale * sigmoid(si*(scale*float64(x[i])-c)))
-			}
-		}
-	})
-	return nil
 }
 
 // ---- column broadcasts ----

@@ -325,25 +325,27 @@ func TestHingeSum(t *testing.T) {
 }
 
 // TestSoftplusSum checks the value against the definition and the gradient
-// against central differences, with signs ±1 and 0 and weights.
+// against central differences, with weighted data and noise pairs (some
+// both, some neither).
 func TestSoftplusSum(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
 	const rows, cols = 4, 5
 	x := randMatrix(r, rows, cols, 3)
-	w, s := make([]float64, rows*cols), make([]float64, rows*cols)
-	for i := range w {
-		w[i] = float64(r.IntN(3)) * 0.5
-		s[i] = float64(r.IntN(3) - 1)
+	p, n := make([]float64, rows*cols), make([]float64, rows*cols)
+	for i := range p {
+		p[i] = float64(r.IntN(3)) * 0.5
+		n[i] = float64(r.IntN(2))
 	}
 	const c, scale = 0.7, -2.5
 	var want float64 // oracle: the definition, log1p(exp(·)) (|args| < 30)
 	for i := range x {
-		want += w[i] * math.Log1p(math.Exp(s[i]*(scale*x[i]-c)))
+		z := scale*x[i] - c
+		want += p[i]*math.Log1p(math.Exp(-z)) + n[i]*math.Log1p(math.Exp(z))
 	}
 	res := graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
 		xn := matNode(g, "x", rows, cols, x)
 		cn := G.NewScalar(g, tensor.Float64, G.WithName("c"), G.WithValue(c))
-		sum, err := graph.SoftplusSum(xn, matNode(g, "w", rows, cols, w), matNode(g, "s", rows, cols, s), cn, scale)
+		sum, err := graph.SoftplusSum(xn, matNode(g, "p", rows, cols, p), matNode(g, "n", rows, cols, n), cn, scale)
 		return sum, []*G.Node{xn}, err
 	}, graphtest.GradOptions{})
 	graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-12, "value")
@@ -425,10 +427,14 @@ func TestSumsLargeBatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(37, 38))
 	const n = 300
 	x := randMatrix(r, n, n, 1)
-	w, s := make([]float64, n*n), make([]float64, n*n)
+	w, pn := make([]float64, n*n), make([]float64, n*n) // hinge weights; −1 data, +1 noise pair
 	for i := range w {
 		w[i] = float64(r.IntN(2))
-		s[i] = float64(r.IntN(3) - 1)
+		pn[i] = float64(r.IntN(3) - 1)
+	}
+	pos, neg := make([]float64, n*n), make([]float64, n*n)
+	for i, v := range pn {
+		pos[i], neg[i] = math.Max(-v, 0), math.Max(v, 0)
 	}
 	const scale, c = 1.5, 0.2
 	var wantH, wantS float64 // oracles: the definitions
@@ -438,9 +444,11 @@ func TestSumsLargeBatch(t *testing.T) {
 			wantH += w[i] * h * h
 			dH[i] = w[i] * 2 * h * scale
 		}
-		a := s[i] * (scale*x[i] - c)
-		wantS += w[i] * math.Log1p(math.Exp(a))
-		dS[i] = w[i] * s[i] * scale / (1 + math.Exp(-a))
+		if pn[i] != 0 { // a data pair pays softplus(−z), a noise pair softplus(z)
+			a := pn[i] * (scale*x[i] - c)
+			wantS += math.Log1p(math.Exp(a))
+			dS[i] = pn[i] * scale / (1 + math.Exp(-a))
+		}
 	}
 	for name, tc := range map[string]struct {
 		want float64
@@ -452,7 +460,7 @@ func TestSumsLargeBatch(t *testing.T) {
 		}},
 		"softplus": {wantS, dS, func(g *G.ExprGraph, xn *G.Node) (*G.Node, error) {
 			cn := G.NewScalar(g, tensor.Float64, G.WithName("c"), G.WithValue(c))
-			return graph.SoftplusSum(xn, matNode(g, "w", n, n, w), matNode(g, "s", n, n, s), cn, scale)
+			return graph.SoftplusSum(xn, matNode(g, "p", n, n, pos), matNode(g, "n", n, n, neg), cn, scale)
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -97,10 +97,10 @@ func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	}
 	np, nn := e.Sum(pos), e.Sum(neg)
 	logNu := e.Sub(e.Log(e.AtLeastOne(nn)), e.Log(e.AtLeastOne(np))) // log ν = log(max(#neg, 1) / max(#pos, 1))
-	// One softplus sum over the matrix: data (positive pairs) pay
+	// One logistic sum over the matrix: data (positive pairs) pay
 	// softplus(−(z − log ν)), noise (negative pairs) softplus(z − log ν).
 	sum := e.Do(func() (*G.Node, error) {
-		return graph.SoftplusSum(raw, e.Add(pos, neg), e.Sub(neg, pos), logNu, scale)
+		return graph.SoftplusSum(raw, pos, neg, logNu, scale)
 	})
 	return end(name, e, e.DivAtLeastOne(sum, np)) // mean over positive pairs
 }
