@@ -10,21 +10,21 @@ import (
 // Broadcast helpers: a per-row vector applied along the columns of a matrix.
 
 // SubCol returns x − v broadcast along columns: x (B×C), v (B) → B×C.
+// It is one op with one derivative op per input.
 func SubCol(x, v *G.Node) (*G.Node, error) {
-	c, err := asCol(v)
-	if err != nil {
-		return nil, err
+	if x == nil || v == nil {
+		return nil, fmt.Errorf("graph: SubCol: nil input")
 	}
-	return G.BroadcastSub(x, c, nil, []byte{1})
+	return colOp(false, x, v)
 }
 
 // MulCol returns x ⊙ v broadcast along columns: x (B×C), v (B) → B×C.
+// It is one op with one derivative op per input.
 func MulCol(x, v *G.Node) (*G.Node, error) {
-	c, err := asCol(v)
-	if err != nil {
-		return nil, err
+	if x == nil || v == nil {
+		return nil, fmt.Errorf("graph: MulCol: nil input")
 	}
-	return G.BroadcastHadamardProd(x, c, nil, []byte{1})
+	return colOp(true, x, v)
 }
 
 // asCol reshapes a vector of length B to a B×1 matrix.
@@ -40,17 +40,4 @@ func asRow(v *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("graph: want a vector; got shape %v", v.Shape())
 	}
 	return G.Reshape(v, tensor.Shape{1, v.Shape()[0]})
-}
-
-// outerAdd returns the B×C matrix u_i + v_j of vectors u (B) and v (C).
-func outerAdd(u, v *G.Node) (*G.Node, error) {
-	c, err := asCol(u)
-	if err != nil {
-		return nil, err
-	}
-	r, err := asRow(v)
-	if err != nil {
-		return nil, err
-	}
-	return G.BroadcastAdd(c, r, []byte{1}, []byte{0})
 }

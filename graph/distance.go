@@ -56,57 +56,23 @@ func (d SquaredEuclidean) String() string {
 func (Cosine) String() string       { return "cosine" }
 func (d DotProduct) String() string { return fmt.Sprintf("dot(normalize=%t)", d.Normalize) }
 
-// Matrix implements Distance.
+// Matrix implements Distance. It is one op (pairMatrix) after the
+// optional normalisation, and one derivative op per input.
 func (d Euclidean) Matrix(x, y *G.Node) (*G.Node, error) {
-	sq, err := SquaredEuclidean(d).Matrix(x, y)
-	if err != nil {
-		return nil, err
-	}
-	return SafeSqrt(sq)
-}
-
-// Matrix implements Distance.
-func (d SquaredEuclidean) Matrix(x, y *G.Node) (*G.Node, error) {
-	self := x == y
 	x, y, err := prepare(x, y, d.Normalize)
 	if err != nil {
 		return nil, err
 	}
-	dot, err := gram(x, y)
+	return pairMatrix(pairEuclid, x, y)
+}
+
+// Matrix implements Distance (one op after the optional normalisation).
+func (d SquaredEuclidean) Matrix(x, y *G.Node) (*G.Node, error) {
+	x, y, err := prepare(x, y, d.Normalize)
 	if err != nil {
 		return nil, err
 	}
-	nx, err := rowSqNorm(x)
-	if err != nil {
-		return nil, err
-	}
-	ny := nx
-	if !self {
-		if ny, err = rowSqNorm(y); err != nil {
-			return nil, err
-		}
-	}
-	sum, err := outerAdd(nx, ny)
-	if err != nil {
-		return nil, err
-	}
-	two, err := G.Mul(dot, constant(x.Dtype(), 2))
-	if err != nil {
-		return nil, err
-	}
-	sq, err := G.Sub(sum, two)
-	if err != nil {
-		return nil, err
-	}
-	// rounding can make ||a||² + ||b||² − 2a·b slightly negative
-	if sq, err = G.Rectify(sq); err != nil {
-		return nil, err
-	}
-	if self {
-		// the diagonal is exactly 0, not rounding noise
-		return offDiagonal(sq)
-	}
-	return sq, nil
+	return pairMatrix(pairSq, x, y)
 }
 
 // Matrix implements Distance.
@@ -120,7 +86,7 @@ func (d DotProduct) Matrix(x, y *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gram(x, y)
+	return pairMatrix(pairDot, x, y)
 }
 
 // prepare validates the inputs and optionally normalises them (once when
@@ -159,23 +125,6 @@ func prepare(x, y *G.Node, normalize bool) (*G.Node, *G.Node, error) {
 	return x, y, nil
 }
 
-// gram returns x·yᵀ through one matrix product.
-func gram(x, y *G.Node) (*G.Node, error) {
-	yt, err := G.Transpose(y)
-	if err != nil {
-		return nil, err
-	}
-	return G.Mul(x, yt)
-}
-
-func rowSqNorm(x *G.Node) (*G.Node, error) {
-	sq, err := G.Square(x)
-	if err != nil {
-		return nil, err
-	}
-	return G.Sum(sq, 1)
-}
-
 // normTiny is added under the square root of L2Normalize so that a zero row
 // gives 0 instead of NaN; it is far below the rounding of any norm above
 // 1e-12 (the eps of PyTorch's F.normalize).
@@ -195,35 +144,6 @@ func L2Normalize(x *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("graph: l2normalize: %w", err)
 	}
 	return n, nil
-}
-
-// offDiagonal zeroes the diagonal of a square matrix (value and gradient).
-// The mask is made by a forward-only op, not a B×B constant: Gorgonia hashes
-// constants by printing them, which cost ~350 ms per graph at B = 1024.
-func offDiagonal(m *G.Node) (*G.Node, error) {
-	n := m.Shape()[0]
-	mask, err := apply(fmt.Sprintf("offdiagmask(%d,%v)", n, m.Dtype()), m.Dtype(), 2,
-		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
-		func(in []G.Value) (G.Value, error) {
-			if m.Dtype() == tensor.Float32 {
-				return dense(offDiagMask[float32](n), n, n), nil
-			}
-			return dense(offDiagMask[float64](n), n, n), nil
-		}, m)
-	if err != nil {
-		return nil, err
-	}
-	return G.HadamardProd(m, mask)
-}
-
-func offDiagMask[T float](n int) []T {
-	b := make([]T, n*n)
-	for i := range b {
-		if i%(n+1) != 0 {
-			b[i] = 1
-		}
-	}
-	return b
 }
 
 // Orient turns a matrix m computed by d into dis-similarities: m itself

@@ -11,7 +11,8 @@
 //
 // # Distances
 //
-// Every Distance computes its matrix through one matrix product x·yᵀ:
+// Every Distance computes its matrix through one matrix product x·yᵀ, in
+// one op (after the optional normalisation, itself one op):
 //
 //	SquaredEuclidean  max(0, ||x_i||² + ||y_j||² − 2 x_i·y_j)   (diagonal exactly 0 for a self matrix)
 //	Euclidean         SafeSqrt of the above
@@ -34,6 +35,21 @@
 // the masked row maximum so nothing overflows, and every reduction gives 0
 // with a zero gradient for a row whose mask is empty, never NaN or ±Inf.
 // WeightedMean and MeanNonZero divide by max(count, 1).
+//
+// # Fused loss kernels
+//
+// The B×B building blocks of the losses are single ops with derivative ops
+// of their own (graph/fused.go), each one pass over its output into a
+// buffer it owns, instead of the chains of Gorgonia ops (each copying its
+// inputs and allocating a fresh B×B result) they replace: the pairwise
+// matrix of every Distance (one matrix product plus one pass; its gradient
+// one product per input), the masked row reductions above, PairwiseMax and
+// PairwiseLogAddExp (no B×B operands), SubCol and MulCol (no repeated copy
+// of the vector), Softplus, and two scalar sums a loss ends in: HingeSum
+// (Σ w·max(0, a·x + c)^{1,2}, contrastive and lifted) and SoftplusSum
+// (Σ w·softplus(s·(a·x − c)), NCE). Their passes run on all cores when the
+// matrix has 2¹⁶ entries or more; the sums add per-block partial sums in
+// block order, so results do not depend on the number of cores.
 //
 // # Layers
 //

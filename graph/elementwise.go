@@ -15,12 +15,16 @@ import (
 // and SafeSqrt.
 
 // Softplus returns log(1 + exp(x)) elementwise, accurate to the last bits
-// for any x and with the exact gradient σ(x) everywhere, 0 included. It is
-// written as p·x + log1p(exp(−s·x)) where s = +1 for x ≥ 0 and −1 otherwise
-// and p = (1+s)/2 are constants for differentiation.
+// for any x and with the exact gradient σ(x) everywhere, 0 included:
+// max(x, 0) + log1p(exp(−|x|)) in one op whose derivative op is g·σ(x). A
+// scalar x is the composition p·x + log1p(exp(−s·x)) where s = +1 for
+// x ≥ 0 and −1 otherwise and p = (1+s)/2 are constants for differentiation.
 func Softplus(x *G.Node) (*G.Node, error) {
 	if _, err := FloatDtype("softplus input", x); err != nil {
 		return nil, err
+	}
+	if !x.IsScalar() {
+		return softplusOp(x) // one op and one derivative op
 	}
 	s, err := apply("nonnegsign", x.Dtype(), x.Dims(),
 		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
@@ -31,6 +35,10 @@ func Softplus(x *G.Node) (*G.Node, error) {
 				return dense(nonNegSign(xv), shape...), nil
 			case []float64:
 				return dense(nonNegSign(xv), shape...), nil
+			case float32: // a scalar
+				return G.NewF32(nonNegSign([]float32{xv})[0]), nil
+			case float64:
+				return G.NewF64(nonNegSign([]float64{xv})[0]), nil
 			}
 			return nil, fmt.Errorf("graph: nonnegsign: unsupported dtype %v", in[0].Dtype())
 		}, x)

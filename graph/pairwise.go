@@ -96,27 +96,7 @@ func PairwiseMax(v, has *G.Node) (*G.Node, error) {
 	if err := checkPair(v, has); err != nil {
 		return nil, err
 	}
-	seli, err := pairFlags("seli", v, has)
-	if err != nil {
-		return nil, err
-	}
-	selj, err := pairFlags("selj", v, has)
-	if err != nil {
-		return nil, err
-	}
-	vi, err := MulCol(seli, v)
-	if err != nil {
-		return nil, err
-	}
-	row, err := asRow(v)
-	if err != nil {
-		return nil, err
-	}
-	vj, err := G.BroadcastHadamardProd(selj, row, nil, []byte{0})
-	if err != nil {
-		return nil, err
-	}
-	return G.Add(vi, vj)
+	return pairVec(false, v, has) // one op, one derivative op
 }
 
 // PairwiseLogAddExp returns the B×B matrix log(has_i·e^{v_i} + has_j·e^{v_j}),
@@ -127,81 +107,7 @@ func PairwiseLogAddExp(v, has *G.Node) (*G.Node, error) {
 	if err := checkPair(v, has); err != nil {
 		return nil, err
 	}
-	mx, err := PairwiseMax(v, has)
-	if err != nil {
-		return nil, err
-	}
-	if mx, err = stopGradient(mx); err != nil {
-		return nil, err
-	}
-	term := func(kind string) (*G.Node, error) {
-		flag, err := pairFlags(kind, v, has)
-		if err != nil {
-			return nil, err
-		}
-		var diff *G.Node
-		if kind == "i" {
-			c, err := asCol(v)
-			if err != nil {
-				return nil, err
-			}
-			diff, err = G.BroadcastSub(c, mx, []byte{1}, nil)
-			if err != nil {
-				return nil, err
-			}
-		} else {
-			r, err := asRow(v)
-			if err != nil {
-				return nil, err
-			}
-			diff, err = G.BroadcastSub(r, mx, []byte{0}, nil)
-			if err != nil {
-				return nil, err
-			}
-		}
-		// unflagged entries become exp(0)·0: no overflow into Inf·0
-		z, err := G.HadamardProd(diff, flag)
-		if err != nil {
-			return nil, err
-		}
-		e, err := G.Exp(z)
-		if err != nil {
-			return nil, err
-		}
-		return G.HadamardProd(e, flag)
-	}
-	ei, err := term("i")
-	if err != nil {
-		return nil, err
-	}
-	ej, err := term("j")
-	if err != nil {
-		return nil, err
-	}
-	any, err := pairFlags("any", v, has)
-	if err != nil {
-		return nil, err
-	}
-	none, err := G.Sub(constant(v.Dtype(), 1), any)
-	if err != nil {
-		return nil, err
-	}
-	s, err := G.Add(ei, ej)
-	if err != nil {
-		return nil, err
-	}
-	if s, err = G.Add(s, none); err != nil {
-		return nil, err
-	}
-	l, err := G.Log(s)
-	if err != nil {
-		return nil, err
-	}
-	out, err := G.Add(mx, l)
-	if err != nil {
-		return nil, err
-	}
-	return G.HadamardProd(out, any)
+	return pairVec(true, v, has) // one op, one derivative op
 }
 
 // PairAny returns, without gradient, the B×B matrix has_i or has_j.

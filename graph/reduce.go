@@ -41,90 +41,10 @@ func maskedRowExtreme(x, mask *G.Node, max bool) (*G.Node, error) {
 	if err := checkMasked("masked row extreme", x, mask); err != nil {
 		return nil, err
 	}
-	hot, err := argExtremeOneHot(x, mask, max)
-	if err != nil {
-		return nil, err
+	if max {
+		return maskedRow(redMax, x, mask)
 	}
-	prod, err := G.HadamardProd(x, hot)
-	if err != nil {
-		return nil, err
-	}
-	return G.Sum(prod, 1)
-}
-
-// argExtremeOneHot returns a B×C matrix with a single 1 per row at the masked
-// maximum (max=true) or minimum of x, ties going to the lowest column index,
-// and an all-zero row where the mask is empty. No gradient flows through it.
-func argExtremeOneHot(x, mask *G.Node, max bool) (*G.Node, error) {
-	if err := checkMasked("arg extreme", x, mask); err != nil {
-		return nil, err
-	}
-	return apply(fmt.Sprintf("argextreme(max=%t)", max), x.Dtype(), 2,
-		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
-		func(in []G.Value) (G.Value, error) {
-			s := in[0].Shape()
-			switch xv := data(in[0]).(type) {
-			case []float32:
-				return dense(argExtreme(xv, data(in[1]).([]float32), s[0], s[1], max), s[0], s[1]), nil
-			case []float64:
-				return dense(argExtreme(xv, data(in[1]).([]float64), s[0], s[1], max), s[0], s[1]), nil
-			}
-			return nil, fmt.Errorf("graph: argextreme: unsupported dtype %v", in[0].Dtype())
-		}, x, mask)
-}
-
-func argExtreme[T float](x, m []T, r, c int, max bool) []T {
-	out := make([]T, r*c)
-	for i := 0; i < r; i++ {
-		best := -1
-		for j := 0; j < c; j++ {
-			k := i*c + j
-			if m[k] == 0 {
-				continue
-			}
-			if best < 0 || (max && x[k] > x[i*c+best]) || (!max && x[k] < x[i*c+best]) {
-				best = j
-			}
-		}
-		if best >= 0 {
-			out[i*c+best] = 1
-		}
-	}
-	return out
-}
-
-// rowShift returns, without gradient, the masked row maximum of x, or 0 for
-// an empty row; with withZero the maximum also takes the implicit 0 term of
-// log(1 + Σ exp).
-func rowShift(x, mask *G.Node, withZero bool) (*G.Node, error) {
-	return apply(fmt.Sprintf("rowshift(zero=%t)", withZero), x.Dtype(), 1,
-		func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0]}, nil },
-		func(in []G.Value) (G.Value, error) {
-			s := in[0].Shape()
-			switch xv := data(in[0]).(type) {
-			case []float32:
-				return dense(shiftKernel(xv, data(in[1]).([]float32), s[0], s[1], withZero), s[0]), nil
-			case []float64:
-				return dense(shiftKernel(xv, data(in[1]).([]float64), s[0], s[1], withZero), s[0]), nil
-			}
-			return nil, fmt.Errorf("graph: rowshift: unsupported dtype %v", in[0].Dtype())
-		}, x, mask)
-}
-
-func shiftKernel[T float](x, m []T, r, c int, withZero bool) []T {
-	out := make([]T, r)
-	for i := 0; i < r; i++ {
-		seen := withZero
-		var best T
-		for j := 0; j < c; j++ {
-			k := i*c + j
-			if m[k] != 0 && (!seen || x[k] > best) {
-				best, seen = x[k], true
-			}
-		}
-		out[i] = best
-	}
-	return out
+	return maskedRow(redMin, x, mask)
 }
 
 // MaskedLogSumExp returns the length-B vector log Σ_j mask_ij·exp(x_ij),
@@ -137,72 +57,16 @@ func MaskedLogSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mas
 // an empty row gives 0. It is the N-pair and soft-margin form.
 func MaskedLog1pSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, true) }
 
+// maskedLSE is one op (maskedRow); the mask enters as weights
+// (Σ_j mask_ij·e^{x_ij}) and receives no gradient.
 func maskedLSE(x, mask *G.Node, plusOne bool) (*G.Node, error) {
 	if err := checkMasked("masked log-sum-exp", x, mask); err != nil {
 		return nil, err
 	}
-	dt := x.Dtype()
-	m, err := rowShift(x, mask, plusOne)
-	if err != nil {
-		return nil, err
-	}
-	z, err := SubCol(x, m)
-	if err != nil {
-		return nil, err
-	}
-	// Masked-out entries become exp(0)·0, so a large x outside the mask can
-	// never overflow into Inf·0 = NaN.
-	if z, err = G.HadamardProd(z, mask); err != nil {
-		return nil, err
-	}
-	e, err := G.Exp(z)
-	if err != nil {
-		return nil, err
-	}
-	if e, err = G.HadamardProd(e, mask); err != nil {
-		return nil, err
-	}
-	s, err := G.Sum(e, 1)
-	if err != nil {
-		return nil, err
-	}
 	if plusOne {
-		// log(1 + Σ e^x) = m + log1p(expm1(−m) + Σ e^(x−m)); when every x ≤ 0
-		// m = 0 and this is log1p(Σ e^x), exact for tiny sums.
-		neg, err := G.Neg(m)
-		if err != nil {
-			return nil, err
-		}
-		em1, err := G.Expm1(neg)
-		if err != nil {
-			return nil, err
-		}
-		if s, err = G.Add(s, em1); err != nil {
-			return nil, err
-		}
-		l, err := G.Log1p(s)
-		if err != nil {
-			return nil, err
-		}
-		return G.Add(m, l)
+		return maskedRow(redLog1pSE, x, mask)
 	}
-	// empty rows: add 1 so that log gives 0
-	any, err := AnyInRow(mask)
-	if err != nil {
-		return nil, err
-	}
-	extra, err := G.Sub(constant(dt, 1), any)
-	if err != nil {
-		return nil, err
-	}
-	if s, err = G.Add(s, extra); err != nil {
-		return nil, err
-	}
-	l, err := G.Log(s)
-	if err != nil {
-		return nil, err
-	}
-	return G.Add(m, l)
+	return maskedRow(redLSE, x, mask)
 }
 
 // Indicator returns, without gradient, 1 where x > threshold and 0 elsewhere.

@@ -104,6 +104,9 @@ func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("losses: %s: nil matrix or pair weights", name)
 	}
 	e := graph.NewExpr(raw.Dtype())
+	if red == Mean || red == Sum {
+		return end(name, e, c.hingeSums(e, dist, red, raw, pos, neg))
+	}
 	m, sign := orient(e, dist, raw)                                // margins flip sign with a similarity
 	pt := hinge(e, e.Sub(m, e.Const(sign*c.PosMargin)), c.Squared) // h(D − m⁺)
 	nt := hinge(e, e.Sub(e.Const(sign*c.NegMargin), m), c.Squared) // h(m⁻ − D)
@@ -116,4 +119,27 @@ func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
 		return end(name, e, e.DivAtLeastOne(e.Sum(terms), e.Sum(e.Add(pos, neg))))
 	}
 	return end(name, e, reduce(e, red, terms, nil))
+}
+
+// hingeSums is FromMined for the Mean and Sum reducers, each pool's terms
+// summed by one graph.HingeSum op on the raw matrix (the orientation and
+// the margins folded into its scale and offset): the same value as the
+// composition, without its B×B temporaries.
+func (c Contrastive) hingeSums(e *graph.Expr, dist graph.Distance, red Reducer, raw, pos, neg *G.Node) *G.Node {
+	sign := 1.0 // oriented m = sign·raw; margins flip sign with a similarity
+	if dist.LargerIsCloser() {
+		sign = -1
+	}
+	sum := func(w *G.Node, scale, offset float64) *G.Node {
+		return e.Do(func() (*G.Node, error) { return graph.HingeSum(raw, w, scale, offset, c.Squared) })
+	}
+	ps := sum(pos, sign, -sign*c.PosMargin) // Σ pos·h(m − m⁺)
+	ns := sum(neg, -sign, sign*c.NegMargin) // Σ neg·h(m⁻ − m)
+	switch {
+	case red == Sum:
+		return e.Add(ps, ns)
+	case c.Balanced:
+		return e.Add(e.DivAtLeastOne(ps, e.Sum(pos)), e.DivAtLeastOne(ns, e.Sum(neg)))
+	}
+	return e.DivAtLeastOne(e.Add(ps, ns), e.Add(e.Sum(pos), e.Sum(neg)))
 }

@@ -78,14 +78,29 @@ func NewNCE() NCE { return NCE{Distance: graph.Cosine{}, Temperature: 0.1} }
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NCE) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "nce"
-	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, nil, nil, emb, labels)
+	e, emb, dim, err := begin(name, emb, labels)
 	if err != nil {
 		return nil, err
 	}
+	tau := l.Temperature
+	if tau == 0 {
+		tau = 0.1
+	}
+	if !(tau > 0) || math.IsInf(tau, 0) {
+		return nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, 0.1)
+	}
+	d := distanceOr(l.Distance, graph.Cosine{})
+	raw, pos, neg := pairs(name, e, d, nil, nil, emb, labels, dim)
+	scale := -1 / tau // z = −m/τ with m = raw for a distance, −raw for a similarity
+	if d.LargerIsCloser() {
+		scale = 1 / tau
+	}
 	np, nn := e.Sum(pos), e.Sum(neg)
 	logNu := e.Sub(e.Log(e.AtLeastOne(nn)), e.Log(e.AtLeastOne(np))) // log ν = log(max(#neg, 1) / max(#pos, 1))
-	// One softplus over the matrix: data (positive pairs) pay
+	// One logistic sum over the matrix: data (positive pairs) pay
 	// softplus(−(z − log ν)), noise (negative pairs) softplus(z − log ν).
-	terms := e.Mul(e.Softplus(e.Mul(e.Sub(z, logNu), e.Sub(neg, pos))), others)
-	return end(name, e, e.DivAtLeastOne(e.Sum(terms), np)) // mean over positive pairs
+	sum := e.Do(func() (*G.Node, error) {
+		return graph.SoftplusSum(raw, pos, neg, logNu, scale)
+	})
+	return end(name, e, e.DivAtLeastOne(sum, np)) // mean over positive pairs
 }
