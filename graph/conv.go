@@ -311,15 +311,9 @@ func (o *convOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error)
 		return nil, fmt.Errorf("graph: conv2d: %d inputs; want %d", len(in), o.Arity())
 	}
 	o.ran = false
-	v, err := doFloat(&o.opBase, "conv2d", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return convForward(o, in, out.Data().([]float32))
-		case tensor.Float64:
-			return convForward(o, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: conv2d: unsupported dtype %v", o.dt)
-	})
+	v, err := doFloat(&o.opBase, "conv2d", prealloc,
+		func(out []float32) error { return convForward(o, in, out) },
+		func(out []float64) error { return convForward(o, in, out) })
 	o.ran = err == nil
 	return v, err
 }
@@ -710,7 +704,7 @@ func (noDiff) SymDiff(inputs G.Nodes, _, _ *G.Node) (G.Nodes, error) {
 }
 
 // doFloat runs f on the op's output buffer or on prealloc.
-func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense) error) (G.Value, error) {
+func doFloat(o *opBase, name string, prealloc G.Value, f32 func(out []float32) error, f64 func(out []float64) error) (G.Value, error) {
 	out := o.buffer()
 	if prealloc != nil {
 		var err error
@@ -718,7 +712,16 @@ func doFloat(o *opBase, name string, prealloc G.Value, f func(out *tensor.Dense)
 			return nil, err
 		}
 	}
-	if err := f(out); err != nil {
+	var err error
+	switch d := out.Data().(type) {
+	case []float32:
+		err = f32(d)
+	case []float64:
+		err = f64(d)
+	default:
+		err = fmt.Errorf("graph: %s: unsupported dtype %v", name, o.dt)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -760,15 +763,9 @@ func (o *convGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *convGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "conv2d_dy", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return convGrad(o, in, out.Data().([]float32))
-		case tensor.Float64:
-			return convGrad(o, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: conv2d_dy: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "conv2d_dy", prealloc,
+		func(out []float32) error { return convGrad(o, in, out) },
+		func(out []float64) error { return convGrad(o, in, out) })
 }
 
 func convGrad[T float](o *convGradOp, in []G.Value, gz []T) error {
@@ -867,15 +864,9 @@ func (o *convInputGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *convInputGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "conv2d_dx", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return convInputGrad(o.geom, in, out.Data().([]float32), &o.col)
-		case tensor.Float64:
-			return convInputGrad(o.geom, in, out.Data().([]float64), &o.col)
-		}
-		return fmt.Errorf("graph: conv2d_dx: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "conv2d_dx", prealloc,
+		func(out []float32) error { return convInputGrad(o.geom, in, out, &o.col) },
+		func(out []float64) error { return convInputGrad(o.geom, in, out, &o.col) })
 }
 
 func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error {
@@ -937,15 +928,9 @@ func (o *convWeightGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *convWeightGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "conv2d_dw", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return convWeightGrad(o, in, out.Data().([]float32))
-		case tensor.Float64:
-			return convWeightGrad(o, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: conv2d_dw: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "conv2d_dw", prealloc,
+		func(out []float32) error { return convWeightGrad(o, in, out) },
+		func(out []float64) error { return convWeightGrad(o, in, out) })
 }
 
 func convWeightGrad[T float](o *convWeightGradOp, in []G.Value, dw []T) error {
@@ -1000,15 +985,9 @@ func (o *convBiasGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *convBiasGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "conv2d_db", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return convBiasGrad(o.geom, in, out.Data().([]float32))
-		case tensor.Float64:
-			return convBiasGrad(o.geom, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: conv2d_db: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "conv2d_db", prealloc,
+		func(out []float32) error { return convBiasGrad(o.geom, in, out) },
+		func(out []float64) error { return convBiasGrad(o.geom, in, out) })
 }
 
 func convBiasGrad[T float](g convGeom, in []G.Value, db []T) error {

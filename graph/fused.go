@@ -44,23 +44,21 @@ func (o *fusedOp) Do(in ...G.Value) (G.Value, error) {
 
 // UsePreallocDo implements G.UsePreallocDoer.
 func (o *fusedOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, o.name, prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
+	return doFloat(&o.opBase, o.name, prealloc,
+		func(out []float32) error {
 			v, err := fusedFloats[float32](o.name, in)
 			if err != nil {
 				return err
 			}
-			return o.f32(v, out.Data().([]float32))
-		case tensor.Float64:
+			return o.f32(v, out)
+		},
+		func(out []float64) error {
 			v, err := fusedFloats[float64](o.name, in)
 			if err != nil {
 				return err
 			}
-			return o.f64(v, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: %s: unsupported dtype %v", o.name, o.dt)
-	})
+			return o.f64(v, out)
+		})
 }
 
 // fusedFloats returns the inputs' backing slices; a scalar (a scalar

@@ -112,15 +112,9 @@ func (o *linearOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, erro
 	if len(in) != o.Arity() {
 		return nil, fmt.Errorf("graph: linear: %d inputs; want %d", len(in), o.Arity())
 	}
-	return doFloat(&o.opBase, "linear", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return linearForward(o, in, out.Data().([]float32))
-		case tensor.Float64:
-			return linearForward(o, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: linear: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "linear", prealloc,
+		func(out []float32) error { return linearForward(o, in, out) },
+		func(out []float64) error { return linearForward(o, in, out) })
 }
 
 func linearForward[T float](o *linearOp, in []G.Value, y []T) error {
@@ -215,15 +209,9 @@ func (o *reluMaskOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *reluMaskOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "relumask", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return reluMask(in, out.Data().([]float32))
-		case tensor.Float64:
-			return reluMask(in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: relumask: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "relumask", prealloc,
+		func(out []float32) error { return reluMask(in, out) },
+		func(out []float64) error { return reluMask(in, out) })
 }
 
 func reluMask[T float](in []G.Value, out []T) error {
@@ -279,15 +267,9 @@ func (o *linearGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *linearGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "linear_grad", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return linearGrad(o, in, out.Data().([]float32))
-		case tensor.Float64:
-			return linearGrad(o, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: linear_grad: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "linear_grad", prealloc,
+		func(out []float32) error { return linearGrad(o, in, out) },
+		func(out []float64) error { return linearGrad(o, in, out) })
 }
 
 func linearGrad[T float](o *linearGradOp, in []G.Value, out []T) error {

@@ -33,15 +33,9 @@ func (o *l2NormOp) Do(in ...G.Value) (G.Value, error) {
 
 // UsePreallocDo implements G.UsePreallocDoer.
 func (o *l2NormOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "l2normalize", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return l2Norm(o.shape, in, out.Data().([]float32))
-		case tensor.Float64:
-			return l2Norm(o.shape, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: l2normalize: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "l2normalize", prealloc,
+		func(out []float32) error { return l2Norm(o.shape, in, out) },
+		func(out []float64) error { return l2Norm(o.shape, in, out) })
 }
 
 // rowNorm returns √(Σ row² + normTiny), accumulated in float64.
@@ -101,15 +95,9 @@ func (o *l2NormGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *l2NormGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "l2normalize_dx", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return l2NormGrad(o.shape, in, out.Data().([]float32))
-		case tensor.Float64:
-			return l2NormGrad(o.shape, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: l2normalize_dx: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "l2normalize_dx", prealloc,
+		func(out []float32) error { return l2NormGrad(o.shape, in, out) },
+		func(out []float64) error { return l2NormGrad(o.shape, in, out) })
 }
 
 func l2NormGrad[T float](shape tensor.Shape, in []G.Value, dx []T) error {

@@ -139,15 +139,9 @@ func (o *maxPoolOp) Do(in ...G.Value) (G.Value, error) {
 
 // UsePreallocDo implements G.UsePreallocDoer.
 func (o *maxPoolOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "maxpool2d", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return maxPool(o.geom, in, out.Data().([]float32))
-		case tensor.Float64:
-			return maxPool(o.geom, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: maxpool2d: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "maxpool2d", prealloc,
+		func(out []float32) error { return maxPool(o.geom, in, out) },
+		func(out []float64) error { return maxPool(o.geom, in, out) })
 }
 
 func maxPool[T float](g poolGeom, in []G.Value, y []T) error {
@@ -226,15 +220,9 @@ func (o *maxPoolGradOp) Do(in ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(nil, in...)
 }
 func (o *maxPoolGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
-	return doFloat(&o.opBase, "maxpool2d_dx", prealloc, func(out *tensor.Dense) error {
-		switch o.dt {
-		case tensor.Float32:
-			return maxPoolGrad(o.geom, in, out.Data().([]float32))
-		case tensor.Float64:
-			return maxPoolGrad(o.geom, in, out.Data().([]float64))
-		}
-		return fmt.Errorf("graph: maxpool2d_dx: unsupported dtype %v", o.dt)
-	})
+	return doFloat(&o.opBase, "maxpool2d_dx", prealloc,
+		func(out []float32) error { return maxPoolGrad(o.geom, in, out) },
+		func(out []float64) error { return maxPoolGrad(o.geom, in, out) })
 }
 
 func maxPoolGrad[T float](g poolGeom, in []G.Value, dx []T) error {
