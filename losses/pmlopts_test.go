@@ -389,3 +389,115 @@ func TestPMLOptionsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMinerOwnDistance: PML's default pairing, ContrastiveLoss() with
+// MultiSimilarityMiner() (which mines on cosine similarity while the loss
+// uses Euclidean distances of the normalised embeddings), against an
+// oracle that selects with the MS rule on cosine in plain loops; and a
+// triplet loss whose batch-hard miner reads cosine similarities.
+func TestMinerOwnDistance(t *testing.T) {
+	labels := []int{0, 0, 1, 1, 2, 2, 0, 1, 2}
+	const d = 3
+	x := randEmb(43, len(labels), d, 1)
+	xr := rows(x, d)
+	cos := fromMetric(metric{"cosine", true}) // −cos
+	euc := fromMetric(metric{"euclidean", true})
+	t.Run("contrastive-pml+multi-similarity-pml", func(t *testing.T) {
+		const eps = 0.1
+		var posT, negT []float64
+		for i := range xr {
+			// MS rule on similarities: keep negatives with S_ik + ε > min_pos S, positives with S_ij − ε < max_neg S
+			minPos, maxNeg := math.Inf(1), math.Inf(-1)
+			for j := range xr {
+				if j == i {
+					continue
+				}
+				if s := -cos.d(xr, i, j); labels[j] == labels[i] {
+					minPos = math.Min(minPos, s)
+				} else {
+					maxNeg = math.Max(maxNeg, s)
+				}
+			}
+			for j := range xr {
+				if j == i {
+					continue
+				}
+				s := -cos.d(xr, i, j)
+				if labels[j] == labels[i] && s-eps < maxNeg {
+					posT = append(posT, relu(euc.d(xr, i, j)-0))
+				}
+				if labels[j] != labels[i] && s+eps > minPos {
+					negT = append(negT, relu(1-euc.d(xr, i, j)))
+				}
+			}
+		}
+		require.NotEmpty(t, posT)
+		require.NotEmpty(t, negT)
+		want := reduceTerms(posT, "mean-nonzero") + reduceTerms(negT, "mean-nonzero")
+		l := losses.ContrastivePML()
+		miner := mining.MultiSimilarityPML()
+		miner.Distance = graph.Cosine{}
+		l.Miner = miner
+		res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
+		graphtest.RequireClose(t, want, res.Cost, 1e-12, 1e-10, "contrastive with a cosine miner")
+		// the same miner on the loss's own (Euclidean) matrix selects otherwise
+		l.Miner = mining.MultiSimilarityPML()
+		other, err := graphtest.Eval(build(l, x, labels, d))
+		require.NoError(t, err)
+		require.NotEqual(t, res.Cost, other.Cost, "ε = 0.1 in Euclidean units selects different pairs")
+	})
+	t.Run("triplet+batch-hard-on-sqeuclidean", func(t *testing.T) {
+		// batch-hard on squared Euclidean distances of the raw rows, terms on
+		// cosine: the picks agree with Euclidean ones, so check against the
+		// oracle with the picks made on the raw rows.
+		raw := fromMetric(metric{"sqeuclidean", false})
+		sum := 0.0
+		for a := range xr {
+			hp, hn := -1, -1
+			for j := range xr {
+				if j == a {
+					continue
+				}
+				if labels[j] == labels[a] && (hp < 0 || raw.d(xr, a, j) > raw.d(xr, a, hp)) {
+					hp = j
+				}
+				if labels[j] != labels[a] && (hn < 0 || raw.d(xr, a, j) < raw.d(xr, a, hn)) {
+					hn = j
+				}
+			}
+			sum += relu(cos.d(xr, a, hp) - cos.d(xr, a, hn) + 0.2)
+		}
+		l := losses.Triplet{Distance: graph.Cosine{}, Margin: 0.2, Reducer: losses.Sum, Miner: mining.BatchHard{Distance: graph.SquaredEuclidean{}}}
+		res := graphtest.CheckGradient(t, build(l, x, labels, d), graphtest.GradOptions{})
+		graphtest.RequireClose(t, sum, res.Cost, 1e-12, 1e-10, "triplet with its miner on squared Euclidean")
+	})
+	t.Run("warm-up with two distances", func(t *testing.T) {
+		_, err := mining.NewWarmup(mining.AllTriplets{Distance: graph.Cosine{}}, mining.BatchHard{}, 5)
+		require.ErrorContains(t, err, "mining: Warmup's miners read different distances")
+		w, err := mining.NewWarmup(mining.AllTriplets{Distance: graph.Cosine{}}, mining.BatchHard{Distance: graph.Cosine{}}, 5)
+		require.NoError(t, err)
+		require.Equal(t, graph.Cosine{}, w.MinerDistance())
+	})
+	t.Run("easy-hard pair miner on its own distance", func(t *testing.T) {
+		// float32 and float64 both build and run; the loss stays finite
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			g := G.NewGraph()
+			vals := graph.DenseOf(dt, x, len(labels), d)
+			emb := G.NewMatrix(g, dt, G.WithShape(len(labels), d), G.WithName("emb"), G.WithValue(vals))
+			lab := G.NewVector(g, tensor.Int, G.WithShape(len(labels)), G.WithName("labels"),
+				G.WithValue(tensor.New(tensor.WithBacking(append([]int(nil), labels...)))))
+			l := losses.ContrastivePML()
+			l.Miner = mining.BatchEasyHard{Pos: mining.StrategyHard, Neg: mining.StrategyHard, Distance: graph.Lp{P: 1}}
+			cost, err := l.Loss(emb, lab)
+			require.NoError(t, err)
+			_, err = G.Grad(cost, emb)
+			require.NoError(t, err)
+			m := G.NewTapeMachine(g)
+			require.NoError(t, m.RunAll())
+			v, err := graphtest.Float64s(cost.Value())
+			require.NoError(t, err)
+			require.False(t, math.IsNaN(v[0]) || math.IsInf(v[0], 0))
+			m.Close()
+		}
+	})
+}

@@ -31,8 +31,10 @@ import (
 // (mining.AllTriplets, whose capacity grows as B³/4: set Miner to
 // mining.AllTriplets{Capacity: mining.PKTriplets(p, k)} for large P×K
 // batches). With a miner, its triplets and slot weights are used; a batch in
-// which nothing is mined gives 0 with a zero gradient. The zero Triplet is
-// NewTriplet with margin 0.
+// which nothing is mined gives 0 with a zero gradient. A miner with a
+// Distance of its own (mining.DistanceMiner) mines on that distance's
+// matrix while the terms use the loss's. The zero Triplet is NewTriplet
+// with margin 0.
 type Triplet struct {
 	// Distance; nil means SquaredEuclidean{}.
 	Distance graph.Distance
@@ -76,10 +78,11 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 		miner = mining.AllTriplets{}
 	}
 	raw := e.Matrix(dist, emb, emb)
+	mm, larger := mineMatrix(e, dist, miner, emb, raw) // the miner's own distance, when it has one
 	if e.Err() != nil {
 		return end(name, e, nil)
 	}
-	mined, err := mining.TripletOp(miner, raw, labels, dist.LargerIsCloser(), d)
+	mined, err := mining.TripletOp(miner, mm, labels, larger, d)
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %w", name, err)
 	}
