@@ -114,39 +114,80 @@ func lpMatrix(p float64, x, y *G.Node) (*G.Node, error) {
 	return applyFused(o, inputs...)
 }
 
-// lpDist returns (Σ|a_k − c_k|^p)^{1/p}, accumulated in float64; for p
-// other than 1 and 2 every difference is divided by the largest one first.
-func lpDist[T float](p float64, a, c []T) float64 {
+// lpIntMax is the largest integer order whose powers lpDist and the
+// gradient take by repeated multiplication instead of math.Pow.
+const lpIntMax = 16
+
+// lpInt returns p as an integer power k when 1 ≤ p ≤ lpIntMax is whole, else 0.
+func lpInt(p float64) int {
+	if p == math.Trunc(p) && p >= 1 && p <= lpIntMax {
+		return int(p)
+	}
+	return 0
+}
+
+// ipow returns x^k for k ≥ 0 by repeated squaring.
+func ipow(x float64, k int) float64 {
+	r := 1.0
+	for k > 0 {
+		if k&1 == 1 {
+			r *= x
+		}
+		x *= x
+		k >>= 1
+	}
+	return r
+}
+
+// lpDist returns (Σ|a_k − c_k|^p)^{1/p}, accumulated in float64 (k is
+// lpInt(p)). For p other than 1 and 2 the sum is taken directly, and again
+// with every difference divided by the largest one when it overflows or
+// falls below 1e-280, so neither happens.
+func lpDist[T float](p float64, k int, a, c []T) float64 {
 	switch p {
 	case 1:
 		var s float64
-		for k, v := range a {
-			s += math.Abs(float64(v) - float64(c[k]))
+		for i, v := range a {
+			s += math.Abs(float64(v) - float64(c[i]))
 		}
 		return s
 	case 2:
 		var s float64
-		for k, v := range a {
-			t := float64(v) - float64(c[k])
+		for i, v := range a {
+			t := float64(v) - float64(c[i])
 			s += t * t
 		}
 		return math.Sqrt(s)
 	}
+	pow := func(t float64) float64 {
+		if k > 0 {
+			return ipow(t, k)
+		}
+		return math.Pow(t, p)
+	}
+	var s float64
+	for i, v := range a {
+		s += pow(math.Abs(float64(v) - float64(c[i])))
+	}
+	if s > 1e-280 && !math.IsInf(s, 0) {
+		return math.Pow(s, 1/p)
+	}
 	var m float64
-	for k, v := range a {
-		m = math.Max(m, math.Abs(float64(v)-float64(c[k])))
+	for i, v := range a {
+		m = math.Max(m, math.Abs(float64(v)-float64(c[i])))
 	}
 	if m == 0 {
 		return 0
 	}
-	var s float64
-	for k, v := range a {
-		s += math.Pow(math.Abs(float64(v)-float64(c[k]))/m, p)
+	s = 0
+	for i, v := range a {
+		s += pow(math.Abs(float64(v)-float64(c[i])) / m)
 	}
 	return m * math.Pow(s, 1/p)
 }
 
 func lpFwd[T float](p float64, self bool, b, r, d int, in [][]T, out []T) error {
+	k := lpInt(p)
 	x, y := in[0], in[0]
 	if !self {
 		y = in[1]
@@ -165,49 +206,68 @@ func lpFwd[T float](p float64, self bool, b, r, d int, in [][]T, out []T) error 
 					out[i*r+j] = 0
 					continue
 				}
-				out[i*r+j] = T(lpDist(p, xi, y[j*d:(j+1)*d]))
+				out[i*r+j] = T(lpDist(p, k, xi, y[j*d:(j+1)*d]))
 			}
 		}
 	})
 	return nil
 }
 
-// lpSlope is sign(t)·(|t|/dist)^{p−1}: ∂dist/∂t for a difference t of a
-// pair at distance dist > 0.
-func lpSlope(p, t, dist float64) float64 {
+// lpSlopes adds g·∂dist/∂a_c = g·sign(t_c)·(|t_c|/dist)^{p−1}, t = a − c,
+// to acc for a pair at distance dist > 0 (k is lpInt(p)); a zero
+// difference adds nothing.
+func lpSlopes[T float](p float64, k int, g, dist float64, a, c []T, acc []float64) {
 	switch {
-	case t == 0:
-		return 0
 	case p == 1:
-		return math.Copysign(1, t)
+		for i, v := range a {
+			if t := float64(v) - float64(c[i]); t != 0 { // sign(0) = 0
+				acc[i] += g * math.Copysign(1, t)
+			}
+		}
 	case p == 2:
-		return t / dist
+		g /= dist
+		for i, v := range a {
+			acc[i] += g * (float64(v) - float64(c[i]))
+		}
+	case k > 0:
+		inv := 1 / dist
+		for i, v := range a {
+			t := (float64(v) - float64(c[i])) * inv
+			acc[i] += g * t * ipow(math.Abs(t), k-2) // sign(t)·|t|^{k−1}, k ≥ 3
+		}
+	default:
+		inv := 1 / dist
+		for i, v := range a {
+			if t := (float64(v) - float64(c[i])) * inv; t != 0 {
+				acc[i] += g * math.Copysign(math.Pow(math.Abs(t), p-1), t)
+			}
+		}
 	}
-	return math.Copysign(math.Pow(math.Abs(t)/dist, p-1), t)
 }
 
 // lpGrad is the gradient with respect to input w (0: x, 1: y) from the
 // inputs (x, [y], out, grad). For a self matrix x feeds both sides:
 // dx_i = Σ_j (g_ij + g_ji)·slope(x_i − x_j).
 func lpGrad[T float](p float64, self bool, w, b, r, d int, in [][]T, dx []T) error {
+	k := lpInt(p)
 	x, y := in[0], in[0]
-	k := 1
+	n := 1
 	if !self {
 		y = in[1]
-		k = 2
+		n = 2
 	}
-	out, g := in[k], in[k+1]
+	out, g := in[n], in[n+1]
 	if err := checkLen("lpmatrix gradient", g, b*r); err != nil {
 		return err
 	}
 	if err := checkLen("lpmatrix gradient", out, b*r); err != nil {
 		return err
 	}
-	n := b
+	rows := b
 	if w == 1 {
-		n = r
+		rows = r
 	}
-	parallelRows(n, b*d, func(lo, hi int) {
+	parallelRows(rows, b*d, func(lo, hi int) {
 		acc := make([]float64, d)
 		for q := lo; q < hi; q++ {
 			clear(acc)
@@ -218,26 +278,16 @@ func lpGrad[T float](p float64, self bool, w, b, r, d int, in [][]T, dx []T) err
 					if self {
 						gij += float64(g[j*r+q])
 					}
-					dist := float64(out[q*r+j])
-					if gij == 0 || !(dist > 0) {
-						continue
-					}
-					yj := y[j*d : (j+1)*d]
-					for c := range acc {
-						acc[c] += gij * lpSlope(p, float64(xi[c])-float64(yj[c]), dist)
+					if dist := float64(out[q*r+j]); gij != 0 && dist > 0 {
+						lpSlopes(p, k, gij, dist, xi, y[j*d:(j+1)*d], acc)
 					}
 				}
 			} else {
 				yj := y[q*d : (q+1)*d]
 				for i := 0; i < b; i++ {
-					gij := float64(g[i*r+q])
-					dist := float64(out[i*r+q])
-					if gij == 0 || !(dist > 0) {
-						continue
-					}
-					xi := x[i*d : (i+1)*d]
-					for c := range acc {
-						acc[c] -= gij * lpSlope(p, float64(xi[c])-float64(yj[c]), dist)
+					// ∂/∂y = −∂/∂x: the slope of y_j − x_i
+					if gij, dist := float64(g[i*r+q]), float64(out[i*r+q]); gij != 0 && dist > 0 {
+						lpSlopes(p, k, gij, dist, yj, x[i*d:(i+1)*d], acc)
 					}
 				}
 			}

@@ -248,3 +248,44 @@ func TestLpErrors(t *testing.T) {
 	_, err := graph.Lp{P: 1}.Matrix(x, y)
 	require.ErrorContains(t, err, "graph: x has 2 columns, y has 4")
 }
+
+// BenchmarkLpMatrix times the forward and backward pass of the self
+// matrix (a random linear functional of it) for Lp of orders 1, 2 and 3
+// beside Euclidean, whose matrix comes from one matrix product.
+func BenchmarkLpMatrix(b *testing.B) {
+	for _, n := range []int{256, 1024} {
+		const d = 128
+		r := rand.New(rand.NewPCG(15, 16))
+		x := randMatrix(r, n, d, 1)
+		for _, tc := range []struct {
+			name string
+			d    graph.Distance
+		}{{"Euclidean", graph.Euclidean{}}, {"Lp1", graph.Lp{P: 1}}, {"Lp2", graph.Lp{P: 2}}, {"Lp3", graph.Lp{P: 3}}} {
+			b.Run(fmt.Sprintf("%s/B=%d/D=%d", tc.name, n, d), func(b *testing.B) {
+				g := G.NewGraph()
+				xn := matNode(g, "x", n, d, x)
+				m, err := tc.d.Matrix(xn, xn)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := G.Sum(m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := G.Grad(c, xn); err != nil {
+					b.Fatal(err)
+				}
+				vm := G.NewTapeMachine(g)
+				defer vm.Close()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := vm.RunAll(); err != nil {
+						b.Fatal(err)
+					}
+					vm.Reset()
+				}
+			})
+		}
+	}
+}
