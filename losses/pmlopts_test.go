@@ -501,3 +501,26 @@ func TestMinerOwnDistance(t *testing.T) {
 		}
 	})
 }
+
+// TestTripletSwapTie pins the documented tie rule: with d(a,n) = d(p,n)
+// the gradient of min(d(a,n), d(p,n)) goes to d(a,n) alone. 1-D,
+// Euclidean, margin 3, the single triplet (a, p, n) = (0, 2, 1) at
+// x = (0, 1, 2): d(a,p) = 2, d(a,n) = d(p,n) = 1, loss 2 − 1 + 3 = 4. By
+// the rule the gradient is that of |x0 − x2| − |x0 − x1|: (−1 + 1, −1, +1)
+// = (0, −1, 1); to d(p,n) it would be (−1, 1, 0), split in halves
+// (−0.5, 0, 0.5) (torch.min's rule).
+func TestTripletSwapTie(t *testing.T) {
+	x := []float64{0, 1, 2} // a, n, p
+	labels := []int{0, 1, 0}
+	one := mining.TripletFunc{
+		Capacity: func(int) (int, error) { return 1, nil },
+		Mine: func(_ mining.Batch, out *mining.TripletList) error {
+			out.Reset()
+			return out.Add(0, 2, 1, 1)
+		},
+	}
+	res, err := graphtest.Eval(build(losses.Triplet{Distance: graph.Euclidean{}, Margin: 3, Reducer: losses.Sum, Swap: true, Miner: one}, x, labels, 1))
+	require.NoError(t, err)
+	graphtest.RequireClose(t, 4, res.Cost, 1e-12, 1e-12, "loss")
+	graphtest.RequireAllClose(t, []float64{0, -1, 1}, res.Grads[0], 1e-12, 1e-12, "gradient")
+}

@@ -110,7 +110,7 @@ func (t Triplet) FromMined(raw *G.Node, mined *mining.MinedTriplets) (*G.Node, e
 	dan := e.Gather(m, mined.AN) // d(a,n)
 	if t.Swap {
 		dpn := e.Gather(m, e.Do(func() (*G.Node, error) { return swapIndices(raw, mined) })) // d(p,n)
-		dan = e.Sub(dan, e.Relu(e.Sub(dan, dpn)))                                            // min(d(a,n), d(p,n))
+		dan = e.Sub(dpn, e.Relu(e.Sub(dpn, dan)))                                            // min(d(a,n), d(p,n)); Rectify has slope 1 at 0, so a tie goes to d(a,n)
 	}
 	v := e.Add(e.Sub(e.Gather(m, mined.AP), dan), e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
