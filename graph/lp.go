@@ -166,8 +166,16 @@ func lpDist[T float](p float64, k int, a, c []T) float64 {
 		return math.Pow(t, p)
 	}
 	var s float64
-	for i, v := range a {
-		s += pow(math.Abs(float64(v) - float64(c[i])))
+	switch k {
+	case 3:
+		for i, v := range a {
+			t := math.Abs(float64(v) - float64(c[i]))
+			s += t * t * t
+		}
+	default:
+		for i, v := range a {
+			s += pow(math.Abs(float64(v) - float64(c[i])))
+		}
 	}
 	if s > 1e-280 && !math.IsInf(s, 0) {
 		return math.Pow(s, 1/p)
@@ -228,6 +236,12 @@ func lpSlopes[T float](p float64, k int, g, dist float64, a, c []T, acc []float6
 		g /= dist
 		for i, v := range a {
 			acc[i] += g * (float64(v) - float64(c[i]))
+		}
+	case k == 3:
+		inv := 1 / dist
+		for i, v := range a {
+			t := (float64(v) - float64(c[i])) * inv
+			acc[i] += g * t * math.Abs(t)
 		}
 	case k > 0:
 		inv := 1 / dist
