@@ -331,6 +331,10 @@ func TestPMLOptionsEmptyGiveZero(t *testing.T) {
 		{"supcon-pml/one-class", losses.SupConPML(), []int{1, 1, 1, 1}},
 		{"supcon-pml/distinct", losses.SupConPML(), []int{0, 1, 2, 3}},
 		{"contrastive-lp/distinct-far", losses.Contrastive{Distance: graph.Lp{P: 1}}, []int{0, 1, 2, 3}},
+		{"triplet-easy-hard/one-class", losses.Triplet{Margin: 0.2, Miner: mining.BatchEasyHardPML()}, []int{1, 1, 1, 1}},
+		{"triplet-easy-hard-all/distinct", losses.Triplet{Margin: 0.2, Miner: mining.BatchEasyHard{Pos: mining.StrategyAll, Neg: mining.StrategyAll}}, []int{0, 1, 2, 3}},
+		{"contrastive-easy-hard/one-class", losses.Contrastive{NegMargin: 1, Miner: mining.BatchEasyHard{Pos: mining.StrategyHard, Neg: mining.StrategyHard}}, []int{1, 1, 1, 1}},
+		{"contrastive-cosine-miner/distinct", losses.Contrastive{NegMargin: 0.1, Miner: mining.MultiSimilarity{Distance: graph.Cosine{}}}, []int{0, 1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := graphtest.Eval(build(tc.loss, x, tc.labels, 3))
