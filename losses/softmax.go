@@ -61,8 +61,8 @@ func NTXentPML() NTXent { return NewNTXent() }
 // A row without negatives keeps the positives in its denominator (the
 // paper's A(i) is every other sample), so a single-class batch gives a
 // non-zero loss. pytorch-metric-learning's SupConLoss instead returns 0
-// when the batch's selection holds no negative pair at all (and none
-// without a positive pair), and averages with its AvgNonZeroReducer:
+// when the batch's selection holds no negative pair at all (or no positive
+// pair, which gives 0 here too), and averages with its AvgNonZeroReducer:
 // SupConPML sets RequireNegatives and MeanNonZero for that. Without a Miner
 // or Ref a row has no negative exactly when the batch has a single class,
 // so then the two rules agree row by row.

@@ -23,8 +23,10 @@ import (
 // Mikolajczyk (2016, "Learning local feature descriptors with triplets and
 // shallow convolutional neural networks"), pytorch-metric-learning's
 // TripletMarginLoss(swap=True), whose smallest_dist is the minimum distance
-// or the maximum similarity, as min on d = −s gives. NewTriplet is FaceNet's form: squared
-// Euclidean distance, margin 0.2 (FaceNet's α), summed over triplets.
+// or the maximum similarity, as min on d = −s gives.
+//
+// NewTriplet is FaceNet's form: squared Euclidean distance, margin 0.2
+// (FaceNet's α), summed over triplets.
 // pytorch-metric-learning's TripletMarginLoss is TripletPML.
 //
 // Without a Miner every valid triplet of the batch is used
