@@ -23,8 +23,9 @@ func TestCrossCheckDump(t *testing.T) {
 	labels := []int{2, 0, 1, 0, 3, 2, 1, 3}
 	x := embeddings(b, d, tensor.Float64)
 	type entry struct {
-		Value float64   `json:"value"`
-		Grad  []float64 `json:"grad"`
+		Value  float64   `json:"value"`
+		Grad   []float64 `json:"grad"`
+		Labels []int     `json:"labels,omitempty"` // the entry's own batch labels
 	}
 	out := struct {
 		Labels []int            `json:"labels"`
@@ -42,6 +43,20 @@ func TestCrossCheckDump(t *testing.T) {
 		v, ok := scalar(s.loss.Value())
 		require.True(t, ok, c.name)
 		out.Losses[c.name] = entry{Value: v, Grad: floats(s.grad.Value().Data())}
+		t.Logf("%-18s %.17g", c.name, v)
+		s.close()
+	}
+	for _, c := range optionCases() {
+		lab := c.labels
+		if lab == nil {
+			lab = labels
+		}
+		s, err := buildWith(c.lossCase, append([]float64(nil), flat...), lab, d, p, k)
+		require.NoError(t, err, c.name)
+		require.NoError(t, s.m.RunAll(), c.name)
+		v, ok := scalar(s.loss.Value())
+		require.True(t, ok, c.name)
+		out.Losses[c.name] = entry{Value: v, Grad: floats(s.grad.Value().Data()), Labels: c.labels}
 		t.Logf("%-18s %.17g", c.name, v)
 		s.close()
 	}

@@ -144,6 +144,12 @@
 // unless BENCH_CROSSCHECK names an output file) writes a fixed B=8, D=4
 // float64 batch with every loss's Go value and gradient, and
 // torch_losses.py --crosscheck recomputes them in torch and prints both.
+// The dump also holds the pytorch-metric-learning options of optionCases
+// (pmlopts_test.go: triplet swap, BatchEasyHard, a miner on its own
+// distance, NPairPML, SupConPML, NTXentPML, Lp), some on batches with their
+// own labels (three classes of 3, 3 and 2, or a single class), which the
+// script recomputes from transcriptions of PML's code; TestOptionSetups
+// runs each of them once in float32 and float64 without the variable.
 //
 // # Matrix products
 //

@@ -32,6 +32,14 @@ comments in losses/ are the reference):
                     negative pairs noise, ν = #neg/#pos:
                     (Σ_pos softplus(log ν − l) + Σ_neg softplus(l − log ν)) / #pos
 
+The options of issue 14 part 4 (TripletPMLSwap, TripletPMLEasyHard/…,
+ContrastivePMLEasyHard/…, ContrastivePMLMultiSimilarityMiner, NPairPML,
+SupConPML, NTXentPML, …Lp/p=…) are cross-checked only (OPTIONS below):
+pytorch-metric-learning's TripletMarginLoss(swap), BatchEasyHardMiner,
+MultiSimilarityMiner on its own cosine distance, NPairsLoss, SupConLoss,
+NTXentLoss and LpDistance(p), transcribed from its code; a dump entry may
+carry its own labels.
+
 Rows without a negative (not present in P×K batches) are not handled
 specially here; the Go code defines them as 0.
 
@@ -261,6 +269,207 @@ def hard_negative(x, labels, t=0.5, tau_plus=0.1, beta=1.0):
     return _debiased(x, labels, t, tau_plus, beta)
 
 
+# The options of issue 14 part 4, as pytorch-metric-learning computes them:
+# LpDistance (F.normalize(p=p) then torch.cdist(p=p)), TripletMarginLoss
+# with swap and with BatchEasyHardMiner (through convert_to_triplets),
+# ContrastiveLoss with BatchEasyHardMiner pairs and with
+# MultiSimilarityMiner() on its default CosineSimilarity, NPairsLoss
+# (DotProductSimilarity on normalised embeddings), SupConLoss and NTXentLoss,
+# each transcribed from PML's code; AvgNonZeroReducer = sum / #(> 0).
+def pml_lp(x, p=2.0):
+    xn = F.normalize(x, p=p, dim=1)
+    return torch.cdist(xn, xn, p=p)
+
+
+def pml_cosine(x):
+    xn = F.normalize(x, dim=1)
+    return xn @ xn.T
+
+
+def avg_nonzero(losses):
+    nz = (losses > 0).sum()
+    return losses[losses > 0].sum() / nz if nz > 0 else (losses * 0).sum()
+
+
+def all_pairs_indices(labels):
+    pos, neg = masks(labels)
+    a1, p = torch.where(pos)
+    a2, n = torch.where(neg)
+    return a1, p, a2, n
+
+
+def convert_to_triplets(a1, p, a2, n):
+    pi, ni = torch.where(a1.unsqueeze(1) == a2)
+    return a1[pi], p[pi], n[ni]
+
+
+def batch_easy_hard_pml(mat, labels, pos_strategy="easy", neg_strategy="semihard", inverted=False):
+    """BatchEasyHardMiner.mine (no allowed ranges) on a detached matrix."""
+    a1_idx, p_idx, a2_idx, n_idx = all_pairs_indices(labels)
+    a = torch.arange(mat.size(0))
+
+    def per_row(xtype, anchor_idx, other_idx, thresholds=None):
+        inf = float("inf") if xtype == "min" else float("-inf")
+        mask = torch.ones_like(mat) * inf
+        mask[anchor_idx, other_idx] = 1
+        if thresholds is not None:
+            cond = mat <= thresholds.unsqueeze(1) if xtype == "min" else mat >= thresholds.unsqueeze(1)
+            mask[cond] = inf
+        non_inf_rows = torch.any(mask != inf, dim=1)
+        m = mat.clone()
+        m[mask == inf] = inf
+        fn = torch.min if xtype == "min" else torch.max
+        return fn(m, dim=1), non_inf_rows
+
+    def mine_fn(strategy):
+        if strategy in ("hard", "semihard"):
+            return "min" if inverted else "max"
+        return "max" if inverted else "min"
+
+    def positives(thr=None):
+        return per_row(mine_fn(pos_strategy), a1_idx, p_idx, thr)
+
+    def negatives(thr=None):
+        return per_row(mine_fn("easy" if neg_strategy in ("hard", "semihard") else "hard"), a2_idx, n_idx, thr)
+
+    if pos_strategy == "semihard" and neg_strategy != "all":
+        (nd, ni), nk = negatives()
+        (pd, pi), pk = positives(nd)
+    elif neg_strategy == "semihard" and pos_strategy != "all":
+        (pd, pi), pk = positives()
+        (nd, ni), nk = negatives(pd)
+    else:
+        if pos_strategy != "all":
+            (pd, pi), pk = positives()
+        if neg_strategy != "all":
+            (nd, ni), nk = negatives()
+    if "all" not in (pos_strategy, neg_strategy):
+        keep = torch.where(pk & nk)
+        return a[keep], pi[keep], a[keep], ni[keep]
+    if pos_strategy == "all" and neg_strategy != "all":
+        return a1_idx, p_idx, a[nk], ni[nk]
+    if pos_strategy != "all" and neg_strategy == "all":
+        return a[pk], pi[pk], a2_idx, n_idx
+    return a1_idx, p_idx, a2_idx, n_idx
+
+
+def multi_similarity_miner_pml(sim, labels, epsilon=0.1):
+    """MultiSimilarityMiner.mine on cosine similarities (inverted)."""
+    pos, neg = masks(labels)
+    min_pos = sim.masked_fill(~pos, float("inf")).min(1).values
+    max_neg = sim.masked_fill(~neg, float("-inf")).max(1).values
+    a1, p = torch.where(pos & (sim - epsilon < max_neg[:, None]))
+    a2, n = torch.where(neg & (sim + epsilon > min_pos[:, None]))
+    return a1, p, a2, n
+
+
+def triplet_margin_pml(x, labels, margin=0.05, swap=False, p=2.0, miner=None):
+    mat = pml_lp(x, p)
+    if miner is None:
+        pos, neg = masks(labels)
+        a, pp, n = torch.nonzero(pos[:, :, None] & neg[:, None, :], as_tuple=True)
+    else:
+        a, pp, n = convert_to_triplets(*miner(mat.detach(), labels))
+    if len(a) == 0:
+        return (x * 0).sum()
+    ap, an = mat[a, pp], mat[a, n]
+    if swap:
+        an = torch.min(an, mat[pp, n])
+    return avg_nonzero(F.relu(ap - an + margin))
+
+
+def contrastive_pml(x, labels, p=2.0, miner=None, pos_margin=0.0, neg_margin=1.0):
+    mat = pml_lp(x, p)
+    a1, pp, a2, n = all_pairs_indices(labels) if miner is None else miner(x, mat, labels)
+    loss = (x * 0).sum()
+    if len(a1) > 0:
+        loss = loss + avg_nonzero(F.relu(mat[a1, pp] - pos_margin))
+    if len(a2) > 0:
+        loss = loss + avg_nonzero(F.relu(neg_margin - mat[a2, n]))
+    return loss
+
+
+def npairs_pml(x, labels):
+    a1, p, _, _ = all_pairs_indices(labels)
+    # np.unique(labels[a], return_index=True): the first pair of each label
+    first = {}
+    for k, l in enumerate(labels[a1].tolist()):
+        first.setdefault(l, k)
+    idx = torch.tensor([first[l] for l in sorted(first)], dtype=torch.long)
+    if len(idx) == 0:
+        return (x * 0).sum()
+    a, p = a1[idx], p[idx]
+    xn = F.normalize(x, dim=1)
+    sim = xn[a] @ xn[p].T
+    return F.cross_entropy(sim, torch.arange(len(a)))
+
+
+def supcon_pml(x, labels, temperature=0.1):
+    pos, neg = masks(labels)
+    if not (pos.any() and neg.any()):
+        return (x * 0).sum()
+    mat = pml_cosine(x) / temperature
+    mat = mat - mat.max(dim=1, keepdim=True)[0].detach()
+    denominator = pml_logsumexp(mat, pos | neg, False)
+    log_prob = mat - denominator[:, None]
+    pos_f = pos.to(x.dtype)
+    mean_log_prob_pos = (pos_f * log_prob).sum(1) / (pos_f.sum(1) + torch.finfo(x.dtype).tiny)
+    return avg_nonzero(-mean_log_prob_pos)
+
+
+def ntxent_pml(x, labels, temperature=0.07):
+    a1, p, a2, n = all_pairs_indices(labels)
+    if len(a1) == 0 or len(a2) == 0:
+        return (x * 0).sum()
+    mat = pml_cosine(x)
+    pos_pairs = mat[a1, p].unsqueeze(1) / temperature
+    neg_pairs = mat[a2, n] / temperature
+    n_per_p = (a2.unsqueeze(0) == a1.unsqueeze(1)).to(x.dtype)
+    neg_pairs = neg_pairs * n_per_p
+    neg_pairs[n_per_p == 0] = float("-inf")
+    max_val = torch.max(pos_pairs, torch.max(neg_pairs, dim=1, keepdim=True)[0]).detach()
+    numerator = torch.exp(pos_pairs - max_val).squeeze(1)
+    denominator = torch.sum(torch.exp(neg_pairs - max_val), dim=1) + numerator
+    log_exp = torch.log((numerator / denominator) + torch.finfo(x.dtype).tiny)
+    return (-log_exp).mean()
+
+
+def _easy_hard(pos, neg, swap=False):
+    return lambda x, labels: triplet_margin_pml(
+        x, labels, swap=swap, miner=lambda mat, lab: batch_easy_hard_pml(mat, lab, pos, neg))
+
+
+def _contrastive_easy_hard(pos, neg):
+    return lambda x, labels: contrastive_pml(
+        x, labels, miner=lambda x, mat, lab: batch_easy_hard_pml(mat.detach(), lab, pos, neg))
+
+
+OPTIONS = {
+    "TripletPMLSwap": lambda x, labels: triplet_margin_pml(x, labels, swap=True),
+    "TripletPMLSwapEasyHard/hard-hard": _easy_hard("hard", "hard", swap=True),
+    "ContrastivePMLEasyHard/easy-semihard": _contrastive_easy_hard("easy", "semihard"),
+    "ContrastivePMLEasyHard/all-hard": _contrastive_easy_hard("all", "hard"),
+    "ContrastivePMLEasyHard/semihard-hard": _contrastive_easy_hard("semihard", "hard"),
+    "ContrastivePMLEasyHard/semihard-easy": _contrastive_easy_hard("semihard", "easy"),
+    "ContrastivePMLEasyHard/hard-all": _contrastive_easy_hard("hard", "all"),
+    "ContrastivePMLMultiSimilarityMiner": lambda x, labels: contrastive_pml(
+        x, labels, miner=lambda x, mat, lab: multi_similarity_miner_pml(pml_cosine(x).detach(), lab)),
+    "NPairPML": npairs_pml,
+    "NPairPML/three-classes": npairs_pml,
+    "SupConPML": supcon_pml,
+    "SupConPML/three-classes": supcon_pml,
+    "SupConPML/one-class": supcon_pml,
+    "NTXentPML/three-classes": ntxent_pml,
+    "TripletPMLLp/p=1": lambda x, labels: triplet_margin_pml(x, labels, p=1.0),
+    "TripletPMLLp/p=3": lambda x, labels: triplet_margin_pml(x, labels, p=3.0),
+    "ContrastivePMLLp/p=1": lambda x, labels: contrastive_pml(x, labels, p=1.0),
+    "ContrastivePMLLp/p=1.5": lambda x, labels: contrastive_pml(x, labels, p=1.5),
+}
+for _pos, _neg in [("easy", "semihard"), ("hard", "hard"), ("semihard", "hard"), ("semihard", "easy"),
+                   ("hard", "easy"), ("all", "hard"), ("easy", "all"), ("all", "all")]:
+    OPTIONS[f"TripletPMLEasyHard/{_pos}-{_neg}"] = _easy_hard(_pos, _neg)
+
+
 LOSSES = {
     "Contrastive": contrastive,
     "Triplet": triplet,
@@ -409,6 +618,7 @@ CROSS = {
     "MarginPML": margin_pml,
     "DebiasedContrastive": debiased_contrastive,
     "HardNegative": hard_negative,
+    **OPTIONS,
 }
 
 
@@ -416,11 +626,11 @@ def crosscheck(path):
     with open(path) as f:
         dump = json.load(f)
     x0 = torch.tensor(dump["x"], dtype=torch.float64)
-    labels = torch.tensor(dump["labels"])
     print(f"cross-check: B={x0.shape[0]}, D={x0.shape[1]}, float64, labels {dump['labels']}")
-    print(f"{'loss':18s} {'Go':>24s} {'torch':>24s} {'|diff|':>9s} {'max|Δgrad|':>11s}")
+    print(f"{'loss':36s} {'Go':>24s} {'torch':>24s} {'|diff|':>9s} {'max|Δgrad|':>11s}")
     worst = 0.0
     for name, v in dump["losses"].items():
+        labels = torch.tensor(v["labels"]) if v.get("labels") else torch.tensor(dump["labels"])
         fns = [CROSS[name]]
         if name == "Triplet":
             fns.append(triplet_idx)
@@ -433,7 +643,7 @@ def crosscheck(path):
             diff = abs(tv - v["value"])
             worst = max(worst, diff / max(1.0, abs(tv)), gd)
             label = name if fn is CROSS[name] else name + "(idx)"
-            print(f"{label:18s} {v['value']:24.17g} {tv:24.17g} {diff:9.1e} {gd:11.1e}")
+            print(f"{label:36s} {v['value']:24.17g} {tv:24.17g} {diff:9.1e} {gd:11.1e}")
     print(f"largest difference (values relative to max(1,|v|), gradients absolute): {worst:.1e}")
     return worst
 

@@ -11,17 +11,20 @@
 //
 // # Distances
 //
-// Every Distance computes its matrix through one matrix product x·yᵀ, in
-// one op (after the optional normalisation, itself one op):
+// Every Distance computes its matrix in one op (after the optional
+// normalisation, itself one op), all but Lp through one matrix product x·yᵀ:
 //
 //	SquaredEuclidean  max(0, ||x_i||² + ||y_j||² − 2 x_i·y_j)   (diagonal exactly 0 for a self matrix)
 //	Euclidean         SafeSqrt of the above
 //	DotProduct        x_i·y_j
 //	Cosine            x_i·y_j / (||x_i|| ||y_j||)
+//	Lp                (Σ_k |x_ik − y_jk|^P)^{1/P}, P ≥ 1, from the differences (no matrix product)
 //
-// each optionally on L2-normalised rows. LargerIsCloser tells a loss whether
-// an entry is a similarity; Orient flips similarities so that a loss can be
-// written once for "smaller is closer".
+// each optionally on L2-normalised rows (Lp: rows divided by their Lp
+// norm of the same order, as pytorch-metric-learning's LpDistance does).
+// LargerIsCloser tells a loss whether an entry is a similarity; Orient
+// flips similarities so that a loss can be written once for "smaller is
+// closer".
 //
 // SafeSqrt returns exactly 0, with a zero gradient, for squared distances at
 // or below ε (1e-10 in float32, 1e-20 in float64): below that the

@@ -23,14 +23,16 @@
 //	Contrastive   Chopra et al. 2005 / Hadsell et al. 2006   NewContrastive: Euclidean, D² and max(0, 1 − D)², mean
 //	Triplet       Schroff et al. 2015 (FaceNet)              NewTriplet: squared Euclidean, margin 0.2, sum over all valid triplets
 //	Lifted        Song et al. 2016                           NewLifted: Euclidean (not squared), margin 1, smooth; LiftedHard for the max form
-//	NPair         Sohn 2016                                  NewNPair: raw dot products, one tuple per class, L2 0.002
+//	NPair         Sohn 2016                                  NewNPair: raw dot products, one tuple per class, L2 0.002;
+//	                                                         NPairPML: dot products of L2-normalised rows, no L2
 //	NCELogistic   Gutmann & Hyvärinen 2010                   logits l = log p_θ − log q for data and k·N noise samples
 //	NCE           NCELogistic on a labelled batch            NewNCE: cosine / τ = 0.1, positive pairs as data, negative pairs as noise
 //
 // and, from the same survey:
 //
 //	NTXent               Chen et al. 2020 (SimCLR), InfoNCE    NewNTXent: cosine / τ = 0.07 (pytorch-metric-learning)
-//	SupCon               Khosla et al. 2020                    NewSupCon: cosine / τ = 0.1, L^sup_out
+//	SupCon               Khosla et al. 2020                    NewSupCon: cosine / τ = 0.1, L^sup_out; SupConPML:
+//	                                                           0 without a negative pair (RequireNegatives), MeanNonZero
 //	SoftNearestNeighbor  Frosst et al. 2019                    NewSoftNearestNeighbor: squared Euclidean, T = 1
 //
 // and the pair-based objectives that followed (issue 14):
@@ -63,6 +65,14 @@
 //	          Circle, GeneralizedLifted, Margin)
 //	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon, MultiSimilarity, Circle,
 //	          GeneralizedLifted, Margin)
+//
+// and, for pytorch-metric-learning's options: Triplet.Swap (min(d(a,n),
+// d(p,n)) as the negative's distance, Balntas et al. 2016), NPair.Distance,
+// graph.Lp distances of any order P ≥ 1, and a miner's own Distance field
+// (mining.DistanceMiner): the loss then computes that distance's matrix of
+// the same embeddings, without gradient, for the miner to read, as PML's
+// ContrastiveLoss() + MultiSimilarityMiner() mines on cosine similarities
+// while the loss uses Euclidean distances.
 //
 // The miner runs inside the same forward pass on the current matrix and
 // labels and yields index tensors of fixed capacity with a weight per slot,

@@ -3,6 +3,7 @@ package losses
 import (
 	"fmt"
 	"math"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -168,8 +169,9 @@ func pairs(name string, e *graph.Expr, dist graph.Distance, miner mining.PairMin
 	raw = e.Matrix(dist, emb, emb)
 	if ref == nil {
 		if miner != nil {
+			mm, larger := mineMatrix(e, dist, miner, emb, raw)
 			pos, neg = e.Do2(func() (*G.Node, *G.Node, error) {
-				return mining.PairOp(miner, raw, labels, dist.LargerIsCloser(), d)
+				return mining.PairOp(miner, mm, labels, larger, d)
 			})
 			return raw, pos, neg
 		}
@@ -188,6 +190,20 @@ func pairs(name string, e *graph.Expr, dist graph.Distance, miner mining.PairMin
 	pos = e.ConcatCols(e.LabelMask(labels, graph.SameLabel), e.CrossLabelMask(labels, ref.Labels, graph.SameLabel))
 	neg = e.ConcatCols(e.LabelMask(labels, graph.DifferentLabel), e.CrossLabelMask(labels, ref.Labels, graph.DifferentLabel))
 	return raw, pos, neg
+}
+
+// mineMatrix returns the matrix a miner reads and whether larger entries
+// are closer in it: raw, the loss's matrix of dist, unless the miner names
+// a distance of its own (mining.DistanceMiner), whose matrix of the
+// embeddings it computes without gradient (PML's miners take their own
+// distance the same way).
+func mineMatrix(e *graph.Expr, dist graph.Distance, miner any, emb, raw *G.Node) (*G.Node, bool) {
+	md := mining.DistanceOf(miner)
+	if md == nil || reflect.DeepEqual(md, dist) {
+		return raw, dist.LargerIsCloser()
+	}
+	x := e.StopGradient(emb)
+	return e.Matrix(md, x, x), md.LargerIsCloser()
 }
 
 // orient returns the matrix oriented so that smaller is closer

@@ -22,19 +22,27 @@ import (
 // with raw dot products, the other classes' positives as negatives, and the
 // embedding penalty in TensorFlow's npairs_loss form (reg_lambda 0.002 is
 // NewNPair's default; Sohn regularises the embeddings' norms the same way).
+// With a Distance, f_iᵀf_j⁺ becomes its similarity s(f_i, f_j⁺), or −d for
+// a distance, as pytorch-metric-learning's NPairsLoss computes it (its
+// default DotProductSimilarity L2-normalises the embeddings: the cosine);
+// the penalty stays on the raw embeddings.
 // The selection is recomputed from the labels each batch inside the graph;
 // fewer than two tuples leave only the penalty.
 type NPair struct {
 	// L2 is the weight λ ≥ 0 of the embedding-norm penalty.
 	L2 float64
+	// Distance between anchors and positives; nil means DotProduct{} (raw
+	// dot products, Sohn's).
+	Distance graph.Distance
 }
 
 // NewNPair returns Sohn's N-pair loss with λ = 0.002.
 func NewNPair() NPair { return NPair{L2: 0.002} }
 
-// NPairPML returns pytorch-metric-learning's NPairsLoss defaults: no
-// embedding penalty (the zero NPair).
-func NPairPML() NPair { return NPair{} }
+// NPairPML returns pytorch-metric-learning's NPairsLoss defaults: dot
+// products of L2-normalised embeddings (its DotProductSimilarity normalises
+// by default) and no embedding penalty.
+func NPairPML() NPair { return NPair{Distance: graph.DotProduct{Normalize: true}} }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
@@ -82,14 +90,30 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	e := graph.NewExpr(dt)
 	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
 	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
-	logits := e.Matrix(graph.DotProduct{}, anchors, positives)                         // C×C, f_iᵀf_j⁺
-	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
-	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
+	dist := distanceOr(l.Distance, graph.DotProduct{})
+	logits := e.Matrix(dist, anchors, positives) // C×C, s(f_i, f_j⁺) (f_iᵀf_j⁺ by default)
+	if !dist.LargerIsCloser() {
+		logits = e.Neg(logits) // −d(f_i, f_j⁺)
+	}
+	diag := e.Do(func() (*G.Node, error) { return npairDiagonal(logits, c) }) // s(f_i, f_i⁺)
+	x := e.SubCol(logits, diag)                                               // s(f_i, f_j⁺) − s(f_i, f_i⁺)
+	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)            // 1/N Σ_i log(1 + Σ_j e^{x_ij})
 	if l.L2 != 0 {
 		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
 		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
 	}
 	return end(name, e, loss)
+}
+
+// npairDiagonal returns the diagonal of the C×C matrix m as a C-vector.
+func npairDiagonal(m *G.Node, c int) (*G.Node, error) {
+	idx := make([]int, c)
+	for i := range idx {
+		idx[i] = i*c + i
+	}
+	at := G.NewVector(m.Graph(), tensor.Int, G.WithShape(c), G.WithName(fmt.Sprintf("npairdiag%d", c)),
+		G.WithValue(tensor.New(tensor.WithShape(c), tensor.WithBacking(idx))))
+	return graph.Gather(m, at)
 }
 
 // npairSelection is the tuples of one batch: the first two samples of each

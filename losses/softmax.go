@@ -5,6 +5,7 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/mining"
@@ -57,6 +58,15 @@ func NTXentPML() NTXent { return NewNTXent() }
 //
 // averaged over anchors that have a positive.
 //
+// A row without negatives keeps the positives in its denominator (the
+// paper's A(i) is every other sample), so a single-class batch gives a
+// non-zero loss. pytorch-metric-learning's SupConLoss instead returns 0
+// when the batch's selection holds no negative pair at all (or no positive
+// pair, which gives 0 here too), and averages with its AvgNonZeroReducer:
+// SupConPML sets RequireNegatives and MeanNonZero for that. Without a Miner
+// or Ref a row has no negative exactly when the batch has a single class,
+// so then the two rules agree row by row.
+//
 // The zero SupCon is NewSupCon.
 type SupCon struct {
 	// Distance; nil means Cosine{}.
@@ -71,15 +81,23 @@ type SupCon struct {
 	// Ref, when set, adds a reference set (no gradient) to every anchor's
 	// positives and other samples; it cannot be combined with a Miner.
 	Ref *Ref
+	// RequireNegatives makes the loss exactly 0, with a zero gradient, for a
+	// batch whose selection (pairs or mined pairs, with the reference set)
+	// holds no negative pair, as pytorch-metric-learning's SupConLoss does.
+	RequireNegatives bool
 }
 
 // NewSupCon returns SupCon on cosine similarity with τ = 0.1 (Khosla et
 // al.'s and pytorch-metric-learning's default).
 func NewSupCon() SupCon { return SupCon{Distance: graph.Cosine{}, Temperature: 0.1} }
 
-// SupConPML returns pytorch-metric-learning's SupConLoss defaults (cosine
-// similarity, τ = 0.1): the same as NewSupCon.
-func SupConPML() SupCon { return NewSupCon() }
+// SupConPML returns pytorch-metric-learning's SupConLoss: cosine
+// similarity, τ = 0.1, 0 for a batch without a negative pair
+// (RequireNegatives), and the mean over the anchors whose term is non-zero
+// (its AvgNonZeroReducer; MeanNonZero).
+func SupConPML() SupCon {
+	return SupCon{Distance: graph.Cosine{}, Temperature: 0.1, Reducer: MeanNonZero, RequireNegatives: true}
+}
 
 // SoftNearestNeighbor is the soft nearest neighbour loss of Frosst,
 // Papernot & Hinton (2019) with squared Euclidean distances d:
@@ -149,7 +167,7 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "supcon"
-	e, z, pos, _, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
+	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +175,11 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	lse := e.MaskedLogSumExp(z, others)                           // log Σ_{a≠i} e^{z_ia}
-	has := e.AnyInRow(pos)                                        // anchors with a positive
+	lse := e.MaskedLogSumExp(z, others) // log Σ_{a≠i} e^{z_ia}
+	has := e.AnyInRow(pos)              // anchors with a positive
+	if l.RequireNegatives {
+		has = e.Mul(has, e.Do(func() (*G.Node, error) { return anyInBatch(neg) })) // … in a batch with a negative pair
+	}
 	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
 	meanPos := e.Div(e.Sum(e.Mul(z, pos), 1), count)              // 1/|P(i)| Σ_p z_ip
 	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
@@ -177,4 +198,34 @@ func (l SoftNearestNeighbor) Loss(emb, labels *G.Node) (*G.Node, error) {
 	}
 	rows := e.Sub(e.MaskedLogSumExp(z, others), e.MaskedLogSumExp(z, pos)) // −log(Σ_same / Σ_all)
 	return end(name, e, reduce(e, red, rows, e.AnyInRow(pos)))             // over anchors with a neighbour
+}
+
+// anyInBatch returns, without gradient, the B-vector of ones when the B×R
+// mask m has a non-zero entry, of zeros otherwise.
+func anyInBatch(m *G.Node) (*G.Node, error) {
+	b := m.Shape()[0]
+	return graph.ApplyForward(fmt.Sprintf("anyinbatch(%v)", m.Shape()), m.Dtype(), 1,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b}, nil },
+		func(in []G.Value) (G.Value, error) {
+			found := false
+			switch v := in[0].Data().(type) {
+			case []float32:
+				for _, x := range v {
+					found = found || x != 0
+				}
+			case []float64:
+				for _, x := range v {
+					found = found || x != 0
+				}
+			default:
+				return nil, fmt.Errorf("losses: mask of type %T", v)
+			}
+			out := make([]float64, b)
+			if found {
+				for i := range out {
+					out[i] = 1
+				}
+			}
+			return graph.DenseOf(m.Dtype(), out, b), nil
+		}, m)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/mining"
@@ -17,16 +18,25 @@ import (
 //	softplus(d(a,p) − d(a,n) + Margin)        (SoftMargin; Hermans et al. 2017 use Margin 0)
 //
 // with d the Distance (for a similarity s, d = −s, so the margin keeps its
-// meaning: s(a,n) − s(a,p) + Margin). NewTriplet is FaceNet's form: squared
-// Euclidean distance, margin 0.2 (FaceNet's α), summed over triplets.
+// meaning: s(a,n) − s(a,p) + Margin). With Swap, d(a,n) is replaced by
+// min(d(a,n), d(p,n)): the distance swap of Balntas, Riba, Ponsa &
+// Mikolajczyk (2016, "Learning local feature descriptors with triplets and
+// shallow convolutional neural networks"), pytorch-metric-learning's
+// TripletMarginLoss(swap=True), whose smallest_dist is the minimum distance
+// or the maximum similarity, as min on d = −s gives.
+//
+// NewTriplet is FaceNet's form: squared Euclidean distance, margin 0.2
+// (FaceNet's α), summed over triplets.
 // pytorch-metric-learning's TripletMarginLoss is TripletPML.
 //
 // Without a Miner every valid triplet of the batch is used
 // (mining.AllTriplets, whose capacity grows as B³/4: set Miner to
 // mining.AllTriplets{Capacity: mining.PKTriplets(p, k)} for large P×K
 // batches). With a miner, its triplets and slot weights are used; a batch in
-// which nothing is mined gives 0 with a zero gradient. The zero Triplet is
-// NewTriplet with margin 0.
+// which nothing is mined gives 0 with a zero gradient. A miner with a
+// Distance of its own (mining.DistanceMiner) mines on that distance's
+// matrix while the terms use the loss's. The zero Triplet is NewTriplet
+// with margin 0.
 type Triplet struct {
 	// Distance; nil means SquaredEuclidean{}.
 	Distance graph.Distance
@@ -38,6 +48,11 @@ type Triplet struct {
 	Reducer Reducer
 	// Miner selects triplets per batch; nil means all valid triplets.
 	Miner mining.TripletMiner
+	// Swap uses min(d(a,n), d(p,n)) as the negative's distance (the
+	// positive takes the anchor's place when it is closer to the
+	// negative). On a tie the gradient goes to d(a,n) alone (PyTorch's
+	// torch.min splits it in two halves).
+	Swap bool
 }
 
 // NewTriplet returns FaceNet's triplet loss: squared Euclidean distance,
@@ -65,10 +80,11 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 		miner = mining.AllTriplets{}
 	}
 	raw := e.Matrix(dist, emb, emb)
+	mm, larger := mineMatrix(e, dist, miner, emb, raw) // the miner's own distance, when it has one
 	if e.Err() != nil {
 		return end(name, e, nil)
 	}
-	mined, err := mining.TripletOp(miner, raw, labels, dist.LargerIsCloser(), d)
+	mined, err := mining.TripletOp(miner, mm, labels, larger, d)
 	if err != nil {
 		return nil, fmt.Errorf("losses: %s: %w", name, err)
 	}
@@ -93,10 +109,40 @@ func (t Triplet) FromMined(raw *G.Node, mined *mining.MinedTriplets) (*G.Node, e
 	}
 	e := graph.NewExpr(raw.Dtype())
 	m, _ := orient(e, distanceOr(t.Distance, graph.SquaredEuclidean{}), raw)
-	v := e.Add(e.Sub(e.Gather(m, mined.AP), e.Gather(m, mined.AN)), e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
+	dan := e.Gather(m, mined.AN) // d(a,n)
+	if t.Swap {
+		dpn := e.Gather(m, e.Do(func() (*G.Node, error) { return swapIndices(raw, mined) })) // d(p,n)
+		dan = e.Sub(dpn, e.Relu(e.Sub(dpn, dan)))                                            // min(d(a,n), d(p,n)); Rectify has slope 1 at 0, so a tie goes to d(a,n)
+	}
+	v := e.Add(e.Sub(e.Gather(m, mined.AP), dan), e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
 	if t.SoftMargin {
 		terms = e.Softplus(v)
 	}
 	return end(name, e, reduce(e, red, terms, mined.Weight))
+}
+
+// swapIndices returns, without gradient, the flat indices p·B+n of the
+// mined triplets' positive–negative pairs, from a·B+p and a·B+n (padding
+// slots point at entry 0).
+func swapIndices(raw *G.Node, mined *mining.MinedTriplets) (*G.Node, error) {
+	s := raw.Shape()
+	if len(s) != 2 || s[0] != s[1] {
+		return nil, fmt.Errorf("swap needs the square B×B matrix the miner read; got shape %v", s)
+	}
+	b := s[0]
+	return graph.ApplyForward(fmt.Sprintf("tripletswap(b=%d,cap=%d)", b, mined.Capacity), tensor.Int, 1,
+		func(in []tensor.Shape) (tensor.Shape, error) { return in[0].Clone(), nil },
+		func(in []G.Value) (G.Value, error) {
+			ap, ok1 := in[0].Data().([]int)
+			an, ok2 := in[1].Data().([]int)
+			if !ok1 || !ok2 || len(ap) != len(an) {
+				return nil, fmt.Errorf("losses: triplet: swap: mined indices are %T and %T", in[0].Data(), in[1].Data())
+			}
+			pn := make([]int, len(ap))
+			for k := range ap {
+				pn[k] = (ap[k]%b)*b + an[k]%b
+			}
+			return tensor.New(tensor.WithShape(len(pn)), tensor.WithBacking(pn)), nil
+		}, mined.AP, mined.AN)
 }

@@ -1,5 +1,7 @@
 package mining
 
+import "github.com/contrastive-go/contrastive/graph"
+
 // BatchHard selects one triplet per anchor: its farthest positive and its
 // closest negative in the batch ("batch hard", Hermans, Beyer & Leibe 2017).
 // Anchors without a positive or without a negative give no triplet.
@@ -10,7 +12,11 @@ package mining
 // with the lowest batch index wins.
 //
 // Triplets come in increasing anchor order with weight 1. The capacity is B.
-type BatchHard struct{}
+type BatchHard struct {
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
+}
 
 // TripletCapacity implements TripletMiner: one slot per anchor.
 func (BatchHard) TripletCapacity(b int) (int, error) {

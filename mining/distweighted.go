@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/contrastive-go/contrastive/graph"
 )
 
 // Defaults of DistanceWeighted, from the reference implementation of Wu et
@@ -61,6 +63,9 @@ type DistanceWeighted struct {
 	Capacity int
 	// Rand is the source of randomness; required.
 	Rand *rand.Rand
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // NewDistanceWeighted returns a miner with the default cutoffs and a

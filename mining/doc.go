@@ -41,15 +41,20 @@
 //	SemiHard         per anchor–positive pair, closest negative in (d_ap, d_ap + Margin)
 //	TripletsOfType   PML TripletMarginMiner: all / hard / semihard / easy by d_an − d_ap
 //	DistanceWeighted per anchor–positive pair, a negative drawn ∝ min(λ, 1/q(d))
+//	BatchEasyHard    PML BatchEasyHardMiner: per anchor an easy / semi-hard / hard / all positive and negative
 //	MultiSimilarity  MS-loss pair mining with Epsilon
 //	PairMargin       positive pairs farther than PosMargin, negative pairs closer than NegMargin
 //	PKSampler        epochs of P classes × K samples
 //	Warmup           a schedule: Early for the first Steps batches, then Late (BatchHardWithWarmup)
 //
 // Every miner is configured the same way: a struct whose exported fields
-// are its options, each with its zero value documented. …PML constructors
+// are its options, each with its zero value documented. Every miner has a
+// Distance field (DistanceMiner): nil reads the loss's matrix, a distance
+// makes the losses of package losses hand the miner that distance's matrix
+// of the same embeddings instead (pytorch-metric-learning's miners take a
+// distance of their own). …PML constructors
 // return pytorch-metric-learning's defaults where they differ from the zero
-// value (MultiSimilarityPML, PairMarginPML); NewDistanceWeighted takes the
+// value (MultiSimilarityPML, PairMarginPML, BatchEasyHardPML); NewDistanceWeighted takes the
 // seed of the generator that miner needs.
 //
 // Ties between equal matrix entries go to the lowest batch index wherever a

@@ -104,3 +104,40 @@ func ExampleTripletOp() {
 	// a·B+p: [1 4 11 14] a·B+n: [3 6 8 12]
 	// a·B+p: [2 7 8 13] a·B+n: [1 4 11 14]
 }
+
+func ExampleBatchEasyHard() {
+	// Distances between 6 samples of two classes; anchor 0 has positives
+	// 1 (at 1) and 2 (at 3), negatives 3 (at 2), 4 (at 4) and 5 (at 5).
+	batch := mining.Batch{
+		Dist: []float64{
+			0, 1, 3, 2, 4, 5,
+			1, 0, 2, 6, 1.5, 3,
+			3, 2, 0, 2.5, 7, 1,
+			2, 6, 2.5, 0, 1, 2,
+			4, 1.5, 7, 1, 0, 3,
+			5, 3, 1, 2, 3, 0,
+		},
+		Labels: []int{0, 0, 0, 1, 1, 1},
+	}
+	for _, miner := range []mining.BatchEasyHard{
+		mining.BatchEasyHardPML(),                                // easy positive 1, then the closest negative beyond it: 3
+		{Pos: mining.StrategyHard, Neg: mining.StrategyHard},     // farthest positive 2, closest negative 3
+		{Pos: mining.StrategySemiHard, Neg: mining.StrategyEasy}, // farthest negative 5, then the farthest positive closer than it: 2
+	} {
+		c, err := miner.TripletCapacity(batch.Len())
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		out := mining.NewTripletList(c)
+		if err := miner.MineTriplets(batch, out); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%v/%v: anchor %d, positive %d, negative %d\n", miner.Pos, miner.Neg, out.Anchor[0], out.Positive[0], out.Negative[0])
+	}
+	// Output:
+	// easy/semihard: anchor 0, positive 1, negative 3
+	// hard/hard: anchor 0, positive 2, negative 3
+	// semihard/easy: anchor 0, positive 2, negative 5
+}

@@ -150,7 +150,7 @@ func fuzzTripletCases(margin float64) []fuzzCase {
 	semiHard := func(m mat, a, p, n int) bool {
 		return dd(m, a, n) > dd(m, a, p) && dd(m, a, n) < dd(m, a, p)+margin
 	}
-	return []fuzzCase{
+	cs := []fuzzCase{
 		{"BatchHard", mining.BatchHard{}, oracleBatchHard, batchHard},
 		{"AllTriplets/violating", mining.AllTriplets{OnlyViolating: true, Margin: margin},
 			func(m mat) []triplet { return oracleAllTriplets(m, true, margin) },
@@ -175,4 +175,14 @@ func fuzzTripletCases(margin float64) []fuzzCase {
 		{"TripletsOfType/all", mining.TripletsOfType{Type: mining.TypeAll, Margin: margin},
 			func(m mat) []triplet { return oracleOfType(m, mining.TypeAll, margin) }, nil},
 	}
+	for _, ps := range strategies {
+		for _, ns := range strategies {
+			if !allowed(ps.name, ns.name) {
+				continue
+			}
+			cs = append(cs, fuzzCase{"BatchEasyHard/" + ps.name + "-" + ns.name, mining.BatchEasyHard{Pos: ps.s, Neg: ns.s},
+				func(m mat) []triplet { return convertToTriplets(pmlEasyHard(m, ps.name, ns.name, nil, nil)) }, nil})
+		}
+	}
+	return cs
 }

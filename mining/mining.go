@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+
+	"github.com/contrastive-go/contrastive/graph"
 )
 
 // Batch is what a miner sees of one batch: the pairwise matrix computed in
@@ -186,6 +188,9 @@ type AllTriplets struct {
 	// OnlyViolating keeps only triplets with d(a,p) − d(a,n) + Margin > 0.
 	OnlyViolating bool
 	Margin        float64
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // PKTriplets returns the number of valid triplets of a batch of p classes

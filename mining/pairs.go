@@ -1,5 +1,7 @@
 package mining
 
+import "github.com/contrastive-go/contrastive/graph"
+
 // Pair miners return ordered pairs (i, j), i ≠ j: (j, i) is mined
 // separately from (i, j), as in pytorch-metric-learning, whose pair indices
 // cover the whole matrix except the diagonal.
@@ -31,6 +33,9 @@ type MultiSimilarity struct {
 	// NaN is accepted; the zero value means 0. The paper and PML use 0.1
 	// (MultiSimilarityPML).
 	Epsilon float64
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // MultiSimilarityPML returns the miner with PML's default Epsilon 0.1.
@@ -108,6 +113,9 @@ type PairMargin struct {
 	// PML's defaults are 0.2 and 0.8, for Euclidean distances on
 	// L2-normalised embeddings (PairMarginPML).
 	PosMargin, NegMargin float64
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // PairMarginPML returns the miner with PML's defaults, PosMargin 0.2 and

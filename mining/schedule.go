@@ -35,6 +35,9 @@ func NewWarmup(early, late TripletMiner, steps int) (Warmup, error) {
 	if steps < 0 {
 		return Warmup{}, fmt.Errorf("mining: Warmup steps is %d; want ≥ 0", steps)
 	}
+	if err := sameDistance(early, late); err != nil {
+		return Warmup{}, err
+	}
 	return Warmup{Early: early, Late: late, Steps: steps, seen: new(atomic.Int64)}, nil
 }
 

@@ -3,6 +3,8 @@ package mining
 import (
 	"fmt"
 	"sort"
+
+	"github.com/contrastive-go/contrastive/graph"
 )
 
 // SemiHardFallback says what SemiHard does for an anchor–positive pair that
@@ -73,6 +75,9 @@ type SemiHard struct {
 	// labelings of a batch of b, (b−1)(b−2), refused above MaxSlots. For
 	// P×K batches p·k·(k−1) is exact.
 	Capacity int
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // TripletCapacity implements TripletMiner.

@@ -1,6 +1,10 @@
 package mining
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/contrastive-go/contrastive/graph"
+)
 
 // TripletType is a class of triplets by their margin
 // m(a,p,n) = d(a,n) − d(a,p), following pytorch-metric-learning's
@@ -60,6 +64,9 @@ type TripletsOfType struct {
 	// labelings of a batch of b (as AllTriplets), refused above MaxSlots.
 	// For P×K batches PKTriplets(p, k) is exact.
 	Capacity int
+	// Distance, when set, is the distance the miner reads (a loss computes
+	// its matrix, without gradient, besides its own); nil means the loss's.
+	Distance graph.Distance
 }
 
 // TripletCapacity implements TripletMiner.

@@ -226,6 +226,13 @@ func TestCatalogue(t *testing.T) {
 		{"losses", "hard-negative contrastive beta -1", func() error { return lossRun(losses.HardNegative{Beta: -1}, embWith(0, 0, 1)) }, "losses: hard-negative contrastive: beta is -1"},
 		{"losses", "NaN embedding, multi-similarity", func() error { return lossRun(losses.NewMultiSimilarity(), embWith(1, 2, math.NaN())) }, "losses: multi-similarity: embeddings row 1, column 2 is NaN"},
 		{"losses", "+Inf embedding, hard-negative contrastive", func() error { return lossRun(losses.NewHardNegative(), embWith(2, 1, math.Inf(1))) }, "losses: hard-negative contrastive: embeddings row 2, column 1 is +Inf"},
+		// the options of issue 14 part 4
+		{"losses", "Lp order 0.5 in a triplet loss", func() error { return lossRun(losses.Triplet{Distance: graph.Lp{P: 0.5}}, embWith(0, 0, 1)) }, "graph: Lp.P is 0.5; want a finite value ≥ 1"},
+		{"losses", "Lp order NaN in N-pair", func() error { return lossRun(losses.NPair{Distance: graph.Lp{P: math.NaN()}}, embWith(0, 0, 1)) }, "graph: Lp.P is NaN"},
+		{"losses", "NaN embedding, triplet with swap", func() error {
+			return lossRun(losses.Triplet{Swap: true, Miner: mining.BatchEasyHardPML()}, embWith(3, 1, math.NaN()))
+		}, "losses: triplet: embeddings row 3, column 1 is NaN"},
+		{"losses", "NaN embedding, SupConPML", func() error { return lossRun(losses.SupConPML(), embWith(0, 3, math.NaN())) }, "losses: supcon: embeddings row 0, column 3 is NaN"},
 		{"losses", "nil embeddings", func() error { _, err := losses.NewTriplet().Loss(nil, nil); return err }, "losses: triplet: embeddings is nil"},
 		{"losses", "NCE logistic 3 noise for 2 data", func() error {
 			g := G.NewGraph()
@@ -246,6 +253,14 @@ func TestCatalogue(t *testing.T) {
 		{"mining", "DistanceWeighted without Rand", mineT(mining.DistanceWeighted{}, batch(goodDist, []int{0, 0, 1})), "mining: DistanceWeighted.Rand is nil"},
 		{"mining", "TripletsOfType unknown type", mineT(mining.TripletsOfType{Type: 9}, batch(goodDist, []int{0, 0, 1})), "mining: TripletsOfType.Type is"},
 		{"mining", "AllTriplets margin NaN", mineT(mining.AllTriplets{OnlyViolating: true, Margin: math.NaN()}, batch(goodDist, []int{0, 0, 1})), "mining: AllTriplets.Margin is NaN"},
+		{"mining", "BatchEasyHard both semi-hard", mineT(mining.BatchEasyHard{Pos: mining.StrategySemiHard, Neg: mining.StrategySemiHard}, batch(goodDist, []int{0, 0, 1})), "mining: BatchEasyHard: Pos and Neg cannot both be SemiHard"},
+		{"mining", "BatchEasyHard semi-hard with all", capT(mining.BatchEasyHard{Pos: mining.StrategyAll, Neg: mining.StrategySemiHard}, 10), "mining: BatchEasyHard: SemiHard cannot be combined with All"},
+		{"mining", "BatchEasyHard strategy 9", capT(mining.BatchEasyHard{Neg: 9}, 10), "mining: BatchEasyHard.Neg is Strategy(9)"},
+		{"mining", "BatchEasyHard reversed range", mineT(mining.BatchEasyHard{PosRange: &mining.Range{Lo: 1, Hi: 0}}, batch(goodDist, []int{0, 0, 1})), "mining: BatchEasyHard.PosRange is [1, 0]"},
+		{"mining", "warm-up miners on two distances", func() error {
+			_, err := mining.NewWarmup(mining.AllTriplets{Distance: graph.Cosine{}}, mining.BatchHard{}, 10)
+			return err
+		}, "mining: Warmup's miners read different distances"},
 		{"mining", "nil output triplets", func() error { return mining.BatchHard{}.MineTriplets(batch(goodDist, []int{0, 0, 1}), nil) }, "mining: nil output triplets"},
 
 		// sampler
@@ -404,6 +419,21 @@ func TestCatalogue(t *testing.T) {
 		{"-loss dcl with a pair miner", []string{"-loss", "dcl", "-miner", "multi-similarity"}, 2, "-miner multi-similarity selects pairs; -loss dcl cannot use it"},
 		{"-loss margin -margin -0.2", []string{"-loss", "margin", "-miner", "none", "-margin", "-0.2"}, 2, "-margin is -0.2"},
 		{"-loss circle-loss", []string{"-loss", "circle-loss"}, 2, `unknown -loss "circle-loss"`},
+		{"-swap with contrastive", []string{"-swap", "-loss", "contrastive", "-miner", "none"}, 2, "-swap needs -loss triplet"},
+		{"-pos-strategy without easy-hard", []string{"-pos-strategy", "hard"}, 2, "-pos-strategy and -neg-strategy choose the picks of -miner easy-hard; -miner is semi-hard"},
+		{"-neg-strategy hardest", []string{"-miner", "easy-hard", "-neg-strategy", "hardest"}, 2, `unknown -neg-strategy "hardest"`},
+		{"easy-hard semihard × semihard", []string{"-miner", "easy-hard", "-pos-strategy", "semihard", "-neg-strategy", "semihard"}, 2, "Pos and Neg cannot both be SemiHard"},
+		{"easy-hard all × semihard", []string{"-miner", "easy-hard", "-pos-strategy", "all"}, 2, "SemiHard cannot be combined with All (Pos all, Neg semihard)"},
+		{"easy-hard with ntxent", []string{"-miner", "easy-hard", "-loss", "ntxent"}, 2, "-miner easy-hard selects triplets or pairs; -loss ntxent cannot use it"},
+		{"-distance manhattan", []string{"-distance", "manhattan"}, 2, `unknown -distance "manhattan"`},
+		{"-miner-distance l2", []string{"-miner-distance", "l2"}, 2, `unknown -miner-distance "l2"`},
+		{"-distance lp -lp-p 0.5", []string{"-distance", "lp", "-lp-p", "0.5"}, 2, "-lp-p is 0.5; want a finite value ≥ 1"},
+		{"-distance lp -lp-p NaN", []string{"-distance", "lp", "-lp-p", "NaN"}, 2, "-lp-p is NaN"},
+		{"-lp-p without lp", []string{"-lp-p", "3"}, 2, "-lp-p 3 needs -distance lp or -miner-distance lp"},
+		{"-miner-distance without a miner", []string{"-miner-distance", "cosine", "-miner", "none"}, 2, "-miner-distance cosine needs a -miner"},
+		{"-miner-distance similarity for distance-weighted", []string{"-miner", "distance-weighted", "-miner-distance", "dot"}, 2, "-miner-distance dot is a similarity"},
+		{"-loss circle on a distance", []string{"-loss", "circle", "-miner", "none", "-distance", "euclidean"}, 2, "-loss circle -distance euclidean: losses: circle: distance graph.Euclidean is not a similarity"},
+		{"-loss dcl -distance cosine", []string{"-loss", "dcl", "-miner", "none", "-distance", "cosine"}, 2, "-loss dcl has no -distance option"},
 		{"positional argument", []string{"extra"}, 2, "unexpected arguments"},
 		{"missing data folder", []string{"-data", filepath.Join(dir, "none"), "-out", out}, 1, "train-images-idx3-ubyte.gz"},
 		{"empty test set (defect 8)", []string{"-data", emptyTest, "-out", out, "-model", "mlp"}, 1, "the test set " + filepath.Join(emptyTest, mnist.TestImagesFile) + " is empty"},

@@ -27,6 +27,9 @@ import (
 	"strings"
 	"time"
 
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
 	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
@@ -65,13 +68,21 @@ type options struct {
 	Split     string  `json:"split"`
 	Baseline  bool    `json:"baseline"`
 	Transform string  `json:"transform"`
+	Swap      bool    `json:"swap"`
+	PosStrat  string  `json:"pos_strategy"`
+	NegStrat  string  `json:"neg_strategy"`
+	Distance  string  `json:"distance"`
+	MinerDist string  `json:"miner_distance"`
+	LpP       float64 `json:"lp_p"`
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
 var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8}
 
 var (
-	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "none"}
+	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "easy-hard", "none"}
+	stratNames = []string{"easy", "semihard", "hard", "all"}
+	distNames  = []string{"euclidean", "sqeuclidean", "cosine", "dot", "lp"}
 	warmNames  = []string{"all", "semi-hard"}
 	splitNames = []string{"standard", "classes"}
 	transNames = []string{"none", "invert", "permute"}
@@ -111,6 +122,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.WarmMiner, "warmup-miner", "all", "miner of the warm-up: "+strings.Join(warmNames, ", ")+" (all: every violating triplet, batch-all)")
 	fs.StringVar(&o.Split, "split", "standard", "standard: all 10 classes, test queries against training references; classes: train on classes 0-4, retrieve among 5-9 (test images of 5-9 as queries against training images of 5-9)")
 	fs.BoolVar(&o.Baseline, "baseline", true, "also report nearest-neighbour retrieval on the raw pixels (-baseline=false skips it)")
+	fs.BoolVar(&o.Swap, "swap", false, "triplet loss: use min(d(a,n), d(p,n)) as the negative's distance (PML's TripletMarginLoss swap=True)")
+	fs.StringVar(&o.PosStrat, "pos-strategy", "easy", "-miner easy-hard: the positive per anchor: "+strings.Join(stratNames, ", ")+" (PML's BatchEasyHardMiner)")
+	fs.StringVar(&o.NegStrat, "neg-strategy", "semihard", "-miner easy-hard: the negative per anchor: "+strings.Join(stratNames, ", ")+" (not both semihard; semihard not with all)")
+	fs.StringVar(&o.Distance, "distance", "", "the loss's distance on the encoder's (L2-normalised) embeddings: "+strings.Join(distNames, ", ")+" (default: the loss's own; lp takes -lp-p)")
+	fs.StringVar(&o.MinerDist, "miner-distance", "", "the distance the miner reads, when not the loss's: "+strings.Join(distNames, ", ")+" (PML's miners take their own; lp takes -lp-p)")
+	fs.Float64Var(&o.LpP, "lp-p", 2, "order p ≥ 1 of -distance lp and -miner-distance lp (1: Manhattan, 2: Euclidean)")
 	fs.StringVar(&o.Transform, "transform", "none", "derived 10-class dataset: "+strings.Join(transNames, ", ")+" (invert: 1 − pixel; permute: one fixed pixel permutation, seed 1, for every image)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mnist-triplet [flags]\n\nTrains an MNIST embedding encoder with a metric-learning loss and reports\nprecision@1, R-precision, MAP@R and k-NN accuracy of test queries against\nthe training images.\n\nFlags:\n")
@@ -127,6 +144,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if (set["pos-strategy"] || set["neg-strategy"]) && o.Miner != "easy-hard" {
+		return o, usagef("-pos-strategy and -neg-strategy choose the picks of -miner easy-hard; -miner is %s", o.Miner)
+	}
+	if set["lp-p"] && o.Distance != "lp" && o.MinerDist != "lp" {
+		return o, usagef("-lp-p %v needs -distance lp or -miner-distance lp", o.LpP)
+	}
 	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" {
 		o.Warmup = mining.DefaultWarmupSteps
 	}
@@ -160,6 +183,9 @@ func (o options) validate() error {
 	}
 	if !contains(transNames, o.Transform) {
 		return usagef("unknown -transform %q (want one of %s)", o.Transform, strings.Join(transNames, ", "))
+	}
+	if err := o.validateOptions(); err != nil {
+		return err
 	}
 	switch {
 	case o.Warmup < 0:
@@ -210,8 +236,15 @@ func (o options) validate() error {
 		if !pair {
 			return usagef("-miner %s selects pairs; -loss %s cannot use it", o.Miner, o.Loss)
 		}
+	case "easy-hard":
+		if !triplet && !pair {
+			return usagef("-miner easy-hard selects triplets or pairs; -loss %s cannot use it", o.Loss)
+		}
 	}
-	return o.checkMemory()
+	if err := o.checkMemory(); err != nil {
+		return err
+	}
+	return o.checkLoss()
 }
 
 // maxEpochs bounds -epochs (an epoch of MNIST at the default batch is 600
@@ -313,16 +346,27 @@ func (o options) miners(shards int) (tm mining.TripletMiner, pm mining.PairMiner
 		pm = mining.MultiSimilarityPML()
 	case "pair-margin":
 		pm = mining.PairMarginPML()
+	case "easy-hard":
+		eh := mining.BatchEasyHard{Pos: strategies[o.PosStrat], Neg: strategies[o.NegStrat]}
+		if o.Loss == "triplet" {
+			tm = eh
+		} else {
+			pm = eh
+		}
 	case "none":
 		if o.Loss == "triplet" {
 			tm = mining.AllTriplets{Capacity: allTriplets}
 		}
 	}
+	md, _ := o.distance(o.MinerDist)
+	if md != nil && o.Miner != "none" {
+		tm, pm = withMinerDistance(tm, md), withMinerDistance(pm, md)
+	}
 	if o.Warmup > 0 && tm != nil {
 		// The warm-up of mining.BatchHardWithWarmup, before any -miner.
-		var early mining.TripletMiner = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets}
+		var early mining.TripletMiner = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets, Distance: md}
 		if o.WarmMiner == "semi-hard" {
-			early = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives}
+			early = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives, Distance: md}
 		}
 		w, err := mining.NewWarmup(early, tm, o.Warmup)
 		if err != nil { // validate has checked the steps
@@ -353,46 +397,66 @@ func saturatingProduct(fs ...int) int {
 // shards P×K batches.
 func buildLoss(o options, shards int) (models.Loss, error) {
 	tm, pm := o.miners(shards)
+	dist, err := o.distance(o.Distance) // nil: each loss's own below
+	if err != nil {
+		return nil, err
+	}
+	or := func(def graph.Distance) graph.Distance {
+		if dist != nil {
+			return dist
+		}
+		return def
+	}
 	// The encoders L2-normalise, so the Euclidean distance lies in [0, 2].
 	switch o.Loss {
 	case "triplet":
-		return losses.Triplet{Distance: graph.Euclidean{}, Margin: o.Margin, SoftMargin: o.Soft, Reducer: losses.MeanNonZero, Miner: tm}, nil
+		return losses.Triplet{Distance: or(graph.Euclidean{}), Margin: o.Margin, SoftMargin: o.Soft, Reducer: losses.MeanNonZero, Miner: tm, Swap: o.Swap}, nil
 	case "contrastive":
 		c := losses.ContrastivePML()
-		c.Distance, c.NegMargin, c.Miner = graph.Euclidean{}, o.Margin, pm
+		c.Distance, c.NegMargin, c.Miner = or(graph.Euclidean{}), o.Margin, pm
 		return c, nil
 	case "lifted", "lifted-hard":
 		l := losses.NewLifted()
-		l.Margin, l.Miner = o.Margin, pm
+		l.Distance, l.Margin, l.Miner = or(l.Distance), o.Margin, pm
 		if o.Loss == "lifted-hard" {
 			l.Form = losses.LiftedHard
 		}
 		return l, nil
 	case "npair":
-		return losses.NewNPair(), nil
+		l := losses.NewNPair()
+		l.Distance = or(l.Distance)
+		return l, nil
 	case "nce":
-		return losses.NewNCE(), nil
+		l := losses.NewNCE()
+		l.Distance = or(l.Distance)
+		return l, nil
 	case "ntxent":
-		return losses.NewNTXent(), nil
+		l := losses.NewNTXent()
+		l.Distance = or(l.Distance)
+		return l, nil
 	case "supcon":
-		return losses.NewSupCon(), nil
+		l := losses.NewSupCon()
+		l.Distance = or(l.Distance)
+		return l, nil
 	case "snn":
-		return losses.NewSoftNearestNeighbor(), nil
+		l := losses.NewSoftNearestNeighbor()
+		l.Distance = or(l.Distance)
+		return l, nil
 	case "multi-similarity":
 		l := losses.MultiSimilarityPML()
-		l.Miner = pm
+		l.Distance, l.Miner = or(l.Distance), pm
 		return l, nil
 	case "circle":
 		l := losses.CirclePML()
-		l.Miner = pm
+		l.Distance, l.Miner = or(l.Distance), pm
 		return l, nil
 	case "generalized-lifted":
 		l := losses.GeneralizedLiftedPML()
-		l.Distance, l.Miner = graph.Euclidean{}, pm
+		l.Distance, l.Miner = or(graph.Euclidean{}), pm
 		return l, nil
 	case "margin": // β fixed at 1.2: the trainer optimises the encoder's weights only
 		l := losses.MarginPML()
-		l.Distance, l.Margin, l.Miner = graph.Euclidean{}, o.Margin, pm
+		l.Distance, l.Margin, l.Miner = or(graph.Euclidean{}), o.Margin, pm
 		return l, nil
 	case "dcl":
 		return losses.NewDebiasedContrastive(), nil
@@ -734,4 +798,127 @@ func transform(name string, sets ...*mnist.Set) error {
 		return nil
 	}
 	return usagef("unknown -transform %q", name)
+}
+
+// strategies maps -pos-strategy and -neg-strategy to BatchEasyHard's.
+var strategies = map[string]mining.Strategy{"easy": mining.StrategyEasy, "semihard": mining.StrategySemiHard, "hard": mining.StrategyHard, "all": mining.StrategyAll}
+
+// distance returns the distance a -distance or -miner-distance value names
+// (nil for ""), on the encoder's embeddings as they are: they are already
+// L2-normalised.
+func (o options) distance(name string) (graph.Distance, error) {
+	switch name {
+	case "":
+		return nil, nil
+	case "euclidean":
+		return graph.Euclidean{}, nil
+	case "sqeuclidean":
+		return graph.SquaredEuclidean{}, nil
+	case "cosine":
+		return graph.Cosine{}, nil
+	case "dot":
+		return graph.DotProduct{}, nil
+	case "lp":
+		return graph.Lp{P: o.LpP}, nil
+	}
+	return nil, usagef("unknown distance %q (want one of %s)", name, strings.Join(distNames, ", "))
+}
+
+// withMinerDistance returns m reading d, for the miners the command builds.
+func withMinerDistance[M any](m M, d graph.Distance) M {
+	var out any = m
+	if out == nil {
+		return m
+	}
+	switch v := out.(type) {
+	case mining.BatchHard:
+		v.Distance = d
+		out = v
+	case mining.SemiHard:
+		v.Distance = d
+		out = v
+	case mining.AllTriplets:
+		v.Distance = d
+		out = v
+	case mining.DistanceWeighted:
+		v.Distance = d
+		out = v
+	case mining.MultiSimilarity:
+		v.Distance = d
+		out = v
+	case mining.PairMargin:
+		v.Distance = d
+		out = v
+	case mining.BatchEasyHard:
+		v.Distance = d
+		out = v
+	}
+	return out.(M)
+}
+
+// validateOptions checks -swap, the easy-hard strategies and the distances.
+func (o options) validateOptions() error {
+	if o.Swap && o.Loss != "triplet" {
+		return usagef("-swap needs -loss triplet (it swaps the anchor of a triplet)")
+	}
+	for _, s := range []struct{ flag, v string }{{"-pos-strategy", o.PosStrat}, {"-neg-strategy", o.NegStrat}} {
+		if !contains(stratNames, s.v) {
+			return usagef("unknown %s %q (want one of %s)", s.flag, s.v, strings.Join(stratNames, ", "))
+		}
+	}
+	if o.Miner == "easy-hard" {
+		if _, err := (mining.BatchEasyHard{Pos: strategies[o.PosStrat], Neg: strategies[o.NegStrat]}).TripletCapacity(2); err != nil {
+			return usagef("-miner easy-hard -pos-strategy %s -neg-strategy %s: %v", o.PosStrat, o.NegStrat, err)
+		}
+	}
+	for _, d := range []struct{ flag, v string }{{"-distance", o.Distance}, {"-miner-distance", o.MinerDist}} {
+		if d.v != "" && !contains(distNames, d.v) {
+			return usagef("unknown %s %q (want one of %s)", d.flag, d.v, strings.Join(distNames, ", "))
+		}
+	}
+	if (o.Distance == "lp" || o.MinerDist == "lp") && (!(o.LpP >= 1) || math.IsInf(o.LpP, 0)) {
+		return usagef("-lp-p is %v; want a finite value ≥ 1", o.LpP)
+	}
+	if o.MinerDist != "" && o.Miner == "none" {
+		return usagef("-miner-distance %s needs a -miner to read it", o.MinerDist)
+	}
+	if o.Distance != "" && (o.Loss == "dcl" || o.Loss == "hcl") {
+		return usagef("-loss %s has no -distance option (it is written on cosine similarities)", o.Loss)
+	}
+	if o.MinerDist == "dot" || o.MinerDist == "cosine" {
+		if o.Miner == "distance-weighted" {
+			return usagef("-miner distance-weighted samples by distance on the sphere; -miner-distance %s is a similarity", o.MinerDist)
+		}
+	}
+	return nil
+}
+
+// checkLoss builds the configured loss once on a small graph, so that a
+// combination the loss refuses (a similarity for a loss written on
+// distances, or the reverse) is a usage error before any data is loaded.
+func (o options) checkLoss() error {
+	loss, err := buildLoss(o, o.Shards)
+	if err != nil {
+		return err
+	}
+	const b = 4
+	g := G.NewGraph()
+	emb := G.NewMatrix(g, tensor.Float32, G.WithShape(b, o.Dim), G.WithName("embeddings"))
+	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"))
+	if _, err := loss.Loss(emb, labels); err != nil {
+		return usagef("-loss %s%s: %v", o.Loss, o.distanceFlags(), err)
+	}
+	return nil
+}
+
+// distanceFlags spells the distance flags that are set, for messages.
+func (o options) distanceFlags() string {
+	s := ""
+	if o.Distance != "" {
+		s += " -distance " + o.Distance
+	}
+	if o.MinerDist != "" {
+		s += " -miner-distance " + o.MinerDist
+	}
+	return s
 }
