@@ -72,30 +72,47 @@ func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
 }
 
 // step applies one update with learning rate lr to the learnables, whose
-// gradients the machine has just computed, and zeroes those gradients. It
-// first checks that every gradient is finite and that the update leaves
-// every weight and moment finite (checkFinite's rule); otherwise it changes
-// nothing and names the parameter.
+// gradients the machine has just added into their dual values (a machine
+// built with G.BindDualValues), and zeroes those gradients. See
+// stepGrads.
+func (o *optimizer) step(nodes G.Nodes, lr float64) error {
+	grads := o.grads[:0]
+	for _, n := range nodes {
+		gv, err := n.Grad()
+		if err != nil {
+			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
+		}
+		grads = append(grads, gv)
+	}
+	o.grads = grads // reused by the next step
+	return o.stepGrads(nodes, grads, lr, true)
+}
+
+// stepGrads applies one update with learning rate lr to the learnables
+// nodes from their gradients grads (one per node), and zeroes the
+// gradients when clearGrads (a machine that adds each run's gradient into
+// a buffer needs it; one whose gradient nodes overwrite their values does
+// not). It first checks that every gradient is finite and that the update
+// leaves every weight and moment finite (checkFinite's rule); otherwise it
+// changes nothing and names the parameter.
 //
 // Both passes run the same kernel on the same inputs: the first (write
 // false) only reports whether everything is finite, the second overwrites
 // the weights and moments. Recomputing costs less than keeping a scratch
 // copy of the new weights: the kernel is bound by memory, not arithmetic.
 // When a parameter fails, checkFinite names the first bad value.
-func (o *optimizer) step(nodes G.Nodes, lr float64) error {
+func (o *optimizer) stepGrads(nodes G.Nodes, grads []G.Value, lr float64, clearGrads bool) error {
 	if o.state == nil {
 		o.state = make([]moments, len(nodes))
 	}
-	if len(o.state) != len(nodes) {
-		return fmt.Errorf("models: optimizer has state for %d parameters; got %d", len(o.state), len(nodes))
+	if len(o.state) != len(nodes) || len(grads) != len(nodes) {
+		return fmt.Errorf("models: optimizer has state for %d parameters; got %d with %d gradients", len(o.state), len(nodes), len(grads))
 	}
-	grads := o.grads[:0]
 	for i, n := range nodes {
-		gv, err := n.Grad()
-		if err != nil {
-			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
+		gv := grads[i]
+		if gv == nil {
+			return fmt.Errorf("models: no gradient for %s", n.Name())
 		}
-		grads = append(grads, gv)
 		var finite bool
 		switch w := n.Value().Data().(type) {
 		case []float32:
@@ -117,25 +134,26 @@ func (o *optimizer) step(nodes G.Nodes, lr float64) error {
 		}
 		if !finite {
 			// the slow, exact check names the first bad value
-			if err := o.checkFinite(nodes, lr); err != nil {
+			if err := o.checkFinite(nodes, grads, lr); err != nil {
 				return err
 			}
 			return fmt.Errorf("models: the update of %s is not finite; weights not updated", n.Name())
 		}
 	}
-	o.grads = grads // reused by the next step
 	for i, n := range nodes {
 		switch w := n.Value().Data().(type) {
 		case []float32:
 			g := grads[i].Data().([]float32)
 			apply(o, w, g, o.state[i].m32, o.state[i].v32, lr, true)
-			// The machine adds each run's gradient into this buffer: clear
-			// it for the next step (Gorgonia's own solvers do the same).
-			clear(g)
+			if clearGrads {
+				clear(g)
+			}
 		case []float64:
 			g := grads[i].Data().([]float64)
 			apply(o, w, g, o.state[i].m64, o.state[i].v64, lr, true)
-			clear(g)
+			if clearGrads {
+				clear(g)
+			}
 		}
 	}
 	o.t++
@@ -186,15 +204,12 @@ func apply[T float32 | float64](o *optimizer, w, grad, m, v []T, lr float64, wri
 // first parameter whose gradient is NaN or ±Inf, or whose new weight,
 // moment or velocity would be, and leaves the weights, the optimizer state
 // and the gradients as they are.
-func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
-	if len(o.state) != len(nodes) {
-		return fmt.Errorf("models: optimizer has state for %d parameters; got %d", len(o.state), len(nodes))
+func (o *optimizer) checkFinite(nodes G.Nodes, grads []G.Value, lr float64) error {
+	if len(o.state) != len(nodes) || len(grads) != len(nodes) {
+		return fmt.Errorf("models: optimizer has state for %d parameters; got %d with %d gradients", len(o.state), len(nodes), len(grads))
 	}
 	for i, n := range nodes {
-		gv, err := n.Grad()
-		if err != nil {
-			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
-		}
+		gv := grads[i]
 		var k int
 		var what string
 		var bad float64
