@@ -55,6 +55,64 @@ func TestConvWeightGradWithoutForward(t *testing.T) {
 	}
 }
 
+// TestConvForwardBlocksAgree: the forward convolution, run a block of
+// images at a time (colChunkBytes), gives the same bits with one image per
+// block as with the whole batch in one block, pooled or not, with bias and
+// ReLU, for both dtypes; and its im2col matrix (kept for the weight
+// gradient) is the whole batch's.
+func TestConvForwardBlocksAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, pool := range []int{0, 2} {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			g := convGeom{n: 5, c: 2, h: 9, w: 8, o: 3, kh: 3, kw: 2, sh: 1, sw: 1, ph: 1, pw: 0, pool: pool}
+			g.oh, g.ow = (g.h+2*g.ph-g.kh)/g.sh+1, (g.w+2*g.pw-g.kw)/g.sw+1
+			vals := func(n int) []float64 {
+				v := make([]float64, n)
+				for i := range v {
+					v[i] = r.NormFloat64()
+				}
+				return v
+			}
+			x, w, b := vals(g.n*g.c*g.h*g.w), vals(g.o*g.c*g.kh*g.kw), vals(g.o)
+			cast := func(v []float64, shape ...int) *tensor.Dense {
+				d := dense(v, shape...)
+				if dt == tensor.Float32 {
+					f := make([]float32, len(v))
+					for i, e := range v {
+						f[i] = float32(e)
+					}
+					d = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f))
+				}
+				return d
+			}
+			var args [][]int32
+			run := func(chunk int) (y, col []float64) {
+				defer func(b int) { colChunkBytes = b }(colChunkBytes)
+				colChunkBytes = chunk // 1 byte: one image per block
+				op := &convOp{opBase: opBase{dt: dt, shape: g.yShape()}, geom: g, relu: true, bshape: tensor.Shape{g.o}}
+				v, err := op.Do(cast(x, g.n, g.c, g.h, g.w), cast(w, g.o, g.c, g.kh, g.kw), cast(b, g.o))
+				require.NoError(t, err)
+				y, err = graphtest.Float64s(v)
+				require.NoError(t, err)
+				args = append(args, append([]int32(nil), op.arg...))
+				if dt == tensor.Float32 {
+					for _, e := range op.col.f32 {
+						col = append(col, float64(e))
+					}
+				} else {
+					col = append(col, op.col.f64...)
+				}
+				return y, col
+			}
+			yw, cw := run(1 << 30)
+			y1, c1 := run(1)
+			require.Equal(t, yw, y1, "pool %d, %v: output", pool, dt)
+			require.Equal(t, cw, c1, "pool %d, %v: im2col", pool, dt)
+			require.Equal(t, args[0], args[1], "pool %d, %v: window maxima", pool, dt)
+		}
+	}
+}
+
 // TestConvInputGradBlocksAgree: the input gradient, built a block of images
 // at a time (colChunkBytes), gives the same values with one image per
 // block as with the whole batch in one block.
