@@ -113,6 +113,34 @@ func TestConvForwardBlocksAgree(t *testing.T) {
 	}
 }
 
+// TestIm2colNoPad: the float32 copy path of im2col (no padding, horizontal
+// stride 1) writes the same matrix as the general path (run on float64 and
+// rounded: a copy is exact), for row lengths below, at and above the
+// eight-value moves, with vertical stride 1 and 2.
+func TestIm2colNoPad(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, tc := range []struct{ c, h, w, kh, kw, sh int }{
+		{1, 28, 28, 5, 5, 1}, {3, 12, 12, 5, 5, 1}, {2, 7, 9, 3, 2, 1}, {2, 9, 20, 3, 4, 2}, {1, 4, 4, 4, 4, 1},
+	} {
+		g := convGeom{n: 2, c: tc.c, h: tc.h, w: tc.w, o: 1, kh: tc.kh, kw: tc.kw, sh: tc.sh, sw: 1}
+		g.oh, g.ow = (g.h-g.kh)/g.sh+1, g.w-g.kw+1
+		x64 := make([]float64, g.n*g.c*g.h*g.w)
+		x32 := make([]float32, len(x64))
+		for i := range x64 {
+			x32[i] = r.Float32()
+			x64[i] = float64(x32[i])
+		}
+		ld := g.n * g.cols()
+		c64 := make([]float64, g.rows()*ld)
+		c32 := make([]float32, len(c64))
+		im2colBatch(g, x64, c64)
+		im2colBatch(g, x32, c32)
+		for i := range c64 {
+			require.Equal(t, c64[i], float64(c32[i]), "%+v: index %d", tc, i)
+		}
+	}
+}
+
 // TestConvInputGradBlocksAgree: the input gradient, built a block of images
 // at a time (colChunkBytes), gives the same values with one image per
 // block as with the whole batch in one block.
