@@ -636,6 +636,10 @@ func im2colNoPad32(g convGeom, x, col []float32, ld int) {
 // col2im adds the (C·KH·KW)×(OH·OW) matrix col (rows ld apart) back into
 // the C×H×W image dx (the adjoint of im2col); dx must be zeroed first.
 func col2im[T float](g convGeom, col, dx []T, ld int) {
+	if dx32, ok := any(dx).([]float32); ok && g.ph == 0 && g.pw == 0 && g.sw == 1 {
+		col2imNoPad32(g, any(col).([]float32), dx32, ld)
+		return
+	}
 	cols := g.cols()
 	r := 0
 	for c := 0; c < g.c; c++ {
@@ -670,6 +674,42 @@ func col2im[T float](g convGeom, col, dx []T, ld int) {
 						for j := j0; j < j1; j++ {
 							dst[j*g.sw-g.pw+v] += seg[j]
 						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imNoPad32 is col2im for float32 without padding and with horizontal
+// stride 1 (im2colNoPad32's adjoint): every row segment adds OW values, in
+// the general path's order, eight per array access.
+func col2imNoPad32(g convGeom, col, dx []float32, ld int) {
+	cols, ow := g.cols(), g.ow
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for u := 0; u < g.kh; u++ {
+			for v := 0; v < g.kw; v++ {
+				src := col[r*ld : r*ld+cols]
+				r++
+				for i := 0; i < g.oh; i++ {
+					s := src[i*ow : (i+1)*ow]
+					d := plane[(i*g.sh+u)*g.w+v:][:len(s)]
+					for len(s) >= 8 {
+						dd, ss := (*[8]float32)(d), (*[8]float32)(s)
+						dd[0] += ss[0]
+						dd[1] += ss[1]
+						dd[2] += ss[2]
+						dd[3] += ss[3]
+						dd[4] += ss[4]
+						dd[5] += ss[5]
+						dd[6] += ss[6]
+						dd[7] += ss[7]
+						d, s = d[8:], s[8:]
+					}
+					for j, e := range s {
+						d[j] += e
 					}
 				}
 			}

@@ -115,8 +115,9 @@ func TestConvForwardBlocksAgree(t *testing.T) {
 
 // TestIm2colNoPad: the float32 copy path of im2col (no padding, horizontal
 // stride 1) writes the same matrix as the general path (run on float64 and
-// rounded: a copy is exact), for row lengths below, at and above the
-// eight-value moves, with vertical stride 1 and 2.
+// rounded: a copy is exact), and col2im's float32 path adds the same
+// values in the same order as direct loops, for row lengths below, at and
+// above the eight-value moves, with vertical stride 1 and 2.
 func TestIm2colNoPad(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	for _, tc := range []struct{ c, h, w, kh, kw, sh int }{
@@ -138,6 +139,29 @@ func TestIm2colNoPad(t *testing.T) {
 		for i := range c64 {
 			require.Equal(t, c64[i], float64(c32[i]), "%+v: index %d", tc, i)
 		}
+		// col2im's float32 path adds in the general path's order, so it
+		// gives the same float32 bits as direct loops in that order
+		img := g.c * g.h * g.w
+		d32 := make([]float32, len(x32))
+		want := make([]float32, len(x32))
+		for n := 0; n < g.n; n++ {
+			col2im(g, c32[n*g.cols():], d32[n*img:(n+1)*img], ld)
+			// the general path's order: rows (c, u, v), then i, then j
+			row := 0
+			for c := 0; c < g.c; c++ {
+				for u := 0; u < g.kh; u++ {
+					for v := 0; v < g.kw; v++ {
+						for i := 0; i < g.oh; i++ {
+							for j := 0; j < g.ow; j++ {
+								want[n*img+(c*g.h+i*g.sh+u)*g.w+j+v] += c32[row*ld+n*g.cols()+i*g.ow+j]
+							}
+						}
+						row++
+					}
+				}
+			}
+		}
+		require.Equal(t, want, d32, "%+v: col2im", tc)
 	}
 }
 
