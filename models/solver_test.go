@@ -199,3 +199,45 @@ func testStepMatches[T float32 | float64](t *testing.T, kind Solver) {
 		require.Equal(t, make([]T, n), gv.Data().([]T), "step %d: gradient not cleared", step)
 	}
 }
+
+// TestStepGradsFromGradientNodes: the single-graph Trainer's way, a machine
+// without dual values whose gradient nodes the solver reads: the update is
+// the one step gives from dual values, bit for bit, and the gradient
+// values are left as they are (the next run overwrites them).
+func TestStepGradsFromGradientNodes(t *testing.T) {
+	w0 := []float32{0.5, -1.25, 2, 0.125, -3, 1e-3, 7, -0.75, 0.3}
+	build := func() (*G.ExprGraph, *G.Node, G.Nodes) {
+		g := G.NewGraph()
+		n := G.NewVector(g, tensor.Float32, G.WithShape(len(w0)), G.WithName("w"), G.WithValue(tensor.New(tensor.WithBacking(append([]float32(nil), w0...)))))
+		sq, err := G.Square(n)
+		require.NoError(t, err)
+		s, err := G.Sum(sq)
+		require.NoError(t, err)
+		grads, err := G.Grad(s, n)
+		require.NoError(t, err)
+		return g, n, grads
+	}
+	// reference: dual values, step
+	g1, n1, _ := build()
+	vm1 := G.NewTapeMachine(g1, G.BindDualValues(n1))
+	defer vm1.Close()
+	ref := newOptimizer(Adam, 0, 1e-2)
+	// gradient nodes, stepGrads without clearing
+	g2, n2, grads := build()
+	vm2 := G.NewTapeMachine(g2)
+	defer vm2.Close()
+	o := newOptimizer(Adam, 0, 1e-2)
+	for step := 1; step <= 3; step++ {
+		require.NoError(t, vm1.RunAll())
+		require.NoError(t, ref.step(G.Nodes{n1}, 0.1))
+		vm1.Reset()
+		require.NoError(t, vm2.RunAll())
+		before := append([]float32(nil), grads[0].Value().Data().([]float32)...)
+		require.NoError(t, o.stepGrads(G.Nodes{n2}, []G.Value{grads[0].Value()}, 0.1, false))
+		require.Equal(t, before, grads[0].Value().Data().([]float32), "step %d: the gradient changed", step)
+		vm2.Reset()
+		require.Equal(t, n1.Value().Data().([]float32), n2.Value().Data().([]float32), "step %d", step)
+	}
+	// a missing gradient is an error that names the parameter
+	require.ErrorContains(t, o.stepGrads(G.Nodes{n2}, []G.Value{nil}, 0.1, false), "no gradient for w")
+}
