@@ -109,10 +109,11 @@ func orOne(v int) int {
 // OH = (H + 2·PadH − KH)/StrideH + 1 (likewise OW), the layout and
 // definition of PyTorch's torch.nn.functional.conv2d (and Gorgonia's
 // Conv2d). The batch is unrolled (im2col, Chellapilla et al. 2006) into a
-// reused buffer and multiplied by the filter matrix in one product with the
-// BLAS that Gorgonia uses (G.WhichBLAS); the O × (N·OH·OW) product goes to
-// the NCHW output in contiguous rows of OH·OW (no transpose), with bias and
-// ReLU applied in that same pass (and max pooling, with opt.Pool).
+// reused buffer and multiplied by the filter matrix, a cache-sized block of
+// images per product, with the BLAS that Gorgonia uses (G.WhichBLAS); the
+// O × (images·OH·OW) product goes to the NCHW output in contiguous rows of
+// OH·OW (no transpose), with bias and ReLU applied in that same pass (and
+// max pooling, with opt.Pool).
 // Gradients with respect to x, w and b are ops of their own (one product
 // for the batch, or for a few images at a time for x), so G.Grad
 // differentiates through Conv2D; NoInputGradient skips the one for x.
@@ -262,12 +263,13 @@ func get[T float](s *scratch, n int) []T {
 	return any(s.f64).([]T)
 }
 
-// convOp is the forward convolution (+ bias, + ReLU). All images go through
-// one matrix product: the im2col matrices of the batch side by side,
-// (C·KH·KW) × (N·OH·OW), are multiplied by the O × (C·KH·KW) filter matrix;
-// the O × (N·OH·OW) product is then copied into the NCHW output in rows of
-// OH·OW (a block copy, not a transpose), adding the bias and applying ReLU
-// on the way.
+// convOp is the forward convolution (+ bias, + ReLU). The images go
+// through one matrix product per block of images (colChunkBytes): the
+// block's im2col matrices side by side, (C·KH·KW) × (nb·OH·OW), are
+// multiplied by the O × (C·KH·KW) filter matrix; the O × (nb·OH·OW)
+// product is then copied into the NCHW output in rows of OH·OW (a block
+// copy, not a transpose), adding the bias and applying ReLU on the way (or
+// pooled).
 type convOp struct {
 	opBase
 	geom   convGeom
@@ -337,17 +339,44 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 	rows, cols := g.rows(), g.cols()
 	ld := g.n * cols
 	col := get[T](&o.col, rows*ld)
-	im2colBatch(g, x, col)
-	prod := get[T](&o.prod, g.o*ld)
-	// prod (O × N·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × N·OH·OW)
-	product(false, false, g.o, ld, rows, 1, w, rows, col, ld, 0, prod, ld)
 	if g.pooled() {
 		if n := len(y); len(o.arg) != n {
 			o.arg = make([]int32, n)
 		}
-		poolForward(g, prod, b, y, o.arg, o.relu)
-		return nil
 	}
+	// A block of images at a time (colChunkBytes): its im2col columns are
+	// still in cache when the product reads them, and its product when the
+	// pooling (or the copy into NCHW) reads it. col keeps the whole batch
+	// for the weight gradient.
+	var zero T
+	chunk := max(1, min(g.n, colChunkBytes/(max(rows, g.o)*cols*int(unsafe.Sizeof(zero)))))
+	prod := get[T](&o.prod, g.o*chunk*cols)
+	img, out := g.c*g.h*g.w, len(y)/g.n
+	for n0 := 0; n0 < g.n; n0 += chunk {
+		nb := min(chunk, g.n-n0)
+		for n := n0; n < n0+nb; n++ {
+			im2col(g, x[n*img:(n+1)*img], col[n*cols:], ld)
+		}
+		lb := nb * cols
+		// prod (O × nb·OH·OW) = W (O × C·KH·KW) · col (C·KH·KW × nb·OH·OW, images n0 onwards)
+		product(false, false, g.o, lb, rows, 1, w, rows, col[n0*cols:], ld, 0, prod, lb)
+		gb := g
+		gb.n = nb
+		yb := y[n0*out : (n0+nb)*out]
+		if g.pooled() {
+			poolForward(gb, prod, b, yb, o.arg[n0*out:(n0+nb)*out], o.relu)
+			continue
+		}
+		copyOut(gb, prod, b, yb, o.relu)
+	}
+	return nil
+}
+
+// copyOut writes the product prod (O × N·OH·OW) plus the bias b (nil:
+// none), then ReLU when relu, into y (N×O×OH×OW) in rows of OH·OW.
+func copyOut[T float](g convGeom, prod, b, y []T, relu bool) {
+	cols := g.cols()
+	ld := g.n * cols
 	for oc := 0; oc < g.o; oc++ {
 		var bias T
 		if b != nil {
@@ -357,7 +386,7 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 			src := prod[oc*ld+n*cols : oc*ld+(n+1)*cols]
 			dst := y[(n*g.o+oc)*cols : (n*g.o+oc+1)*cols]
 			switch {
-			case o.relu:
+			case relu:
 				for i, e := range src {
 					dst[i] = max(e+bias, 0)
 				}
@@ -370,7 +399,6 @@ func convForward[T float](o *convOp, in []G.Value, y []T) error {
 			}
 		}
 	}
-	return nil
 }
 
 // poolForward writes the fused max pooling of the product prod
@@ -534,6 +562,10 @@ func im2colBatch[T float](g convGeom, x, col []T) {
 // whose rows are ld apart: row (c, u, v), column (i, j) holds
 // x[c, i·sh − ph + u, j·sw − pw + v], or 0 in the padding.
 func im2col[T float](g convGeom, x, col []T, ld int) {
+	if x32, ok := any(x).([]float32); ok && g.ph == 0 && g.pw == 0 && g.sw == 1 {
+		im2colNoPad32(g, x32, any(col).([]float32), ld)
+		return
+	}
 	cols := g.cols()
 	r := 0
 	for c := 0; c < g.c; c++ {
@@ -570,9 +602,44 @@ func im2col[T float](g convGeom, x, col []T, ld int) {
 	}
 }
 
+// im2colNoPad32 is im2col for float32 without padding and with horizontal
+// stride 1, where every row segment is a plain copy of OW values. The
+// segments are short (8 and 24 values on the ConvNet's layers), where a
+// call of copy costs more than the copy: eight values move as four 64-bit
+// words (an assignment of a [8]float32 compiles to a call of memmove too).
+func im2colNoPad32(g convGeom, x, col []float32, ld int) {
+	cols, ow := g.cols(), g.ow
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for u := 0; u < g.kh; u++ {
+			for v := 0; v < g.kw; v++ {
+				dst := col[r*ld : r*ld+cols]
+				r++
+				for i := 0; i < g.oh; i++ {
+					d := dst[i*ow : (i+1)*ow]
+					s := plane[(i*g.sh+u)*g.w+v:][:len(d)]
+					for len(d) >= 8 {
+						dd, ss := (*[4]uint64)(unsafe.Pointer(&d[0])), (*[4]uint64)(unsafe.Pointer(&s[0]))
+						dd[0], dd[1], dd[2], dd[3] = ss[0], ss[1], ss[2], ss[3]
+						d, s = d[8:], s[8:]
+					}
+					for j, e := range s {
+						d[j] = e
+					}
+				}
+			}
+		}
+	}
+}
+
 // col2im adds the (C·KH·KW)×(OH·OW) matrix col (rows ld apart) back into
 // the C×H×W image dx (the adjoint of im2col); dx must be zeroed first.
 func col2im[T float](g convGeom, col, dx []T, ld int) {
+	if dx32, ok := any(dx).([]float32); ok && g.ph == 0 && g.pw == 0 && g.sw == 1 {
+		col2imNoPad32(g, any(col).([]float32), dx32, ld)
+		return
+	}
 	cols := g.cols()
 	r := 0
 	for c := 0; c < g.c; c++ {
@@ -607,6 +674,42 @@ func col2im[T float](g convGeom, col, dx []T, ld int) {
 						for j := j0; j < j1; j++ {
 							dst[j*g.sw-g.pw+v] += seg[j]
 						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imNoPad32 is col2im for float32 without padding and with horizontal
+// stride 1 (im2colNoPad32's adjoint): every row segment adds OW values, in
+// the general path's order, eight per array access.
+func col2imNoPad32(g convGeom, col, dx []float32, ld int) {
+	cols, ow := g.cols(), g.ow
+	r := 0
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for u := 0; u < g.kh; u++ {
+			for v := 0; v < g.kw; v++ {
+				src := col[r*ld : r*ld+cols]
+				r++
+				for i := 0; i < g.oh; i++ {
+					s := src[i*ow : (i+1)*ow]
+					d := plane[(i*g.sh+u)*g.w+v:][:len(s)]
+					for len(s) >= 8 {
+						dd, ss := (*[8]float32)(d), (*[8]float32)(s)
+						dd[0] += ss[0]
+						dd[1] += ss[1]
+						dd[2] += ss[2]
+						dd[3] += ss[3]
+						dd[4] += ss[4]
+						dd[5] += ss[5]
+						dd[6] += ss[6]
+						dd[7] += ss[7]
+						d, s = d[8:], s[8:]
+					}
+					for j, e := range s {
+						d[j] += e
 					}
 				}
 			}
@@ -900,7 +1003,8 @@ func convInputGrad[T float](g convGeom, in []G.Value, dx []T, s *scratch) error 
 }
 
 // colChunkBytes bounds the im2col block that the input gradient builds and
-// reads back at once: about half of a core's L2 cache on current x86.
+// reads back at once, and the im2col and product blocks of the forward
+// convolution: about half of a core's L2 cache on current x86.
 var colChunkBytes = 512 << 10
 
 // convWeightGradOp is dL/dW of a convolution from the input and the

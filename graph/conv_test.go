@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -397,12 +398,14 @@ func TestLinearMatchesNaiveLoopsAndGradients(t *testing.T) {
 	for _, tc := range []struct {
 		b, i, o    int
 		bias, relu bool
+		noDx       bool
 		bshape     []int
 	}{
 		{b: 1, i: 1, o: 1},
 		{b: 5, i: 7, o: 3, bias: true, bshape: []int{1, 3}},
 		{b: 4, i: 6, o: 5, bias: true, relu: true, bshape: []int{5}},
 		{b: 3, i: 9, o: 2, relu: true},
+		{b: 4, i: 6, o: 5, bias: true, relu: true, noDx: true, bshape: []int{1, 5}},
 	} {
 		x, w, b := randVals(r, tc.b*tc.i), randVals(r, tc.i*tc.o), randVals(r, tc.o)
 		weights := randVals(r, tc.b*tc.o)
@@ -432,7 +435,10 @@ func TestLinearMatchesNaiveLoopsAndGradients(t *testing.T) {
 				bn = tensorNode(g, dt, "b", b, tc.bshape...)
 				nodes = append(nodes, bn)
 			}
-			y, err := graph.Linear(xn, wn, bn, graph.LinearOptions{ReLU: tc.relu})
+			y, err := graph.Linear(xn, wn, bn, graph.LinearOptions{ReLU: tc.relu, NoInputGradient: tc.noDx})
+			if tc.noDx {
+				nodes = nodes[1:] // x is a constant
+			}
 			return y, nodes, err
 		}
 		name := fmt.Sprintf("%+v", tc)
@@ -463,6 +469,48 @@ func TestLinearMatchesNaiveLoopsAndGradients(t *testing.T) {
 			}, graphtest.GradOptions{})
 		})
 	}
+}
+
+// TestLinearNoInputGradient: with NoInputGradient the input gets no
+// gradient node (its product is never computed), while W and b get the
+// same gradients as without it, bit for bit.
+func TestLinearNoInputGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x, w, b := randVals(r, 4*6), randVals(r, 6*5), randVals(r, 5)
+	grads := func(noDx bool) [][]float64 {
+		g := G.NewGraph()
+		xn := tensorNode(g, tensor.Float32, "x", x, 4, 6)
+		wn := tensorNode(g, tensor.Float32, "w", w, 6, 5)
+		bn := tensorNode(g, tensor.Float32, "b", b, 1, 5)
+		y, err := graph.Linear(xn, wn, bn, graph.LinearOptions{ReLU: true, NoInputGradient: noDx})
+		require.NoError(t, err)
+		cost, err := G.Sum(y)
+		require.NoError(t, err)
+		gn, err := G.Grad(cost, wn, bn)
+		require.NoError(t, err)
+		dx := 0
+		for _, n := range g.AllNodes() {
+			if n.Op() != nil && strings.HasPrefix(n.Op().String(), "linear_dx") {
+				dx++
+			}
+		}
+		if noDx {
+			require.Zero(t, dx, "the graph computes dx")
+		} else {
+			require.Equal(t, 1, dx, "the graph has no dx")
+		}
+		m := G.NewTapeMachine(g)
+		defer m.Close()
+		require.NoError(t, m.RunAll())
+		var out [][]float64
+		for _, n := range gn {
+			v, err := graphtest.Float64s(n.Value())
+			require.NoError(t, err)
+			out = append(out, v)
+		}
+		return out
+	}
+	require.Equal(t, grads(false), grads(true))
 }
 
 func TestLinearErrors(t *testing.T) {

@@ -75,10 +75,14 @@
 // product's layout, so the full-size convolution output and its gradient
 // never pass through memory. It gives the values and gradients of Conv2D
 // followed by MaxPool2D bit for bit (TestConv2DPoolMatchesUnfused). The
-// input gradient builds and folds back its im2col block a few images at a
-// time (colChunkBytes), so that block is still in cache when col2im reads
-// it, and the weight gradient multiplies col · gzᵀ, whose operands are both
-// contiguous along the long batch dimension.
+// forward convolution unrolls, multiplies and pools a few images at a time
+// (colChunkBytes), so that each block's im2col columns and product are
+// still in cache when they are read back (TestConvForwardBlocksAgree); the
+// input gradient builds and folds back its im2col block the same way, and
+// the weight gradient multiplies col · gzᵀ, whose operands are both
+// contiguous along the long batch dimension. Linear and Conv2D take
+// NoInputGradient for the data at the bottom of a network, whose gradient
+// nobody reads.
 //
 // # Gorgonia v0.9.18
 //

@@ -13,6 +13,11 @@ import (
 type LinearOptions struct {
 	// ReLU applies max(0, ·) to the output in the same pass.
 	ReLU bool
+	// NoInputGradient declares x a constant for differentiation (the data
+	// at the bottom of a network, as ConvOptions.NoInputGradient): no
+	// gradient flows to it, which saves the B×I×O product of dx;
+	// Gorgonia computes every gradient an op offers.
+	NoInputGradient bool
 }
 
 // Linear returns the fully connected layer x·W + b for x B×I, W I×O and the
@@ -24,7 +29,7 @@ type LinearOptions struct {
 //
 // (gz the output gradient, masked by y > 0 after ReLU) are ops of their
 // own that read the operands transposed in place, without materialising a
-// transpose. Like Conv2D, the ops own their output buffers and reuse them
+// transpose; opt.NoInputGradient skips dx. Like Conv2D, the ops own their output buffers and reuse them
 // at every run.
 func Linear(x, w, b *G.Node, opt LinearOptions) (*G.Node, error) {
 	dt, err := FloatDtype("linear input", x)
@@ -63,7 +68,7 @@ func Linear(x, w, b *G.Node, opt LinearOptions) (*G.Node, error) {
 	if err := sameGraph(inputs...); err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&linearOp{opBase: opBase{dt: dt, shape: tensor.Shape{g.b, g.o}}, geom: g, relu: opt.ReLU, bshape: bshape}, inputs...)
+	n, err := G.ApplyOp(&linearOp{opBase: opBase{dt: dt, shape: tensor.Shape{g.b, g.o}}, geom: g, relu: opt.ReLU, noDx: opt.NoInputGradient, bshape: bshape}, inputs...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: linear: %w", err)
 	}
@@ -82,6 +87,7 @@ type linearOp struct {
 	opBase
 	geom   linGeom
 	relu   bool
+	noDx   bool // x gets no gradient
 	bshape tensor.Shape
 }
 
@@ -99,7 +105,7 @@ func (o *linearOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (o *linearOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "linear(%v,relu=%t,bias=%v,%v)", o.geom, o.relu, o.bshape, o.dt)
+	fmt.Fprintf(h, "linear(%v,relu=%t,nodx=%t,bias=%v,%v)", o.geom, o.relu, o.noDx, o.bshape, o.dt)
 }
 func (o *linearOp) Hashcode() uint32 { return hashOf(o) }
 func (o *linearOp) String() string   { return fmt.Sprintf("linear(%v,relu=%t)", o.geom, o.relu) }
@@ -157,11 +163,12 @@ func linearForward[T float](o *linearOp, in []G.Value, y []T) error {
 	return nil
 }
 
-// DiffWRT implements G.SDOp.
+// DiffWRT implements G.SDOp: W and b receive gradients, and x unless
+// NoInputGradient.
 func (o *linearOp) DiffWRT(n int) []bool {
 	out := make([]bool, n)
 	for i := range out {
-		out[i] = true
+		out[i] = i > 0 || !o.noDx
 	}
 	return out
 }
@@ -177,8 +184,10 @@ func (o *linearOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 		}
 	}
 	res := make(G.Nodes, len(inputs))
-	if res[0], err = G.ApplyOp(&linearGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.b, g.i}}, geom: g, wrt: 0}, inputs[1], gz); err != nil {
-		return nil, err
+	if !o.noDx {
+		if res[0], err = G.ApplyOp(&linearGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.b, g.i}}, geom: g, wrt: 0}, inputs[1], gz); err != nil {
+			return nil, err
+		}
 	}
 	if res[1], err = G.ApplyOp(&linearGradOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{g.i, g.o}}, geom: g, wrt: 1}, inputs[0], gz); err != nil {
 		return nil, err

@@ -19,8 +19,8 @@ const DefaultMemoryLimit int64 = 8 << 30
 // batch-hard training (default ConvNet at B = 100 and 300, default MLP at
 // B = 100 and 500) it was between 0.56× and 1.7×.
 type MemoryEstimate struct {
-	// Params: weights, gradients, the solver's scratch copy of the next
-	// weights and the optimizer's two float64 moments.
+	// Params: weights, gradients and the optimizer's two moments, all of
+	// the model's dtype.
 	Params float64
 	// Activations: B × (the encoder's intermediate values) × 4 (values,
 	// gradients and temporaries), im2col buffers included, plus the input
@@ -87,7 +87,7 @@ func TrainingMemory(cfg Config, b int) (MemoryEstimate, error) {
 	act += 5 * float64(cfg.Dim) // projection, bias, normalisation
 	fb := float64(b)
 	return MemoryEstimate{
-		Params:      params * (3*size + 16),
+		Params:      params * 4 * size,
 		Activations: fb*act*size*4 + fb*in*(4+size),
 		Pairwise:    fb * fb * (32*size + 8),
 	}, nil

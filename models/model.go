@@ -294,13 +294,13 @@ func (m *Model) mlp(x *G.Node, p G.Nodes) (*G.Node, error) {
 	h := x
 	var err error
 	for i := range m.Config.Hidden {
-		// x·W + b, ReLU: one op
-		if h, err = graph.Linear(h, p[2*i], p[2*i+1], graph.LinearOptions{ReLU: true}); err != nil {
+		// x·W + b, ReLU: one op; the inputs need no gradient
+		if h, err = graph.Linear(h, p[2*i], p[2*i+1], graph.LinearOptions{ReLU: true, NoInputGradient: i == 0}); err != nil {
 			return nil, err
 		}
 	}
 	k := len(m.Config.Hidden)
-	return linear(h, p[2*k], p[2*k+1])
+	return graph.Linear(h, p[2*k], p[2*k+1], graph.LinearOptions{NoInputGradient: k == 0})
 }
 
 func (m *Model) convnet(x *G.Node, p G.Nodes, b int) (*G.Node, error) {

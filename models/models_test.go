@@ -473,8 +473,8 @@ func TestMemoryEstimate(t *testing.T) {
 		// -k 3000 in the command: B = 30,000, 7.2 GB per B×B float32 matrix
 		// TrainingMemory's formula: 30000²·(32·4 + 8) bytes = 114.0 GiB of
 		// B×B matrices plus 35.8 GiB of activations; 46,080 parameters ×
-		// (3·4 + 16) bytes = 1.2 MiB of weights and optimizer
-		{"batch-30000", conv, 30000, "models: training the cnn (dim 64) on batches of 30000 needs about 149.8 GiB (weights and optimizer 1.2 MiB, activations 35.8 GiB, B×B matrices 114.0 GiB)"},
+		// 4·4 bytes = 720 KiB of weights, gradients and moments
+		{"batch-30000", conv, 30000, "models: training the cnn (dim 64) on batches of 30000 needs about 149.8 GiB (weights and optimizer 720 KiB, activations 35.8 GiB, B×B matrices 114.0 GiB)"},
 		{"dim-1e6", models.DefaultConvNet(1_000_000), 100, "on batches of 100 needs about"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

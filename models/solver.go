@@ -5,6 +5,8 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+
+	"github.com/contrastive-go/contrastive/graph/optim"
 )
 
 // Solver names an optimiser.
@@ -38,8 +40,13 @@ func (s Schedule) rateAt(base float64, t, total int) float64 {
 }
 
 // optimizer updates weights in place from their gradients. It is this
+// optimizer updates weights in place from their gradients. It is this
 // package's own, not Gorgonia's: Gorgonia v0.9.18's Adam squares the
 // gradient tensor in place and has no way to change its learning rate.
+//
+// Its arithmetic is PyTorch's (torch.optim.Adam and SGD): the moments have
+// the weights' dtype and every operation is rounded to it; Adam runs in
+// the vector kernel of package graph/optim.
 type optimizer struct {
 	kind        Solver
 	momentum    float64
@@ -48,9 +55,16 @@ type optimizer struct {
 	beta2       float64
 	eps         float64
 	t           int
-	m, v        [][]float64      // first and second moments (Adam) or velocity (SGD)
-	next        []scratchWeights // each parameter's next weights (step's first pass)
-	grads       []G.Value        // the gradients of the step being applied, reused
+	state       []moments // per parameter
+	grads       []G.Value // the gradients of the step being applied, reused
+}
+
+// moments is one parameter's optimizer state in its dtype: Adam's first
+// and second moments, or SGD's velocity (m). They are allocated, as zeros,
+// at the parameter's first update.
+type moments struct {
+	m32, v32 []float32
+	m64, v64 []float64
 }
 
 func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
@@ -58,214 +72,144 @@ func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
 }
 
 // step applies one update with learning rate lr to the learnables, whose
-// gradients the machine has just computed, and zeroes those gradients. It
-// first checks that every gradient is finite and that the update leaves
-// every weight finite (checkFinite's rule); otherwise it changes nothing
-// and names the parameter.
-//
-// The check and the update share their arithmetic: a first pass computes
-// every parameter's new weights into a scratch copy (the divisions and
-// square roots happen there, once) and notes whether anything was not
-// finite; only when all parameters pass does a second pass write the new
-// moments (the same expressions again, so the same bits) and copy the new
-// weights in. When a parameter fails, checkFinite names the first bad
-// value.
+// gradients the machine has just added into their dual values (a machine
+// built with G.BindDualValues), and zeroes those gradients. See
+// stepGrads.
 func (o *optimizer) step(nodes G.Nodes, lr float64) error {
-	if o.m == nil {
-		o.m = make([][]float64, len(nodes))
-		o.v = make([][]float64, len(nodes))
-	}
-	if len(o.m) != len(nodes) {
-		return fmt.Errorf("models: optimizer has state for %d parameters; got %d", len(o.m), len(nodes))
-	}
-	if len(o.next) != len(nodes) {
-		o.next = make([]scratchWeights, len(nodes))
-	}
-	t := float64(o.t + 1)
-	c1, c2 := 1-math.Pow(o.beta1, t), 1-math.Pow(o.beta2, t)
 	grads := o.grads[:0]
-	for i, n := range nodes {
+	for _, n := range nodes {
 		gv, err := n.Grad()
 		if err != nil {
 			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
 		}
 		grads = append(grads, gv)
-		wv := n.Value().Data()
-		if o.m[i] == nil {
-			size := 0
-			switch w := wv.(type) {
-			case []float32:
-				size = len(w)
-			case []float64:
-				size = len(w)
-			}
-			o.m[i] = make([]float64, size)
-			o.v[i] = make([]float64, size)
+	}
+	o.grads = grads // reused by the next step
+	return o.stepGrads(nodes, grads, lr, true)
+}
+
+// stepGrads applies one update with learning rate lr to the learnables
+// nodes from their gradients grads (one per node), and zeroes the
+// gradients when clearGrads (a machine that adds each run's gradient into
+// a buffer needs it; one whose gradient nodes overwrite their values does
+// not). It first checks that every gradient is finite and that the update
+// leaves every weight and moment finite (checkFinite's rule); otherwise it
+// changes nothing and names the parameter.
+//
+// Both passes run the same kernel on the same inputs: the first (write
+// false) only reports whether everything is finite, the second overwrites
+// the weights and moments. Recomputing costs less than keeping a scratch
+// copy of the new weights: the kernel is bound by memory, not arithmetic.
+// When a parameter fails, checkFinite names the first bad value.
+func (o *optimizer) stepGrads(nodes G.Nodes, grads []G.Value, lr float64, clearGrads bool) error {
+	if o.state == nil {
+		o.state = make([]moments, len(nodes))
+	}
+	if len(o.state) != len(nodes) || len(grads) != len(nodes) {
+		return fmt.Errorf("models: optimizer has state for %d parameters; got %d with %d gradients", len(o.state), len(nodes), len(grads))
+	}
+	for i, n := range nodes {
+		gv := grads[i]
+		if gv == nil {
+			return fmt.Errorf("models: no gradient for %s", n.Name())
 		}
 		var finite bool
-		switch w := wv.(type) {
+		switch w := n.Value().Data().(type) {
 		case []float32:
 			g, ok := gv.Data().([]float32)
-			if !ok || len(g) != len(w) || len(w) != len(o.m[i]) {
+			if !ok || len(g) != len(w) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			finite = nextWeights(o, w, g, o.m[i], o.v[i], getScratch[float32](&o.next[i], len(w)), lr, c1, c2)
+			m, v := stateOf(&o.state[i].m32, &o.state[i].v32, len(w))
+			finite = apply(o, w, g, m, v, lr, false)
 		case []float64:
 			g, ok := gv.Data().([]float64)
-			if !ok || len(g) != len(w) || len(w) != len(o.m[i]) {
+			if !ok || len(g) != len(w) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			finite = nextWeights(o, w, g, o.m[i], o.v[i], getScratch[float64](&o.next[i], len(w)), lr, c1, c2)
+			m, v := stateOf(&o.state[i].m64, &o.state[i].v64, len(w))
+			finite = apply(o, w, g, m, v, lr, false)
 		default:
 			return fmt.Errorf("models: weights of %s have type %T", n.Name(), w)
 		}
 		if !finite {
 			// the slow, exact check names the first bad value
-			if err := o.checkFinite(nodes, lr); err != nil {
+			if err := o.checkFinite(nodes, grads, lr); err != nil {
 				return err
 			}
 			return fmt.Errorf("models: the update of %s is not finite; weights not updated", n.Name())
 		}
 	}
-	o.grads = grads // reused by the next step
-	o.t++
 	for i, n := range nodes {
 		switch w := n.Value().Data().(type) {
 		case []float32:
-			commit(o, w, grads[i].Data().([]float32), o.m[i], o.v[i], o.next[i].f32)
+			g := grads[i].Data().([]float32)
+			apply(o, w, g, o.state[i].m32, o.state[i].v32, lr, true)
+			if clearGrads {
+				clear(g)
+			}
 		case []float64:
-			commit(o, w, grads[i].Data().([]float64), o.m[i], o.v[i], o.next[i].f64)
+			g := grads[i].Data().([]float64)
+			apply(o, w, g, o.state[i].m64, o.state[i].v64, lr, true)
+			if clearGrads {
+				clear(g)
+			}
 		}
 	}
+	o.t++
 	return nil
 }
 
-// scratchWeights holds one parameter's next weights between the two passes
-// of step.
-type scratchWeights struct {
-	f32 []float32
-	f64 []float64
+// stateOf returns the moments *m and *v, allocated as n zeros when they do
+// not hold n values (a parameter's first update).
+func stateOf[T float32 | float64](m, v *[]T, n int) ([]T, []T) {
+	if len(*m) != n || len(*v) != n {
+		*m, *v = make([]T, n), make([]T, n)
+	}
+	return *m, *v
 }
 
-// getScratch returns s's buffer of n values of T, allocated on first use.
-func getScratch[T float32 | float64](s *scratchWeights, n int) []T {
-	var zero T
-	if _, ok := any(zero).(float32); ok {
-		if len(s.f32) != n {
-			s.f32 = make([]float32, n)
-		}
-		return any(s.f32).([]T)
+// apply runs step o.t+1 of the optimizer's rule on one tensor: weights w,
+// gradient grad, moments m and v (SGD uses m as its velocity). With write
+// false it changes nothing; with write true it overwrites w, m and v. It
+// reports whether the gradient and every new weight and moment are finite.
+//
+// Adam is package optim's kernel (PyTorch's arithmetic). SGD with momentum
+// is PyTorch's too (dampening 0, no Nesterov): d = g + decay·w,
+// buf = momentum·buf + d, w −= lr·buf, where the first step's buf = d is
+// the same as momentum·0 + d.
+func apply[T float32 | float64](o *optimizer, w, grad, m, v []T, lr float64, write bool) bool {
+	if o.kind != SGD {
+		return optim.NewAdam[T](lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.t+1).Update(w, grad, m, v, write)
 	}
-	if len(s.f64) != n {
-		s.f64 = make([]float64, n)
-	}
-	return any(s.f64).([]T)
-}
-
-// nextWeights computes update's rule for one tensor into next without
-// changing w, m or v, and reports whether the gradient and every new
-// weight, moment and velocity are finite. The check is branch-free: x − x
-// is 0 for a finite x and NaN for ±Inf or NaN, and NaN survives the sum.
-func nextWeights[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, next []T, lr, c1, c2 float64) bool {
-	next = next[:len(w)]
-	grad, m, v = grad[:len(w)], m[:len(w)], v[:len(w)]
-	wd, b1, b2, eps := o.weightDecay, o.beta1, o.beta2, o.eps
-	a, ic2 := lr/c1, 1/c2
-	var acc float64
-	if o.kind == SGD {
-		mom := o.momentum
-		for k := range w {
-			gk := float64(grad[k])
-			g := gk + wd*float64(w[k])
-			mk := mom*m[k] + g
-			nw := w[k] - T(lr*mk)
-			next[k] = nw
-			f := float64(nw)
-			acc += (gk - gk) + (mk - mk) + (f - f)
-		}
-		return acc == 0
-	}
+	n := len(w)
+	grad, m = grad[:n], m[:n]
+	wd, mom, rate := T(o.weightDecay), T(o.momentum), T(lr)
+	var acc T
 	for k := range w {
-		gk := float64(grad[k])
-		g := gk + wd*float64(w[k])
-		mk := b1*m[k] + (1-b1)*g
-		vk := b2*v[k] + (1-b2)*g*g
-		nw := w[k] - T(adamDelta(mk, vk, a, ic2, eps))
-		next[k] = nw
-		f := float64(nw)
-		acc += (gk - gk) + (mk - mk) + (vk - vk) + (f - f)
+		gk := grad[k]
+		// T(·) rounds each product, as PyTorch does (no fused multiply-add)
+		mk := T(mom*m[k]) + (gk + T(wd*w[k]))
+		nw := w[k] - T(rate*mk)
+		// x − x is 0 for a finite x and NaN otherwise; NaN survives the sum
+		acc += (gk - gk) + (mk - mk) + (nw - nw)
+		if write {
+			m[k], w[k] = mk, nw
+		}
 	}
 	return acc == 0
-}
-
-// commit writes the moments of update's rule (the same expressions as
-// nextWeights, so the same values) and the new weights next into w, and
-// clears the gradient: the machine adds each run's gradient into its
-// buffer (Gorgonia's own solvers clear it too).
-func commit[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, next []T) {
-	grad, m, v, next = grad[:len(w)], m[:len(w)], v[:len(w)], next[:len(w)]
-	wd, b1, b2 := o.weightDecay, o.beta1, o.beta2
-	if o.kind == SGD {
-		mom := o.momentum
-		for k := range w {
-			g := float64(grad[k]) + wd*float64(w[k])
-			m[k] = mom*m[k] + g
-		}
-	} else {
-		for k := range w {
-			g := float64(grad[k]) + wd*float64(w[k])
-			m[k] = b1*m[k] + (1-b1)*g
-			v[k] = b2*v[k] + (1-b2)*g*g
-		}
-	}
-	copy(w, next)
-	clear(grad)
-}
-
-// adamDelta is Adam's step lr·m̂/(√v̂ + ε) (Kingma & Ba 2015) with the bias
-// corrections m̂ = m/c1 and v̂ = v/c2 folded into a = lr/c1 and ic2 = 1/c2:
-// one division and one square root per weight.
-func adamDelta(m, v, a, ic2, eps float64) float64 {
-	return a * m / (math.Sqrt(v*ic2) + eps)
-}
-
-// update applies the optimizer's rule to one weight tensor in one pass,
-// without the finiteness check; c1 and c2 are Adam's bias corrections for
-// this step. It is the reference that step's two passes must reproduce
-// bit for bit (TestStepMatchesUpdate).
-func update[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) {
-	a, ic2 := lr/c1, 1/c2
-	for k := range w {
-		g := float64(grad[k]) + o.weightDecay*float64(w[k])
-		if o.kind == SGD {
-			m[k] = o.momentum*m[k] + g
-			w[k] -= T(lr * m[k])
-			continue
-		}
-		m[k] = o.beta1*m[k] + (1-o.beta1)*g
-		v[k] = o.beta2*v[k] + (1-o.beta2)*g*g
-		w[k] -= T(adamDelta(m[k], v[k], a, ic2, o.eps))
-	}
-	// The machine adds each run's gradient into this buffer: clear it for
-	// the next step (Gorgonia's own solvers do the same).
-	clear(grad)
 }
 
 // checkFinite runs the next update without writing it: it reports the
 // first parameter whose gradient is NaN or ±Inf, or whose new weight,
 // moment or velocity would be, and leaves the weights, the optimizer state
 // and the gradients as they are.
-func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
-	if len(o.m) != len(nodes) {
-		return fmt.Errorf("models: optimizer has state for %d parameters; got %d", len(o.m), len(nodes))
+func (o *optimizer) checkFinite(nodes G.Nodes, grads []G.Value, lr float64) error {
+	if len(o.state) != len(nodes) || len(grads) != len(nodes) {
+		return fmt.Errorf("models: optimizer has state for %d parameters; got %d with %d gradients", len(o.state), len(nodes), len(grads))
 	}
-	t := float64(o.t + 1)
-	c1, c2 := 1-math.Pow(o.beta1, t), 1-math.Pow(o.beta2, t)
 	for i, n := range nodes {
-		gv, err := n.Grad()
-		if err != nil {
-			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
-		}
+		gv := grads[i]
 		var k int
 		var what string
 		var bad float64
@@ -275,13 +219,15 @@ func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
 			if !ok || len(g) != len(w) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			k, what, bad = dryUpdate(o, w, g, o.m[i], o.v[i], lr, c1, c2)
+			m, v := stateOf(&o.state[i].m32, &o.state[i].v32, len(w))
+			k, what, bad = dryUpdate(o, w, g, m, v, lr)
 		case []float64:
 			g, ok := gv.Data().([]float64)
 			if !ok || len(g) != len(w) {
 				return fmt.Errorf("models: gradient of %s does not match its weights", n.Name())
 			}
-			k, what, bad = dryUpdate(o, w, g, o.m[i], o.v[i], lr, c1, c2)
+			m, v := stateOf(&o.state[i].m64, &o.state[i].v64, len(w))
+			k, what, bad = dryUpdate(o, w, g, m, v, lr)
 		default:
 			return fmt.Errorf("models: weights of %s have type %T", n.Name(), w)
 		}
@@ -296,38 +242,26 @@ func (o *optimizer) checkFinite(nodes G.Nodes, lr float64) error {
 	return nil
 }
 
-// dryUpdate computes update's rule for one tensor without writing it and
-// returns the first index at which the gradient or a result is not finite,
-// with what it is ("gradient", "the weight", "the moment"), or "" when all
-// are finite. m and v are nil before the tensor's first update (zeros).
-func dryUpdate[T float32 | float64](o *optimizer, w, grad []T, m, v []float64, lr, c1, c2 float64) (int, string, float64) {
-	a, ic2 := lr/c1, 1/c2
+// dryUpdate runs apply's rule on copies of one value at a time and returns
+// the first index at which the gradient or a result is not finite, with
+// what it is ("gradient", "the weight", "the first moment", "the second
+// moment"), or "" when all are finite. It writes nothing.
+func dryUpdate[T float32 | float64](o *optimizer, w, grad, m, v []T, lr float64) (int, string, float64) {
 	for k := range w {
-		gk := float64(grad[k])
-		if math.IsNaN(gk) || math.IsInf(gk, 0) {
+		if gk := float64(grad[k]); notFinite(gk) {
 			return k, "gradient", gk
 		}
-		g := gk + o.weightDecay*float64(w[k])
-		var mk, vk float64
-		if m != nil {
-			mk, vk = m[k], v[k]
+		w1, g1, m1, v1 := [1]T{w[k]}, [1]T{grad[k]}, [1]T{m[k]}, [1]T{v[k]}
+		if apply(o, w1[:], g1[:], m1[:], v1[:], lr, true) {
+			continue
 		}
-		var nw T
-		if o.kind == SGD {
-			mk = o.momentum*mk + g
-			nw = w[k] - T(lr*mk)
-		} else {
-			mk = o.beta1*mk + (1-o.beta1)*g
-			vk = o.beta2*vk + (1-o.beta2)*g*g
-			nw = w[k] - T(adamDelta(mk, vk, a, ic2, o.eps))
+		if f := float64(m1[0]); notFinite(f) {
+			return k, "the first moment", f
 		}
-		if notFinite(mk) {
-			return k, "the first moment", mk
+		if f := float64(v1[0]); notFinite(f) {
+			return k, "the second moment", f
 		}
-		if notFinite(vk) {
-			return k, "the second moment", vk
-		}
-		if f := float64(nw); notFinite(f) {
+		if f := float64(w1[0]); notFinite(f) {
 			return k, "the weight", f
 		}
 	}

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph/optim"
 )
 
 // stepOnce runs one optimizer step on w with the gradient of Σ w²/2 (= w).
@@ -126,80 +129,115 @@ func TestStepRefusesNonFiniteUpdate(t *testing.T) {
 	}
 }
 
-// TestStepMatchesUpdate: step's two passes (the checked scratch pass, then
-// the commit) give the same bits as the one-pass reference update, for
-// both dtypes, both solvers, with weight decay, over several steps.
+// TestStepMatchesUpdate: step's two passes (the check, then the write)
+// give the same bits as one reference pass of the rule on copies (Adam:
+// package optim's kernel; SGD: PyTorch's formula written out here), for
+// both dtypes, both solvers, with weight decay, over several steps, and
+// clear the gradient.
 func TestStepMatchesUpdate(t *testing.T) {
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		for _, kind := range []Solver{Adam, SGD} {
 			t.Run(fmt.Sprintf("%v/%v", dt, kind), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(7, 8))
-				const n = 37
-				init := make([]float64, n)
-				for i := range init {
-					init[i] = r.NormFloat64()
-				}
-				g := G.NewGraph()
-				var val *tensor.Dense
-				var half *G.Node
 				if dt == tensor.Float32 {
-					w := make([]float32, n)
-					for i := range w {
-						w[i] = float32(init[i])
-					}
-					val, half = tensor.New(tensor.WithBacking(w)), G.NewConstant(float32(0.5))
+					testStepMatches[float32](t, kind)
 				} else {
-					val, half = tensor.New(tensor.WithBacking(append([]float64(nil), init...))), G.NewConstant(0.5)
-				}
-				node := G.NewVector(g, dt, G.WithShape(n), G.WithName("w"), G.WithValue(val))
-				sq, err := G.Square(node)
-				require.NoError(t, err)
-				s, err := G.Sum(sq)
-				require.NoError(t, err)
-				c, err := G.Mul(s, half)
-				require.NoError(t, err)
-				_, err = G.Grad(c, node)
-				require.NoError(t, err)
-				vm := G.NewTapeMachine(g, G.BindDualValues(node))
-				defer vm.Close()
-
-				o := newOptimizer(kind, 0.9, 1e-2)
-				ref := newOptimizer(kind, 0.9, 1e-2)
-				refM, refV := make([]float64, n), make([]float64, n)
-				refW32 := make([]float32, n)
-				refW64 := append([]float64(nil), init...)
-				for i := range refW32 {
-					refW32[i] = float32(init[i])
-				}
-				for step := 1; step <= 5; step++ {
-					lr := 0.01 * float64(step)
-					require.NoError(t, vm.RunAll())
-					c1, c2 := 1-math.Pow(ref.beta1, float64(step)), 1-math.Pow(ref.beta2, float64(step))
-					// the gradient of Σ w²/2 is w itself
-					if dt == tensor.Float32 {
-						update(ref, refW32, append([]float32(nil), refW32...), refM, refV, lr, c1, c2)
-					} else {
-						update(ref, refW64, append([]float64(nil), refW64...), refM, refV, lr, c1, c2)
-					}
-					require.NoError(t, o.step(G.Nodes{node}, lr))
-					vm.Reset()
-					if dt == tensor.Float32 {
-						require.Equal(t, refW32, node.Value().Data().([]float32), "step %d", step)
-					} else {
-						require.Equal(t, refW64, node.Value().Data().([]float64), "step %d", step)
-					}
-					require.Equal(t, refM, o.m[0], "step %d: first moment", step)
-					require.Equal(t, refV, o.v[0], "step %d: second moment", step)
-					gv, err := node.Grad()
-					require.NoError(t, err)
-					switch d := gv.Data().(type) {
-					case []float32:
-						require.Equal(t, make([]float32, n), d, "step %d: gradient not cleared", step)
-					case []float64:
-						require.Equal(t, make([]float64, n), d, "step %d: gradient not cleared", step)
-					}
+					testStepMatches[float64](t, kind)
 				}
 			})
 		}
 	}
+}
+
+func testStepMatches[T float32 | float64](t *testing.T, kind Solver) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const n, decay, mom = 37, 1e-2, 0.9
+	w := make([]T, n)
+	for i := range w {
+		w[i] = T(r.NormFloat64())
+	}
+	g := G.NewGraph()
+	node := G.NewVector(g, tensor.Dtype{Type: reflect.TypeFor[T]()}, G.WithShape(n), G.WithName("w"), G.WithValue(tensor.New(tensor.WithBacking(append([]T(nil), w...)))))
+	sq, err := G.Square(node)
+	require.NoError(t, err)
+	s, err := G.Sum(sq)
+	require.NoError(t, err)
+	c, err := G.Mul(s, G.NewConstant(T(0.5)))
+	require.NoError(t, err)
+	_, err = G.Grad(c, node)
+	require.NoError(t, err)
+	vm := G.NewTapeMachine(g, G.BindDualValues(node))
+	defer vm.Close()
+
+	o := newOptimizer(kind, mom, decay)
+	refW, refM, refV := append([]T(nil), w...), make([]T, n), make([]T, n)
+	for step := 1; step <= 5; step++ {
+		lr := 0.01 * float64(step)
+		require.NoError(t, vm.RunAll())
+		// the gradient of Σ w²/2 is w itself
+		grad := append([]T(nil), refW...)
+		if kind == Adam {
+			require.True(t, optim.NewAdam[T](lr, 0.9, 0.999, 1e-8, decay, step).Update(refW, grad, refM, refV, true))
+		} else {
+			for k := range refW {
+				refM[k] = T(mom*refM[k]) + (grad[k] + T(decay*refW[k]))
+				refW[k] -= T(T(lr) * refM[k])
+			}
+		}
+		require.NoError(t, o.step(G.Nodes{node}, lr))
+		vm.Reset()
+		require.Equal(t, refW, node.Value().Data().([]T), "step %d", step)
+		var m, v any = o.state[0].m32, o.state[0].v32
+		if _, ok := any(refM).([]float64); ok {
+			m, v = o.state[0].m64, o.state[0].v64
+		}
+		require.Equal(t, refM, m.([]T), "step %d: first moment", step)
+		if kind == Adam {
+			require.Equal(t, refV, v.([]T), "step %d: second moment", step)
+		}
+		gv, err := node.Grad()
+		require.NoError(t, err)
+		require.Equal(t, make([]T, n), gv.Data().([]T), "step %d: gradient not cleared", step)
+	}
+}
+
+// TestStepGradsFromGradientNodes: the single-graph Trainer's way, a machine
+// without dual values whose gradient nodes the solver reads: the update is
+// the one step gives from dual values, bit for bit, and the gradient
+// values are left as they are (the next run overwrites them).
+func TestStepGradsFromGradientNodes(t *testing.T) {
+	w0 := []float32{0.5, -1.25, 2, 0.125, -3, 1e-3, 7, -0.75, 0.3}
+	build := func() (*G.ExprGraph, *G.Node, G.Nodes) {
+		g := G.NewGraph()
+		n := G.NewVector(g, tensor.Float32, G.WithShape(len(w0)), G.WithName("w"), G.WithValue(tensor.New(tensor.WithBacking(append([]float32(nil), w0...)))))
+		sq, err := G.Square(n)
+		require.NoError(t, err)
+		s, err := G.Sum(sq)
+		require.NoError(t, err)
+		grads, err := G.Grad(s, n)
+		require.NoError(t, err)
+		return g, n, grads
+	}
+	// reference: dual values, step
+	g1, n1, _ := build()
+	vm1 := G.NewTapeMachine(g1, G.BindDualValues(n1))
+	defer vm1.Close()
+	ref := newOptimizer(Adam, 0, 1e-2)
+	// gradient nodes, stepGrads without clearing
+	g2, n2, grads := build()
+	vm2 := G.NewTapeMachine(g2)
+	defer vm2.Close()
+	o := newOptimizer(Adam, 0, 1e-2)
+	for step := 1; step <= 3; step++ {
+		require.NoError(t, vm1.RunAll())
+		require.NoError(t, ref.step(G.Nodes{n1}, 0.1))
+		vm1.Reset()
+		require.NoError(t, vm2.RunAll())
+		before := append([]float32(nil), grads[0].Value().Data().([]float32)...)
+		require.NoError(t, o.stepGrads(G.Nodes{n2}, []G.Value{grads[0].Value()}, 0.1, false))
+		require.Equal(t, before, grads[0].Value().Data().([]float32), "step %d: the gradient changed", step)
+		vm2.Reset()
+		require.Equal(t, n1.Value().Data().([]float32), n2.Value().Data().([]float32), "step %d", step)
+	}
+	// a missing gradient is an error that names the parameter
+	require.ErrorContains(t, o.stepGrads(G.Nodes{n2}, []G.Value{nil}, 0.1, false), "no gradient for w")
 }

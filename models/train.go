@@ -137,13 +137,17 @@ type Trainer struct {
 	labels *G.Node
 	cost   *G.Node
 	solver *optimizer
-	xbuf   *tensor.Dense
-	lbuf   *tensor.Dense
-	batch  int
-	lr     float64
-	par    *parallel  // data-parallel replicas; nil for the single-graph step
-	margin float64    // StatsMargin
-	stats  BatchStats // of the last successful step
+	// gradNodes are the learnables' gradient nodes of the single-graph
+	// step, in Learnables order; gradVals their values, reused
+	gradNodes G.Nodes
+	gradVals  []G.Value
+	xbuf      *tensor.Dense
+	lbuf      *tensor.Dense
+	batch     int
+	lr        float64
+	par       *parallel  // data-parallel replicas; nil for the single-graph step
+	margin    float64    // StatsMargin
+	stats     BatchStats // of the last successful step
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -221,12 +225,17 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 	if !cost.IsScalar() {
 		return nil, fmt.Errorf("models: the loss returned shape %v; want a scalar", cost.Shape())
 	}
-	if _, err := G.Grad(cost, built.Learnables...); err != nil {
+	grads, err := G.Grad(cost, built.Learnables...)
+	if err != nil {
 		return nil, fmt.Errorf("models: gradient: %w", err)
 	}
 	t := &Trainer{
 		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b,
-		vm:     G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
+		gradNodes: grads,
+		// no G.BindDualValues: the solver reads the gradient nodes' values
+		// (each run overwrites them), which saves the machine adding every
+		// gradient into a second buffer and the solver clearing it
+		vm:     G.NewTapeMachine(g),
 		xbuf:   tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
 		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
 		lr:     cfg.LearnRate,
@@ -319,7 +328,18 @@ func (t *Trainer) update(loss float64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
 	}
-	if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
+	if t.par != nil {
+		if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
+			return loss, err
+		}
+		return loss, nil
+	}
+	grads := t.gradVals[:0]
+	for _, n := range t.gradNodes {
+		grads = append(grads, n.Value())
+	}
+	t.gradVals = grads
+	if err := t.solver.stepGrads(t.built.Learnables, grads, t.lr, false); err != nil {
 		return loss, err
 	}
 	return loss, nil
