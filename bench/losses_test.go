@@ -80,6 +80,8 @@ func lossCases() []lossCase {
 		{name: "LiftedHard", loss: func(p, k int) lossFn { return losses.Lifted{Margin: 1, Form: losses.LiftedHard} }},
 		{name: "NPair", loss: func(p, k int) lossFn { return losses.NewNPair() }},
 		{name: "NCE", loss: func(p, k int) lossFn { return losses.NewNCE() }},
+		{name: "NTXent", loss: func(p, k int) lossFn { return losses.NewNTXent() }},
+		{name: "SupCon", loss: func(p, k int) lossFn { return losses.NewSupCon() }},
 	}
 }
 

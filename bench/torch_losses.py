@@ -31,6 +31,12 @@ comments in losses/ are the reference):
   NCE               cosine/τ logits (τ = 0.1), positive pairs are data and
                     negative pairs noise, ν = #neg/#pos:
                     (Σ_pos softplus(log ν − l) + Σ_neg softplus(l − log ν)) / #pos
+  NTXent            cosine/τ logits z (τ = 0.07), labelled form: per positive
+                    pair (i, j) −log(e^{z_ij} / (e^{z_ij} + Σ_{k∈N_i} e^{z_ik}))
+                    = softplus(logsumexp_{k∈N_i} z_ik − z_ij), mean over pairs
+  SupCon            Khosla et al. 2020, L^sup_out, cosine/τ (τ = 0.1): per
+                    anchor logsumexp_{a≠i} z_ia − mean_{p∈P(i)} z_ip, mean
+                    over anchors with a positive
 
 Rows without a negative (not present in P×K batches) are not handled
 specially here; the Go code defines them as 0.
@@ -179,6 +185,26 @@ def nce(x, labels, tau=0.1):
     return s / npos
 
 
+def ntxent(x, labels, tau=0.07):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    z = xn @ xn.T / tau
+    lse = torch.logsumexp(z.masked_fill(~neg, float("-inf")), 1, keepdim=True)  # log Σ_{k∈N_i} e^{z_ik}
+    terms = F.softplus(lse - z)  # −log(e^{z_ij} / (e^{z_ij} + Σ_k e^{z_ik}))
+    return (terms * pos).sum() / pos.sum().clamp_min(1)
+
+
+def supcon(x, labels, tau=0.1):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    z = xn @ xn.T / tau
+    lse = torch.logsumexp(z.masked_fill(~(pos | neg), float("-inf")), 1)  # log Σ_{a≠i} e^{z_ia}
+    npos = pos.sum(1)
+    has = npos > 0
+    mean_pos = (z * pos).sum(1) / npos.clamp_min(1)
+    return ((lse - mean_pos) * has).sum() / has.sum().clamp_min(1)
+
+
 # The pair-based losses of issue 14, written as pytorch-metric-learning
 # computes them (MultiSimilarityLoss, CircleLoss,
 # GeneralizedLiftedStructureLoss, MarginLoss at their defaults), and the
@@ -271,6 +297,8 @@ LOSSES = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "NTXent": ntxent,
+    "SupCon": supcon,
     "MultiSimilarityPML": multi_similarity_pml,
     "CirclePML": circle_pml,
     "GeneralizedLiftedPML": generalized_lifted_pml,
@@ -295,6 +323,8 @@ PAIRS = [
     ("LiftedHard", "LiftedHard"),
     ("NPair", "NPair"),
     ("NCE", "NCE"),
+    ("NTXent", "NTXent"),
+    ("SupCon", "SupCon"),
     ("MultiSimilarityPML", "MultiSimilarityPML"),
     ("CirclePML", "CirclePML"),
     ("GeneralizedLiftedPML", "GeneralizedLiftedPML"),
@@ -403,6 +433,8 @@ CROSS = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "NTXent": ntxent,
+    "SupCon": supcon,
     "MultiSimilarityPML": multi_similarity_pml,
     "CirclePML": circle_pml,
     "GeneralizedLiftedPML": generalized_lifted_pml,
