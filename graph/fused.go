@@ -451,9 +451,10 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 				mx = 0
 			}
 			var s float64
+			tm := T(mx)
 			for j, w := range mr {
 				if w != 0 {
-					s += float64(w) * math.Exp(float64(xr[j])-mx)
+					s += float64(w * expT(xr[j]-tm))
 				}
 			}
 			switch {
@@ -485,10 +486,10 @@ func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
 				}
 				continue
 			}
-			gi, oi := float64(g[i]), float64(out[i])
+			gi, oi := g[i], out[i]
 			for j, w := range mr {
 				if w != 0 {
-					dr[j] = T(gi * float64(w) * math.Exp(float64(xr[j])-oi))
+					dr[j] = gi * w * expT(xr[j]-oi)
 				}
 			}
 		}
@@ -527,12 +528,7 @@ func softplusFwd[T float](n int, in [][]T, out []T) error {
 	}
 	parallelRows(n/1024+1, 1024, func(lo, hi int) {
 		for i := lo * 1024; i < min(hi*1024, n); i++ {
-			v := float64(x[i])
-			if v >= 0 {
-				out[i] = T(v + math.Log1p(math.Exp(-v)))
-			} else {
-				out[i] = T(math.Log1p(math.Exp(v)))
-			}
+			out[i] = softplusT(x[i])
 		}
 	})
 	return nil
@@ -545,15 +541,7 @@ func softplusGrad[T float](n int, in [][]T, dx []T) error {
 	}
 	parallelRows(n/1024+1, 1024, func(lo, hi int) {
 		for i := lo * 1024; i < min(hi*1024, n); i++ {
-			v := float64(x[i])
-			var s float64 // σ(v), stable on both sides
-			if v >= 0 {
-				s = 1 / (1 + math.Exp(-v))
-			} else {
-				e := math.Exp(v)
-				s = e / (1 + e)
-			}
-			dx[i] = T(float64(g[i]) * s)
+			dx[i] = g[i] * sigmoidT(x[i]) // σ, stable on both sides
 		}
 	})
 	return nil
@@ -630,7 +618,7 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T, s *scratch) error {
 						row[j] = v[j]
 					}
 				default:
-					row[j] = T(logAddExp(float64(v[i]), float64(v[j]), ev[i], ev[j], mx))
+					row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
 				}
 			}
 		}
@@ -671,6 +659,21 @@ func logAddExp(a, c, ea, ec, m float64) float64 {
 		a, c = c, a
 	}
 	return a + math.Log1p(math.Exp(c-a))
+}
+
+// logAddExpT is logAddExp in T's precision (float32's fallback threshold
+// is its own smallest normal range).
+func logAddExpT[T float](a, c T, ea, ec, m float64) T {
+	if !is32[T]() {
+		return T(logAddExp(float64(a), float64(c), ea, ec, m))
+	}
+	if t := ea + ec; t > 1e-30 {
+		return T(m) + logT(T(t))
+	}
+	if a < c {
+		a, c = c, a
+	}
+	return a + log1pT(expT(c-a))
 }
 
 func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
@@ -931,7 +934,7 @@ func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
 	if len(in[3]) != 1 {
 		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
 	}
-	c := float64(in[3][0])
+	c, a := in[3][0], T(scale)
 	return blockSum(size, func(lo, hi int) float64 {
 		var sum float64
 		for i := lo; i < hi; i++ {
@@ -939,12 +942,12 @@ func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
 			if pi == 0 && ni == 0 {
 				continue
 			}
-			t := scale*float64(x[i]) - c
+			t := a*x[i] - c
 			if pi != 0 {
-				sum += float64(pi) * softplus1(-t)
+				sum += float64(pi * softplusT(-t))
 			}
 			if ni != 0 {
-				sum += float64(ni) * softplus1(t)
+				sum += float64(ni * softplusT(t))
 			}
 		}
 		return sum
@@ -959,23 +962,23 @@ func softplusSumGrad[T float](size int, scale float64, in [][]T, dx []T) error {
 	if len(in[3]) != 1 || len(g) != 1 {
 		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
 	}
-	c, gs := float64(in[3][0]), float64(g[0])
+	c, gs, a := in[3][0], g[0], T(scale)
 	parallelRows((size+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
 		for i := lo * sumBlock; i < min(hi*sumBlock, size); i++ {
-			pi, ni := float64(p[i]), float64(n[i])
+			pi, ni := p[i], n[i]
 			dx[i] = 0
 			if pi == 0 && ni == 0 {
 				continue
 			}
-			t := scale*float64(x[i]) - c
-			var d float64
+			t := a*x[i] - c
+			var d T
 			if ni != 0 {
-				d += ni * sigmoid(t)
+				d += ni * sigmoidT(t)
 			}
 			if pi != 0 {
-				d -= pi * sigmoid(-t) // not 1 − σ(t), which cancels for large t
+				d -= pi * sigmoidT(-t) // not 1 − σ(t), which cancels for large t
 			}
-			dx[i] = T(gs * scale * d)
+			dx[i] = gs * a * d
 		}
 	})
 	return nil
