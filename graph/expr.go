@@ -165,6 +165,19 @@ func (e *Expr) MaskedLog1pSumExp(x, mask *G.Node) *G.Node {
 	return e.binary("masked log1p-sum-exp", MaskedLog1pSumExp, x, mask)
 }
 
+// MaskedRowSum returns Σ_{j} mask_ij·x_ij per row (see MaskedRowSum).
+func (e *Expr) MaskedRowSum(x, mask *G.Node) *G.Node {
+	return e.binary("masked row sum", MaskedRowSum, x, mask)
+}
+
+// RowSoftplusSum returns Σ_ij r_i·w_ij·softplus(v_i − z_ij) (see RowSoftplusSum).
+func (e *Expr) RowSoftplusSum(z, v, w, r *G.Node) *G.Node {
+	if !e.ok("row softplus sum", z, v, w, r) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return RowSoftplusSum(z, v, w, r) })
+}
+
 // AnyInRow returns, per row, 1 if mask has a non-zero entry (see AnyInRow).
 func (e *Expr) AnyInRow(mask *G.Node) *G.Node { return e.unary("any in row", AnyInRow, mask) }
 

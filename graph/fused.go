@@ -377,10 +377,11 @@ const (
 	redMin
 	redLSE
 	redLog1pSE
+	redSum
 )
 
 func (k rowRed) String() string {
-	return [...]string{"max", "min", "logsumexp", "log1psumexp"}[k]
+	return [...]string{"max", "min", "logsumexp", "log1psumexp", "sum"}[k]
 }
 
 // maskedRow returns the length-B vector of a masked reduction of each row
@@ -435,6 +436,16 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			if kind == redSum {
+				var s T
+				for j, w := range mr {
+					if w != 0 {
+						s += w * xr[j]
+					}
+				}
+				out[i] = s
+				continue
+			}
 			if kind == redMax || kind == redMin {
 				out[i] = 0
 				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
@@ -480,6 +491,14 @@ func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
 		for i := lo; i < hi; i++ {
 			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			clear(dr)
+			if kind == redSum {
+				for j, w := range mr {
+					if w != 0 {
+						dr[j] = g[i] * w
+					}
+				}
+				continue
+			}
 			if kind == redMax || kind == redMin {
 				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
 					dr[k] = g[i]

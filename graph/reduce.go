@@ -57,6 +57,16 @@ func MaskedLogSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mas
 // an empty row gives 0. It is the N-pair and soft-margin form.
 func MaskedLog1pSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, true) }
 
+// MaskedRowSum returns the length-B vector Σ_j mask_ij·x_ij of x (B×C)
+// in one op, without the B×C product of Gorgonia's Mul and Sum; the mask
+// (weights) gets no gradient, x gets g_i·mask_ij.
+func MaskedRowSum(x, mask *G.Node) (*G.Node, error) {
+	if err := checkMasked("masked row sum", x, mask); err != nil {
+		return nil, err
+	}
+	return maskedRow(redSum, x, mask)
+}
+
 // maskedLSE is one op (maskedRow); the mask enters as weights
 // (Σ_j mask_ij·e^{x_ij}) and receives no gradient.
 func maskedLSE(x, mask *G.Node, plusOne bool) (*G.Node, error) {
