@@ -433,6 +433,10 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	if err := checkLen("maskedrow", m, b*c); err != nil {
 		return err
 	}
+	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
+		lseRows32(kind, b, c, x32, any(m).([]float32), any(out).([]float32))
+		return nil
+	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
@@ -486,6 +490,10 @@ func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
 	x, m, out, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("maskedrow gradient", g, b); err != nil {
 		return err
+	}
+	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
+		lseGrad32(b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
+		return nil
 	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -623,6 +631,10 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T, s *scratch) error {
 	var mx float64
 	if lae {
 		ev, mx = pairExps(v, has, s)
+		if v32, ok := as32(v); ok {
+			pairLAE32(b, v32, any(has).([]float32), any(out).([]float32), ev, mx)
+			return nil
+		}
 	}
 	parallelRows(b, b, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -954,6 +966,9 @@ func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
 		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
 	}
 	c, a := in[3][0], T(scale)
+	if x32, ok := as32(x); ok {
+		return softplusSum32(size, float32(a), float32(c), x32, any(p).([]float32), any(n).([]float32)), nil
+	}
 	return blockSum(size, func(lo, hi int) float64 {
 		var sum float64
 		for i := lo; i < hi; i++ {
@@ -982,6 +997,10 @@ func softplusSumGrad[T float](size int, scale float64, in [][]T, dx []T) error {
 		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
 	}
 	c, gs, a := in[3][0], g[0], T(scale)
+	if x32, ok := as32(x); ok {
+		softplusSumGrad32(size, float32(a), float32(c), float32(gs), x32, any(p).([]float32), any(n).([]float32), any(dx).([]float32))
+		return nil
+	}
 	parallelRows((size+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
 		for i := lo * sumBlock; i < min(hi*sumBlock, size); i++ {
 			pi, ni := p[i], n[i]
