@@ -90,20 +90,38 @@ func (e *Expr) binary(what string, f func(a, b *G.Node) (*G.Node, error), a, b *
 // Const returns the scalar constant v of the builder's dtype.
 func (e *Expr) Const(v float64) *G.Node { return constant(e.dt, v) }
 
+// sameShape reports whether a and b are non-scalar tensors of one shape
+// and float dtype: the operands of the fused elementwise ops.
+func sameShape(a, b *G.Node) bool {
+	return !a.IsScalar() && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() &&
+		(a.Dtype() == tensor.Float32 || a.Dtype() == tensor.Float64)
+}
+
+// elementwise returns kind's fused op for same-shape operands, else
+// Gorgonia's op.
+func elementwise(kind ewKind, gorgonia func(a, b *G.Node) (*G.Node, error)) func(a, b *G.Node) (*G.Node, error) {
+	return func(a, b *G.Node) (*G.Node, error) {
+		if sameShape(a, b) {
+			return ewBinary(kind, a, b)
+		}
+		return gorgonia(a, b)
+	}
+}
+
 // Add returns a + b.
-func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", G.Add, a, b) }
+func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", elementwise(ewAdd, G.Add), a, b) }
 
 // Sub returns a − b.
-func (e *Expr) Sub(a, b *G.Node) *G.Node { return e.binary("sub", G.Sub, a, b) }
+func (e *Expr) Sub(a, b *G.Node) *G.Node { return e.binary("sub", elementwise(ewSub, G.Sub), a, b) }
 
 // Mul returns a ⊙ b (elementwise; a scalar operand broadcasts).
 func (e *Expr) Mul(a, b *G.Node) *G.Node {
-	return e.binary("mul", func(a, b *G.Node) (*G.Node, error) {
+	return e.binary("mul", elementwise(ewMul, func(a, b *G.Node) (*G.Node, error) {
 		if a.IsScalar() || b.IsScalar() {
 			return G.Mul(a, b)
 		}
 		return G.HadamardProd(a, b)
-	}, a, b)
+	}), a, b)
 }
 
 // Div returns a ⊘ b (elementwise; a scalar operand broadcasts).
@@ -117,10 +135,27 @@ func (e *Expr) Div(a, b *G.Node) *G.Node {
 }
 
 // Scale returns c·x.
-func (e *Expr) Scale(x *G.Node, c float64) *G.Node { return e.Mul(x, e.Const(c)) }
+func (e *Expr) Scale(x *G.Node, c float64) *G.Node {
+	if x != nil && !x.IsScalar() {
+		return e.Affine(x, c, 0)
+	}
+	return e.Mul(x, e.Const(c))
+}
+
+// Affine returns scale·x + offset elementwise (see Affine).
+func (e *Expr) Affine(x *G.Node, scale, offset float64) *G.Node {
+	return e.unary("affine", func(x *G.Node) (*G.Node, error) { return Affine(x, scale, offset) }, x)
+}
 
 // Neg returns −x.
-func (e *Expr) Neg(x *G.Node) *G.Node { return e.unary("neg", G.Neg, x) }
+func (e *Expr) Neg(x *G.Node) *G.Node {
+	return e.unary("neg", func(x *G.Node) (*G.Node, error) {
+		if x.IsScalar() {
+			return G.Neg(x)
+		}
+		return affine(x, -1, 0)
+	}, x)
+}
 
 // Square returns x² elementwise.
 func (e *Expr) Square(x *G.Node) *G.Node { return e.unary("square", G.Square, x) }

@@ -84,28 +84,32 @@ func Indicator(x *G.Node, threshold float64) (*G.Node, error) {
 	if _, err := FloatDtype("indicator input", x); err != nil {
 		return nil, err
 	}
+	var buf reused
 	return apply(fmt.Sprintf("indicator(>%v)", threshold), x.Dtype(), x.Dims(),
 		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
 		func(in []G.Value) (G.Value, error) {
 			shape := in[0].Shape().Clone()
 			switch xv := data(in[0]).(type) {
 			case []float32:
-				return dense(indicator(xv, float32(threshold)), shape...), nil
+				t, out := zeroed[float32](&buf, in[0].Dtype(), shape...)
+				indicator(out, xv, float32(threshold))
+				return t, nil
 			case []float64:
-				return dense(indicator(xv, threshold), shape...), nil
+				t, out := zeroed[float64](&buf, in[0].Dtype(), shape...)
+				indicator(out, xv, threshold)
+				return t, nil
 			}
 			return nil, fmt.Errorf("graph: indicator: unsupported dtype %v", in[0].Dtype())
 		}, x)
 }
 
-func indicator[T float](x []T, t T) []T {
-	out := make([]T, len(x))
+// indicator sets out[i] = 1 where x[i] > t (out holds zeros).
+func indicator[T float](out, x []T, t T) {
 	for i, v := range x {
 		if v > t {
 			out[i] = 1
 		}
 	}
-	return out
 }
 
 // atLeastOne returns, without gradient, max(s, 1) of a scalar: the

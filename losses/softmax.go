@@ -124,8 +124,11 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mini
 	if miner != nil { // mined pairs enter as sets
 		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
-	m, _ := orient(e, d, raw)
-	return e, e.Scale(m, -1/tau), pos, neg, e.Add(pos, neg), nil
+	sign := -1.0 // z = −m/τ for the oriented m: −raw/τ for a distance, raw/τ for a similarity
+	if d.LargerIsCloser() {
+		sign = 1
+	}
+	return e, e.Scale(raw, sign/tau), pos, neg, e.Add(pos, neg), nil
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
