@@ -292,17 +292,22 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, in [][]T, dx []
 	} else {
 		S = get[T](&s[0], b*r)
 		parallelRows(b, r, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				for j := i * r; j < (i+1)*r; j++ {
-					switch {
-					case kind == pairDot:
-						S[j] = g[j]
-					case !(out[j] > 0):
-						S[j] = 0
-					case kind == pairSq:
-						S[j] = g[j]
-					default:
-						S[j] = g[j] / (2 * out[j])
+			gs, os, ss := g[lo*r:hi*r], out[lo*r:hi*r], S[lo*r:hi*r]
+			switch kind {
+			case pairDot:
+				copy(ss, gs)
+			case pairSq:
+				for j, o := range os {
+					ss[j] = 0
+					if o > 0 {
+						ss[j] = gs[j]
+					}
+				}
+			default:
+				for j, o := range os {
+					ss[j] = 0
+					if o > 0 {
+						ss[j] = gs[j] / (2 * o)
 					}
 				}
 			}
@@ -857,23 +862,29 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 	if err := checkLen("hinge sum gradient", x, n); err != nil {
 		return err
 	}
+	if err := checkLen("hinge sum gradient", w, n); err != nil {
+		return err
+	}
 	if len(g) != 1 {
 		return fmt.Errorf("graph: hinge sum gradient: want a scalar gradient, got %d values", len(g))
 	}
 	a, c, gs := T(scale), T(offset), g[0]
-	for i, wi := range w {
-		dx[i] = 0
-		if wi == 0 {
-			continue
-		}
-		if t := a*x[i] + c; t > 0 {
-			d := gs * wi * a
-			if squared {
-				d *= 2 * t
+	parallelRows((n+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
+		for i := lo * sumBlock; i < min(hi*sumBlock, n); i++ {
+			dx[i] = 0
+			wi := w[i]
+			if wi == 0 {
+				continue
 			}
-			dx[i] = d
+			if t := a*x[i] + c; t > 0 {
+				d := gs * wi * a
+				if squared {
+					d *= 2 * t
+				}
+				dx[i] = d
+			}
 		}
-	}
+	})
 	return nil
 }
 

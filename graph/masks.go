@@ -82,9 +82,19 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
+		if kind == SameLabel {
+			for j, lj := range b {
+				if li == lj {
+					row[j] = 1
+				}
+			}
+			if self {
+				row[i] = 0
+			}
+			continue
+		}
 		for j, lj := range b {
-			same := li == lj
-			if (kind == SameLabel) == same && !(self && i == j && kind == SameLabel) {
+			if li != lj {
 				row[j] = 1
 			}
 		}
