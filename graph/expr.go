@@ -213,6 +213,14 @@ func (e *Expr) RowSoftplusSum(z, v, w, r *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return RowSoftplusSum(z, v, w, r) })
 }
 
+// ActiveDot returns the dot products of the active rows of x and y (see ActiveDot).
+func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
+	if !e.ok("active dot", x, y, active) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
+}
+
 // AnyInRow returns, per row, 1 if mask has a non-zero entry (see AnyInRow).
 func (e *Expr) AnyInRow(mask *G.Node) *G.Node { return e.unary("any in row", AnyInRow, mask) }
 

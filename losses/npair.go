@@ -82,7 +82,7 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	e := graph.NewExpr(dt)
 	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
 	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
-	logits := e.Matrix(graph.DotProduct{}, anchors, positives)                         // C×C, f_iᵀf_j⁺
+	logits := e.ActiveDot(anchors, positives, valid)                                   // C×C, f_iᵀf_j⁺ (filled slots)
 	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
 	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
 	if l.L2 != 0 {
