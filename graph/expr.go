@@ -221,6 +221,12 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
 }
 
+// DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see
+// DiagonalCrossEntropy).
+func (e *Expr) DiagonalCrossEntropy(z, active *G.Node) *G.Node {
+	return e.binary("diagonal cross-entropy", DiagonalCrossEntropy, z, active)
+}
+
 // AnyInRow returns, per row, 1 if mask has a non-zero entry (see AnyInRow).
 func (e *Expr) AnyInRow(mask *G.Node) *G.Node { return e.unary("any in row", AnyInRow, mask) }
 

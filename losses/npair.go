@@ -75,16 +75,12 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	negMask, err := tuple("negatives", dt, 2, tensor.Shape{c, c}, func(t npairSelection) any { return t.negatives() })
-	if err != nil {
-		return nil, err
-	}
 	e := graph.NewExpr(dt)
 	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
 	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
 	logits := e.ActiveDot(anchors, positives, valid)                                   // C×C, f_iᵀf_j⁺ (filled slots)
-	x := e.SubCol(logits, e.Sum(e.Mul(anchors, positives), 1))                         // f_iᵀf_j⁺ − f_iᵀf_i⁺
-	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)                     // 1/N Σ_i log(1 + Σ_j e^{x_ij})
+	// log(1 + Σ_{j≠i} e^{f_iᵀf_j⁺ − f_iᵀf_i⁺}) = −log softmax_i(i): cross-entropy against the diagonal
+	loss := e.DivAtLeastOne(e.DiagonalCrossEntropy(logits, valid), e.Sum(valid)) // 1/N Σ_i
 	if l.L2 != 0 {
 		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
 		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
@@ -128,19 +124,4 @@ func (t npairSelection) valid() []float64 {
 		v[i] = 1
 	}
 	return v
-}
-
-// negatives returns the C×C mask of filled slots j ≠ i of a filled row i:
-// the other classes' positives.
-func (t npairSelection) negatives() []float64 {
-	c := len(t.anchor)
-	out := make([]float64, c*c)
-	for i := 0; i < t.n; i++ {
-		for j := 0; j < t.n; j++ {
-			if i != j {
-				out[i*c+j] = 1
-			}
-		}
-	}
-	return out
 }
