@@ -5,6 +5,7 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Elementwise ops for same-shape tensors (and a scale with an offset),
@@ -143,4 +144,223 @@ func Affine(x *G.Node, scale, offset float64) (*G.Node, error) {
 		return nil, fmt.Errorf("graph: affine: nil input")
 	}
 	return affine(x, scale, offset)
+}
+
+// square returns x² elementwise in one op; its derivative op is 2·g·x in
+// one pass.
+func square(x *G.Node) (*G.Node, error) {
+	if _, err := FloatDtype("square input", x); err != nil {
+		return nil, err
+	}
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: shape}, name: fmt.Sprintf("square(%v)", shape)}
+	o.f32 = func(in [][]float32, out []float32) error { return squareFwd(n, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return squareFwd(n, in, out) }
+	o.wrt = []bool{true}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: fmt.Sprintf("square_dx(%v)", shape)}
+		g.f32 = func(v [][]float32, dx []float32) error { return squareGrad(n, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return squareGrad(n, v, dx) }
+		d, err := applyFused(g, in[0], grad)
+		return G.Nodes{d}, err
+	}
+	return applyFused(o, x)
+}
+
+func squareFwd[T float](n int, in [][]T, out []T) error {
+	if err := checkLen("square", in[0], n); err != nil {
+		return err
+	}
+	for i, v := range in[0] {
+		out[i] = v * v
+	}
+	return nil
+}
+
+func squareGrad[T float](n int, in [][]T, dx []T) error {
+	x, g := in[0], in[1]
+	if err := checkLen("square gradient", g, n); err != nil {
+		return err
+	}
+	for i, v := range x {
+		dx[i] = 2 * g[i] * v
+	}
+	return nil
+}
+
+// sumAll returns the scalar Σ x (in blocks added in order, float64
+// partial sums) in one op; its derivative op fills x's shape with g.
+func sumAll(x *G.Node) (*G.Node, error) {
+	if _, err := FloatDtype("sum input", x); err != nil {
+		return nil, err
+	}
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	name := fmt.Sprintf("sumall(%v)", shape)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true}
+	o.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return fill(dx, v[0]) }
+		g.f64 = func(v [][]float64, dx []float64) error { return fill(dx, v[0]) }
+		d, err := applyFused(g, grad)
+		return G.Nodes{d}, err
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch v := data(in[0]).(type) {
+		case []float32:
+			s, err := sumOf(n, v)
+			return G.NewF32(float32(s)), err
+		case []float64:
+			s, err := sumOf(n, v)
+			return G.NewF64(s), err
+		}
+		return nil, fmt.Errorf("graph: sum: unsupported dtype %v", in[0].Dtype())
+	}, x)
+}
+
+func sumOf[T float](n int, x []T) (float64, error) {
+	if err := checkLen("sum", x, n); err != nil {
+		return 0, err
+	}
+	return blockSum(n, func(lo, hi int) float64 {
+		var s float64
+		for _, v := range x[lo:hi] {
+			s += float64(v)
+		}
+		return s
+	}), nil
+}
+
+func fill[T float](dx, g []T) error {
+	if len(g) != 1 {
+		return fmt.Errorf("graph: sum gradient: want a scalar gradient, got %d values", len(g))
+	}
+	for i := range dx {
+		dx[i] = g[0]
+	}
+	return nil
+}
+
+// sumRows returns the row sums Σ_j x_ij of a B×C matrix in one op; its
+// derivative op spreads g_i over row i.
+func sumRows(x *G.Node) (*G.Node, error) {
+	if _, err := FloatDtype("row sum input", x); err != nil {
+		return nil, err
+	}
+	if x.Dims() != 2 {
+		return nil, fmt.Errorf("graph: row sum: want a matrix; got shape %v", x.Shape())
+	}
+	b, c := x.Shape()[0], x.Shape()[1]
+	name := fmt.Sprintf("sumrows(%dx%d)", b, c)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b}}, name: name}
+	o.f32 = func(in [][]float32, out []float32) error { return sumRowsFwd(b, c, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return sumRowsFwd(b, c, in, out) }
+	o.wrt = []bool{true}
+	o.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b, c}}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return spreadRows(b, c, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return spreadRows(b, c, v, dx) }
+		d, err := applyFused(g, grad)
+		return G.Nodes{d}, err
+	}
+	return applyFused(o, x)
+}
+
+func sumRowsFwd[T float](b, c int, in [][]T, out []T) error {
+	x := in[0]
+	if err := checkLen("row sum", x, b*c); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var s T
+			for _, v := range x[i*c : (i+1)*c] {
+				s += v
+			}
+			out[i] = s
+		}
+	})
+	return nil
+}
+
+func spreadRows[T float](b, c int, in [][]T, dx []T) error {
+	g := in[0]
+	if err := checkLen("row sum gradient", g, b); err != nil {
+		return err
+	}
+	parallelRows(b, c, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := dx[i*c : (i+1)*c]
+			for j := range row {
+				row[j] = g[i]
+			}
+		}
+	})
+	return nil
+}
+
+// weightedSum returns the scalar Σ x⊙w, with w (a mask or weights) taking
+// no gradient, in one op; its derivative op is g·w.
+func weightedSum(x, w *G.Node) (*G.Node, error) {
+	if !sameShape(x, w) {
+		return nil, fmt.Errorf("graph: weighted sum: x %v %v and w %v %v differ", x.Shape(), x.Dtype(), w.Shape(), w.Dtype())
+	}
+	shape := x.Shape().Clone()
+	n := shape.TotalSize()
+	name := fmt.Sprintf("weightedsum(%v)", shape)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return scaleBy(n, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return scaleBy(n, v, dx) }
+		d, err := applyFused(g, in[1], grad)
+		return G.Nodes{d, nil}, err
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch x := data(in[0]).(type) {
+		case []float32:
+			s, err := dotOf(n, x, data(in[1]).([]float32))
+			return G.NewF32(float32(s)), err
+		case []float64:
+			s, err := dotOf(n, x, data(in[1]).([]float64))
+			return G.NewF64(s), err
+		}
+		return nil, fmt.Errorf("graph: weighted sum: unsupported dtype %v", in[0].Dtype())
+	}, x, w)
+}
+
+func dotOf[T float](n int, x, w []T) (float64, error) {
+	if err := checkLen("weighted sum", x, n); err != nil {
+		return 0, err
+	}
+	if err := checkLen("weighted sum", w, n); err != nil {
+		return 0, err
+	}
+	return blockSum(n, func(lo, hi int) float64 {
+		var s float64
+		for i := lo; i < hi; i++ {
+			if w[i] != 0 {
+				s += float64(x[i] * w[i])
+			}
+		}
+		return s
+	}), nil
+}
+
+// scaleBy sets dx = g·w from the inputs (w, g) with g a scalar.
+func scaleBy[T float](n int, in [][]T, dx []T) error {
+	w, g := in[0], in[1]
+	if err := checkLen("weighted sum gradient", w, n); err != nil {
+		return err
+	}
+	if len(g) != 1 {
+		return fmt.Errorf("graph: weighted sum gradient: want a scalar gradient, got %d values", len(g))
+	}
+	for i, v := range w {
+		dx[i] = g[0] * v
+	}
+	return nil
 }

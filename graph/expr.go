@@ -158,7 +158,20 @@ func (e *Expr) Neg(x *G.Node) *G.Node {
 }
 
 // Square returns x² elementwise.
-func (e *Expr) Square(x *G.Node) *G.Node { return e.unary("square", G.Square, x) }
+func (e *Expr) Square(x *G.Node) *G.Node {
+	return e.unary("square", func(x *G.Node) (*G.Node, error) {
+		if isFloatTensor(x) {
+			return square(x)
+		}
+		return G.Square(x)
+	}, x)
+}
+
+// isFloatTensor reports whether x is a non-scalar float32 or float64
+// node: what the fused elementwise ops and sums take.
+func isFloatTensor(x *G.Node) bool {
+	return !x.IsScalar() && (x.Dtype() == tensor.Float32 || x.Dtype() == tensor.Float64)
+}
 
 // Relu returns max(0, x) elementwise (the hinge).
 func (e *Expr) Relu(x *G.Node) *G.Node { return e.unary("relu", G.Rectify, x) }
@@ -168,7 +181,16 @@ func (e *Expr) Softplus(x *G.Node) *G.Node { return e.unary("softplus", Softplus
 
 // Sum returns the sum of x over the given axes, or of every entry.
 func (e *Expr) Sum(x *G.Node, axes ...int) *G.Node {
-	return e.unary("sum", func(x *G.Node) (*G.Node, error) { return G.Sum(x, axes...) }, x)
+	return e.unary("sum", func(x *G.Node) (*G.Node, error) {
+		switch {
+		case !isFloatTensor(x):
+		case len(axes) == 0:
+			return sumAll(x)
+		case len(axes) == 1 && axes[0] == 1 && x.Dims() == 2:
+			return sumRows(x)
+		}
+		return G.Sum(x, axes...)
+	}, x)
 }
 
 // Mean returns the mean of every entry of x.

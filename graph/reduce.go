@@ -131,6 +131,17 @@ func atLeastOne(s *G.Node) (*G.Node, error) {
 // WeightedMean returns Σ x⊙w / max(Σ w, 1), where w carries no gradient
 // (a mask or slot weights). With no weight it is 0 with a zero gradient.
 func WeightedMean(x, w *G.Node) (*G.Node, error) {
+	if sameShape(x, w) { // one op for Σ x⊙w, one for Σ w
+		num, err := weightedSum(x, w)
+		if err != nil {
+			return nil, err
+		}
+		sw, err := sumAll(w)
+		if err != nil {
+			return nil, err
+		}
+		return DivAtLeastOne(num, sw)
+	}
 	p, err := G.HadamardProd(x, w)
 	if err != nil {
 		return nil, err
