@@ -116,15 +116,16 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 	if err := checkLen("diagonal cross-entropy", a, c); err != nil {
 		return 0, err
 	}
-	parallelRows(c, c, func(lo, hi int) {
-		tmp := make([]T, c)
+	n := activePrefix(a) // columns past it are inactive
+	parallelRows(c, n, func(lo, hi int) {
+		tmp := make([]T, n)
 		for i := lo; i < hi; i++ {
 			part[i] = 0
 			if a[i] == 0 {
 				continue
 			}
-			zr := z[i*c : (i+1)*c]
-			mx, s := softmaxRow(zr, a, tmp)
+			zr := z[i*c : i*c+n]
+			mx, s := softmaxRow(zr, a[:n], tmp)
 			part[i] = float64(a[i]) * (float64(mx) + math.Log(s) - float64(zr[i]))
 		}
 	})
@@ -140,17 +141,23 @@ func diagXentGrad[T float](c int, in [][]T, dz []T) error {
 	if err := checkLen("diagonal cross-entropy gradient", z, c*c); err != nil {
 		return err
 	}
+	if err := checkLen("diagonal cross-entropy gradient", a, c); err != nil {
+		return err
+	}
 	if len(g) != 1 {
 		return fmt.Errorf("graph: diagonal cross-entropy gradient: want a scalar gradient, got %d values", len(g))
 	}
-	parallelRows(c, c, func(lo, hi int) {
+	n := activePrefix(a) // columns past it are inactive
+	parallelRows(c, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dr := dz[i*c : (i+1)*c]
 			if a[i] == 0 {
 				clear(dr)
 				continue
 			}
-			_, s := softmaxRow(z[i*c:(i+1)*c], a, dr)
+			clear(dr[n:])
+			dr = dr[:n]
+			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr)
 			f := g[0] * a[i] * T(1/s)
 			for j := range dr {
 				dr[j] *= f

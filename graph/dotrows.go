@@ -69,13 +69,14 @@ func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
 			return err
 		}
 	}
-	clear(out)
 	n := activePrefix(act)
+	clear(out[n*c:]) // rows past the prefix; the product writes the n×n block
 	if n == 0 {
 		return nil
 	}
 	product(false, true, n, n, d, 1, x, d, y, d, 0, out, c)
 	for i := 0; i < n; i++ {
+		clear(out[i*c+n : (i+1)*c])
 		row := out[i*c : i*c+n]
 		if act[i] == 0 {
 			clear(row)
@@ -97,8 +98,8 @@ func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
 	if err := checkLen("active dot gradient", g, c*c); err != nil {
 		return err
 	}
-	clear(dx)
 	n := activePrefix(act)
+	clear(dx[n*d:]) // rows past the prefix; the product writes the others
 	if n == 0 {
 		return nil
 	}
