@@ -64,11 +64,11 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 		a := in[0].Data().([]int)
 		b := in[len(in)-1].Data().([]int)
 		if dt == tensor.Float32 {
-			t, out := zeroed[float32](&buf, dt, len(a), len(b))
+			t, out := reuse[float32](&buf, dt, len(a), len(b))
 			fillMask(out, a, b, kind, self)
 			return t, nil
 		}
-		t, out := zeroed[float64](&buf, dt, len(a), len(b))
+		t, out := reuse[float64](&buf, dt, len(a), len(b))
 		fillMask(out, a, b, kind, self)
 		return t, nil
 	}
@@ -78,25 +78,24 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	return apply(name, dt, 2, shape, do, labels, ref)
 }
 
-// fillMask sets the 1 entries of the mask in out (zeros).
+// fillMask writes every entry of the mask into out, without a branch per
+// pair: 1 where the labels agree (SameLabel) or differ, else 0.
 func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
+	var on, off T = 1, 0 // value where the labels agree, and where they differ
+	if kind != SameLabel {
+		on, off = 0, 1
+	}
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
-		if kind == SameLabel {
-			for j, lj := range b {
-				if li == lj {
-					row[j] = 1
-				}
-			}
-			if self {
-				row[i] = 0
-			}
-			continue
-		}
 		for j, lj := range b {
-			if li != lj {
-				row[j] = 1
+			v := off
+			if li == lj {
+				v = on
 			}
+			row[j] = v
+		}
+		if self && kind == SameLabel {
+			row[i] = 0
 		}
 	}
 }

@@ -114,12 +114,18 @@ type reused struct{ t *tensor.Dense }
 // zeroed returns the tensor of dtype dt and the shape, all zeros, and its
 // backing slice.
 func zeroed[T float](r *reused, dt tensor.Dtype, shape ...int) (*tensor.Dense, []T) {
+	t, out := reuse[T](r, dt, shape...)
+	clear(out)
+	return t, out
+}
+
+// reuse is zeroed for a caller that writes every entry: the values are
+// those of the previous run.
+func reuse[T float](r *reused, dt tensor.Dtype, shape ...int) (*tensor.Dense, []T) {
 	if r.t == nil || r.t.Dtype() != dt || !r.t.Shape().Eq(tensor.Shape(shape)) {
 		r.t = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
 	}
-	out := r.t.Data().([]T)
-	clear(out)
-	return r.t, out
+	return r.t, r.t.Data().([]T)
 }
 
 // data returns the backing slice of a dense value.
