@@ -99,20 +99,34 @@ type npairSelection struct {
 // npairTuples selects the tuples for capacity c.
 func npairTuples(labels []int, c int) npairSelection {
 	t := npairSelection{anchor: make([]int, c), positive: make([]int, c)}
-	first := map[int]int{}
-	used := map[int]bool{}
+	// per label: 0 unseen, k+1 first seen at index k, −1 tuple taken; a
+	// table for labels in [0, 4B) (class indices), a map for the others
+	table := make([]int, 4*len(labels))
+	var other map[int]int
 	for i, l := range labels {
-		f, seen := first[l]
-		if !seen {
-			first[l] = i
-			continue
+		inTable := l >= 0 && l < len(table)
+		var st int
+		if inTable {
+			st = table[l]
+		} else {
+			st = other[l]
 		}
-		if used[l] || t.n == c {
-			continue
+		switch {
+		case st == 0:
+			st = i + 1
+		case st > 0 && t.n < c:
+			t.anchor[t.n], t.positive[t.n] = st-1, i
+			t.n++
+			st = -1
 		}
-		used[l] = true
-		t.anchor[t.n], t.positive[t.n] = f, i
-		t.n++
+		if inTable {
+			table[l] = st
+		} else {
+			if other == nil {
+				other = map[int]int{}
+			}
+			other[l] = st
+		}
 	}
 	return t
 }
