@@ -207,7 +207,7 @@ func BenchmarkLosses(b *testing.B) {
 // BenchmarkBuild times graph construction, G.Grad and TapeMachine
 // compilation alone, for a few losses.
 func BenchmarkBuild(b *testing.B) {
-	keep := map[string]bool{"Contrastive": true, "Triplet": true, "LiftedSmooth": true, "NPair": true}
+	keep := map[string]bool{"Contrastive": true, "Triplet": true, "LiftedSmooth": true, "NPair": true, "NTXent": true, "SupCon": true}
 	for _, c := range lossCases() {
 		if !keep[c.name] {
 			continue
@@ -216,6 +216,7 @@ func BenchmarkBuild(b *testing.B) {
 			for _, n := range []int{256, 1024} {
 				b.Run(benchName(n, benchDim), func(b *testing.B) {
 					b.ReportAllocs()
+					cpu := cpuTime()
 					for i := 0; i < b.N; i++ {
 						s, err := build(c, n, benchDim, perClass, tensor.Float32)
 						if err != nil {
@@ -223,6 +224,7 @@ func BenchmarkBuild(b *testing.B) {
 						}
 						s.close()
 					}
+					reportCPU(b, cpu)
 				})
 			}
 		})
