@@ -42,6 +42,8 @@
 //	LiftedHard         losses.Lifted{Margin: 1, Form: losses.LiftedHard}
 //	NPair              losses.NewNPair()
 //	NCE                losses.NewNCE()
+//	NTXent             losses.NewNTXent()
+//	SupCon             losses.NewSupCon()
 //
 // BenchmarkLossesPairBased (pairlosses_test.go) times the pair-based losses
 // the same way at B ∈ {256, 1024} (-bench 'Losses' runs them too):

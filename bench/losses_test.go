@@ -80,6 +80,8 @@ func lossCases() []lossCase {
 		{name: "LiftedHard", loss: func(p, k int) lossFn { return losses.Lifted{Margin: 1, Form: losses.LiftedHard} }},
 		{name: "NPair", loss: func(p, k int) lossFn { return losses.NewNPair() }},
 		{name: "NCE", loss: func(p, k int) lossFn { return losses.NewNCE() }},
+		{name: "NTXent", loss: func(p, k int) lossFn { return losses.NewNTXent() }},
+		{name: "SupCon", loss: func(p, k int) lossFn { return losses.NewSupCon() }},
 	}
 }
 
@@ -188,12 +190,14 @@ func BenchmarkLosses(b *testing.B) {
 						b.Fatal(err)
 					}
 					b.ResetTimer()
+					cpu := cpuTime()
 					for i := 0; i < b.N; i++ {
 						if err := s.m.RunAll(); err != nil {
 							b.Fatal(err)
 						}
 						s.m.Reset()
 					}
+					reportCPU(b, cpu) // robust to other load, unlike ns/op
 				})
 			}
 		})
@@ -203,7 +207,7 @@ func BenchmarkLosses(b *testing.B) {
 // BenchmarkBuild times graph construction, G.Grad and TapeMachine
 // compilation alone, for a few losses.
 func BenchmarkBuild(b *testing.B) {
-	keep := map[string]bool{"Contrastive": true, "Triplet": true, "LiftedSmooth": true, "NPair": true}
+	keep := map[string]bool{"Contrastive": true, "Triplet": true, "LiftedSmooth": true, "NPair": true, "NTXent": true, "SupCon": true}
 	for _, c := range lossCases() {
 		if !keep[c.name] {
 			continue
@@ -212,6 +216,7 @@ func BenchmarkBuild(b *testing.B) {
 			for _, n := range []int{256, 1024} {
 				b.Run(benchName(n, benchDim), func(b *testing.B) {
 					b.ReportAllocs()
+					cpu := cpuTime()
 					for i := 0; i < b.N; i++ {
 						s, err := build(c, n, benchDim, perClass, tensor.Float32)
 						if err != nil {
@@ -219,6 +224,7 @@ func BenchmarkBuild(b *testing.B) {
 						}
 						s.close()
 					}
+					reportCPU(b, cpu)
 				})
 			}
 		})

@@ -31,6 +31,12 @@ comments in losses/ are the reference):
   NCE               cosine/τ logits (τ = 0.1), positive pairs are data and
                     negative pairs noise, ν = #neg/#pos:
                     (Σ_pos softplus(log ν − l) + Σ_neg softplus(l − log ν)) / #pos
+  NTXent            cosine/τ logits z (τ = 0.07), labelled form: per positive
+                    pair (i, j) −log(e^{z_ij} / (e^{z_ij} + Σ_{k∈N_i} e^{z_ik}))
+                    = softplus(logsumexp_{k∈N_i} z_ik − z_ij), mean over pairs
+  SupCon            Khosla et al. 2020, L^sup_out, cosine/τ (τ = 0.1): per
+                    anchor logsumexp_{a≠i} z_ia − mean_{p∈P(i)} z_ip, mean
+                    over anchors with a positive
 
 The options of issue 14 part 4 (TripletPMLSwap, TripletPMLEasyHard/…,
 ContrastivePMLEasyHard/…, ContrastivePMLMultiSimilarityMiner, NPairPML,
@@ -185,6 +191,26 @@ def nce(x, labels, tau=0.1):
     log_nu = torch.log(nneg.to(x.dtype)) - torch.log(npos.to(x.dtype))
     s = (F.softplus(log_nu - logits) * pos).sum() + (F.softplus(logits - log_nu) * neg).sum()
     return s / npos
+
+
+def ntxent(x, labels, tau=0.07):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    z = xn @ xn.T / tau
+    lse = torch.logsumexp(z.masked_fill(~neg, float("-inf")), 1, keepdim=True)  # log Σ_{k∈N_i} e^{z_ik}
+    terms = F.softplus(lse - z)  # −log(e^{z_ij} / (e^{z_ij} + Σ_k e^{z_ik}))
+    return (terms * pos).sum() / pos.sum().clamp_min(1)
+
+
+def supcon(x, labels, tau=0.1):
+    pos, neg = masks(labels)
+    xn = F.normalize(x, dim=1)
+    z = xn @ xn.T / tau
+    lse = torch.logsumexp(z.masked_fill(~(pos | neg), float("-inf")), 1)  # log Σ_{a≠i} e^{z_ia}
+    npos = pos.sum(1)
+    has = npos > 0
+    mean_pos = (z * pos).sum(1) / npos.clamp_min(1)
+    return ((lse - mean_pos) * has).sum() / has.sum().clamp_min(1)
 
 
 # The pair-based losses of issue 14, written as pytorch-metric-learning
@@ -480,6 +506,8 @@ LOSSES = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "NTXent": ntxent,
+    "SupCon": supcon,
     "MultiSimilarityPML": multi_similarity_pml,
     "CirclePML": circle_pml,
     "GeneralizedLiftedPML": generalized_lifted_pml,
@@ -504,6 +532,8 @@ PAIRS = [
     ("LiftedHard", "LiftedHard"),
     ("NPair", "NPair"),
     ("NCE", "NCE"),
+    ("NTXent", "NTXent"),
+    ("SupCon", "SupCon"),
     ("MultiSimilarityPML", "MultiSimilarityPML"),
     ("CirclePML", "CirclePML"),
     ("GeneralizedLiftedPML", "GeneralizedLiftedPML"),
@@ -514,20 +544,22 @@ PAIRS = [
 
 
 def time_loss(fn, x0, labels, min_repeats=5, max_repeats=50, budget=2.0):
-    """Median and minimum seconds of forward+backward after two warm-ups."""
+    """Median and minimum seconds of forward+backward after two warm-ups,
+    and the median process CPU seconds (all threads) per repeat."""
     x = x0.clone().requires_grad_(True)
     for _ in range(2):
         fn(x, labels).backward()
         x.grad = None
-    times, total = [], 0.0
+    times, cpus, total = [], [], 0.0
     while len(times) < max_repeats and (len(times) < min_repeats or total < budget):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(x, labels).backward()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         x.grad = None
         times.append(dt)
+        cpus.append(dc)
         total += dt
-    return statistics.median(times), min(times), len(times)
+    return statistics.median(times), min(times), len(times), statistics.median(cpus)
 
 
 def blas_library():
@@ -561,8 +593,8 @@ def run_bench(args):
             if name in CUBIC and b > args.max_cubic:
                 row += f"{'skipped':>14s}"
                 continue
-            med, best, n = time_loss(LOSSES[name], x0, labels)
-            results[f"{name}/B={b}/D={args.dim}"] = {"median": med * 1e3, "min": best * 1e3, "repeats": n}
+            med, best, n, cpu = time_loss(LOSSES[name], x0, labels)
+            results[f"{name}/B={b}/D={args.dim}"] = {"median": med * 1e3, "min": best * 1e3, "repeats": n, "cpu": cpu * 1e3}
             row += f"{med * 1e3:11.3f}/{n:<2d}"
         print(row, flush=True)
     if any(b > args.max_cubic for b in sizes):
@@ -573,20 +605,22 @@ def run_bench(args):
             json.dump(results, f, indent=1, sort_keys=True)
 
 
-GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ms/op)?")
 
 
 def compare(go_file, torch_file):
-    go = {}
+    go, gocpu = {}, {}
     with open(go_file) as f:
         for line in f:
             m = GO_LINE.match(line)
             if m:
                 go.setdefault((m[1], int(m[2]), int(m[3])), []).append(float(m[4]) / 1e6)
+                if m[5]:
+                    gocpu.setdefault((m[1], int(m[2]), int(m[3])), []).append(float(m[5]))
     with open(torch_file) as f:
         tr = json.load(f)
     print(f"{'Go loss':18s} {'torch loss':17s} {'B':>5s} {'Go ms':>9s} {'torch ms':>9s} {'Go/torch':>9s}"
-          f" {'(min: Go':>10s} {'torch':>9s} {'ratio)':>7s}")
+          f" {'(min: Go':>10s} {'torch':>9s} {'ratio)':>7s} {'CPU ms: Go':>11s} {'torch':>7s} {'ratio':>6s}")
     for gname, tname in PAIRS:
         for (n, b, d), vals in sorted(go.items(), key=lambda kv: kv[0][1]):
             if n != gname:
@@ -596,9 +630,15 @@ def compare(go_file, torch_file):
             if t is None:
                 print(f"{gname:18s} {tname:17s} {b:5d} {gm:9.2f} {'-':>9s} {'-':>9s}")
                 continue
+            cpu = ""
+            if (n, b, d) in gocpu and "cpu" in t:
+                gc = statistics.median(gocpu[(n, b, d)])
+                cpu = f" {gc:11.2f} {t['cpu']:7.2f} {gc / t['cpu']:6.2f}"
             print(f"{gname:18s} {tname:17s} {b:5d} {gm:9.2f} {t['median']:9.2f} {gm / t['median']:9.2f}"
-                  f" {gmin:10.2f} {t['min']:9.2f} {gmin / t['min']:7.2f}")
-    print("Go ms: median (and min) over the -count runs of ns/op; torch ms: median (and min) over repeats")
+                  f" {gmin:10.2f} {t['min']:9.2f} {gmin / t['min']:7.2f}{cpu}")
+    print("Go ms: median (and min) over the -count runs of ns/op; torch ms: median (and min) over repeats;")
+    print("CPU ms: process CPU time (all threads) per step, Go's cpu-ms/op and torch's time.process_time(),")
+    print("which other load on a shared machine does not inflate as it does wall time")
 
 
 # Go cross-check names -> torch function (TripletDefaultCap has Triplet's value).
@@ -612,6 +652,8 @@ CROSS = {
     "LiftedHard": lifted_hard,
     "NPair": npair,
     "NCE": nce,
+    "NTXent": ntxent,
+    "SupCon": supcon,
     "MultiSimilarityPML": multi_similarity_pml,
     "CirclePML": circle_pml,
     "GeneralizedLiftedPML": generalized_lifted_pml,

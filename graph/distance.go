@@ -154,5 +154,8 @@ func Orient(d Distance, m *G.Node) (*G.Node, error) {
 	if !d.LargerIsCloser() {
 		return m, nil
 	}
-	return G.Neg(m)
+	if m.IsScalar() {
+		return G.Neg(m)
+	}
+	return affine(m, -1, 0)
 }

@@ -54,6 +54,25 @@
 // matrix has 2¹⁶ entries or more; the sums add per-block partial sums in
 // block order, so results do not depend on the number of cores.
 //
+// The softmax losses have three more: RowSoftplusSum (Σ r_i·w_ij·
+// softplus(v_i − z_ij), NT-Xent's per-pair terms, evaluated only where
+// w ≠ 0), DiagonalCrossEntropy (each active row's softmax cross-entropy
+// against its diagonal, N-pair) and ActiveDot (the dot products of the
+// active rows of a fixed-capacity selection, the matrix product over the
+// filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row. Expr's
+// Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
+// of non-scalar float operands, and WeightedMean, are fused ops too (one
+// pass into a reused buffer, where Gorgonia allocates a result, and a
+// broadcast copy for a scalar operand, every run), and the forward-only
+// masks (LabelMask, Indicator, PairAny) refill one buffer per run.
+//
+// In float32 the kernels that evaluate e^x or log over a whole matrix
+// (masked log-sum-exp, SoftplusSum, PairwiseLogAddExp, DiagonalCrossEntropy)
+// go through package graph/vmath a row at a time: single-precision
+// polynomials (Cephes, about 1 ulp) eight lanes wide with AVX2/FMA, or a
+// portable loop (other architectures, the purego build tag). float64
+// kernels call package math.
+//
 // # Layers
 //
 // Conv2D (N×C×H×W input, O×C×KH×KW filters, stride, zero padding, bias and

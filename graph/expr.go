@@ -90,20 +90,38 @@ func (e *Expr) binary(what string, f func(a, b *G.Node) (*G.Node, error), a, b *
 // Const returns the scalar constant v of the builder's dtype.
 func (e *Expr) Const(v float64) *G.Node { return constant(e.dt, v) }
 
+// sameShape reports whether a and b are non-scalar tensors of one shape
+// and float dtype: the operands of the fused elementwise ops.
+func sameShape(a, b *G.Node) bool {
+	return !a.IsScalar() && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() &&
+		(a.Dtype() == tensor.Float32 || a.Dtype() == tensor.Float64)
+}
+
+// elementwise returns kind's fused op for same-shape operands, else
+// Gorgonia's op.
+func elementwise(kind ewKind, gorgonia func(a, b *G.Node) (*G.Node, error)) func(a, b *G.Node) (*G.Node, error) {
+	return func(a, b *G.Node) (*G.Node, error) {
+		if sameShape(a, b) {
+			return ewBinary(kind, a, b)
+		}
+		return gorgonia(a, b)
+	}
+}
+
 // Add returns a + b.
-func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", G.Add, a, b) }
+func (e *Expr) Add(a, b *G.Node) *G.Node { return e.binary("add", elementwise(ewAdd, G.Add), a, b) }
 
 // Sub returns a − b.
-func (e *Expr) Sub(a, b *G.Node) *G.Node { return e.binary("sub", G.Sub, a, b) }
+func (e *Expr) Sub(a, b *G.Node) *G.Node { return e.binary("sub", elementwise(ewSub, G.Sub), a, b) }
 
 // Mul returns a ⊙ b (elementwise; a scalar operand broadcasts).
 func (e *Expr) Mul(a, b *G.Node) *G.Node {
-	return e.binary("mul", func(a, b *G.Node) (*G.Node, error) {
+	return e.binary("mul", elementwise(ewMul, func(a, b *G.Node) (*G.Node, error) {
 		if a.IsScalar() || b.IsScalar() {
 			return G.Mul(a, b)
 		}
 		return G.HadamardProd(a, b)
-	}, a, b)
+	}), a, b)
 }
 
 // Div returns a ⊘ b (elementwise; a scalar operand broadcasts).
@@ -117,13 +135,43 @@ func (e *Expr) Div(a, b *G.Node) *G.Node {
 }
 
 // Scale returns c·x.
-func (e *Expr) Scale(x *G.Node, c float64) *G.Node { return e.Mul(x, e.Const(c)) }
+func (e *Expr) Scale(x *G.Node, c float64) *G.Node {
+	if x != nil && !x.IsScalar() {
+		return e.Affine(x, c, 0)
+	}
+	return e.Mul(x, e.Const(c))
+}
+
+// Affine returns scale·x + offset elementwise (see Affine).
+func (e *Expr) Affine(x *G.Node, scale, offset float64) *G.Node {
+	return e.unary("affine", func(x *G.Node) (*G.Node, error) { return Affine(x, scale, offset) }, x)
+}
 
 // Neg returns −x.
-func (e *Expr) Neg(x *G.Node) *G.Node { return e.unary("neg", G.Neg, x) }
+func (e *Expr) Neg(x *G.Node) *G.Node {
+	return e.unary("neg", func(x *G.Node) (*G.Node, error) {
+		if x.IsScalar() {
+			return G.Neg(x)
+		}
+		return affine(x, -1, 0)
+	}, x)
+}
 
 // Square returns x² elementwise.
-func (e *Expr) Square(x *G.Node) *G.Node { return e.unary("square", G.Square, x) }
+func (e *Expr) Square(x *G.Node) *G.Node {
+	return e.unary("square", func(x *G.Node) (*G.Node, error) {
+		if isFloatTensor(x) {
+			return square(x)
+		}
+		return G.Square(x)
+	}, x)
+}
+
+// isFloatTensor reports whether x is a non-scalar float32 or float64
+// node: what the fused elementwise ops and sums take.
+func isFloatTensor(x *G.Node) bool {
+	return !x.IsScalar() && (x.Dtype() == tensor.Float32 || x.Dtype() == tensor.Float64)
+}
 
 // Relu returns max(0, x) elementwise (the hinge).
 func (e *Expr) Relu(x *G.Node) *G.Node { return e.unary("relu", G.Rectify, x) }
@@ -133,7 +181,16 @@ func (e *Expr) Softplus(x *G.Node) *G.Node { return e.unary("softplus", Softplus
 
 // Sum returns the sum of x over the given axes, or of every entry.
 func (e *Expr) Sum(x *G.Node, axes ...int) *G.Node {
-	return e.unary("sum", func(x *G.Node) (*G.Node, error) { return G.Sum(x, axes...) }, x)
+	return e.unary("sum", func(x *G.Node) (*G.Node, error) {
+		switch {
+		case !isFloatTensor(x):
+		case len(axes) == 0:
+			return sumAll(x)
+		case len(axes) == 1 && axes[0] == 1 && x.Dims() == 2:
+			return sumRows(x)
+		}
+		return G.Sum(x, axes...)
+	}, x)
 }
 
 // Mean returns the mean of every entry of x.
@@ -163,6 +220,33 @@ func (e *Expr) MaskedLogSumExp(x, mask *G.Node) *G.Node {
 // MaskedLog1pSumExp returns log(1 + Σ_{j∈mask} e^{x_ij}) per row (see MaskedLog1pSumExp).
 func (e *Expr) MaskedLog1pSumExp(x, mask *G.Node) *G.Node {
 	return e.binary("masked log1p-sum-exp", MaskedLog1pSumExp, x, mask)
+}
+
+// MaskedRowSum returns Σ_{j} mask_ij·x_ij per row (see MaskedRowSum).
+func (e *Expr) MaskedRowSum(x, mask *G.Node) *G.Node {
+	return e.binary("masked row sum", MaskedRowSum, x, mask)
+}
+
+// RowSoftplusSum returns Σ_ij r_i·w_ij·softplus(v_i − z_ij) (see RowSoftplusSum).
+func (e *Expr) RowSoftplusSum(z, v, w, r *G.Node) *G.Node {
+	if !e.ok("row softplus sum", z, v, w, r) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return RowSoftplusSum(z, v, w, r) })
+}
+
+// ActiveDot returns the dot products of the active rows of x and y (see ActiveDot).
+func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
+	if !e.ok("active dot", x, y, active) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
+}
+
+// DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see
+// DiagonalCrossEntropy).
+func (e *Expr) DiagonalCrossEntropy(z, active *G.Node) *G.Node {
+	return e.binary("diagonal cross-entropy", DiagonalCrossEntropy, z, active)
 }
 
 // AnyInRow returns, per row, 1 if mask has a non-zero entry (see AnyInRow).

@@ -292,17 +292,22 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, in [][]T, dx []
 	} else {
 		S = get[T](&s[0], b*r)
 		parallelRows(b, r, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				for j := i * r; j < (i+1)*r; j++ {
-					switch {
-					case kind == pairDot:
-						S[j] = g[j]
-					case !(out[j] > 0):
-						S[j] = 0
-					case kind == pairSq:
-						S[j] = g[j]
-					default:
-						S[j] = g[j] / (2 * out[j])
+			gs, os, ss := g[lo*r:hi*r], out[lo*r:hi*r], S[lo*r:hi*r]
+			switch kind {
+			case pairDot:
+				copy(ss, gs)
+			case pairSq:
+				for j, o := range os {
+					ss[j] = 0
+					if o > 0 {
+						ss[j] = gs[j]
+					}
+				}
+			default:
+				for j, o := range os {
+					ss[j] = 0
+					if o > 0 {
+						ss[j] = gs[j] / (2 * o)
 					}
 				}
 			}
@@ -377,10 +382,11 @@ const (
 	redMin
 	redLSE
 	redLog1pSE
+	redSum
 )
 
 func (k rowRed) String() string {
-	return [...]string{"max", "min", "logsumexp", "log1psumexp"}[k]
+	return [...]string{"max", "min", "logsumexp", "log1psumexp", "sum"}[k]
 }
 
 // maskedRow returns the length-B vector of a masked reduction of each row
@@ -432,9 +438,23 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	if err := checkLen("maskedrow", m, b*c); err != nil {
 		return err
 	}
+	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
+		lseRows32(kind, b, c, x32, any(m).([]float32), any(out).([]float32))
+		return nil
+	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			if kind == redSum {
+				var s T
+				for j, w := range mr {
+					if w != 0 {
+						s += w * xr[j]
+					}
+				}
+				out[i] = s
+				continue
+			}
 			if kind == redMax || kind == redMin {
 				out[i] = 0
 				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
@@ -451,9 +471,10 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 				mx = 0
 			}
 			var s float64
+			tm := T(mx)
 			for j, w := range mr {
 				if w != 0 {
-					s += float64(w) * math.Exp(float64(xr[j])-mx)
+					s += float64(w * expT(xr[j]-tm))
 				}
 			}
 			switch {
@@ -475,20 +496,32 @@ func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
 	if err := checkLen("maskedrow gradient", g, b); err != nil {
 		return err
 	}
+	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
+		lseGrad32(b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
+		return nil
+	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			clear(dr)
+			if kind == redSum {
+				for j, w := range mr {
+					if w != 0 {
+						dr[j] = g[i] * w
+					}
+				}
+				continue
+			}
 			if kind == redMax || kind == redMin {
 				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
 					dr[k] = g[i]
 				}
 				continue
 			}
-			gi, oi := float64(g[i]), float64(out[i])
+			gi, oi := g[i], out[i]
 			for j, w := range mr {
 				if w != 0 {
-					dr[j] = T(gi * float64(w) * math.Exp(float64(xr[j])-oi))
+					dr[j] = gi * w * expT(xr[j]-oi)
 				}
 			}
 		}
@@ -527,12 +560,7 @@ func softplusFwd[T float](n int, in [][]T, out []T) error {
 	}
 	parallelRows(n/1024+1, 1024, func(lo, hi int) {
 		for i := lo * 1024; i < min(hi*1024, n); i++ {
-			v := float64(x[i])
-			if v >= 0 {
-				out[i] = T(v + math.Log1p(math.Exp(-v)))
-			} else {
-				out[i] = T(math.Log1p(math.Exp(v)))
-			}
+			out[i] = softplusT(x[i])
 		}
 	})
 	return nil
@@ -545,15 +573,7 @@ func softplusGrad[T float](n int, in [][]T, dx []T) error {
 	}
 	parallelRows(n/1024+1, 1024, func(lo, hi int) {
 		for i := lo * 1024; i < min(hi*1024, n); i++ {
-			v := float64(x[i])
-			var s float64 // σ(v), stable on both sides
-			if v >= 0 {
-				s = 1 / (1 + math.Exp(-v))
-			} else {
-				e := math.Exp(v)
-				s = e / (1 + e)
-			}
-			dx[i] = T(float64(g[i]) * s)
+			dx[i] = g[i] * sigmoidT(x[i]) // σ, stable on both sides
 		}
 	})
 	return nil
@@ -616,6 +636,10 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T, s *scratch) error {
 	var mx float64
 	if lae {
 		ev, mx = pairExps(v, has, s)
+		if v32, ok := as32(v); ok {
+			pairLAE32(b, v32, any(has).([]float32), any(out).([]float32), ev, mx)
+			return nil
+		}
 	}
 	parallelRows(b, b, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -630,7 +654,7 @@ func pairVecFwd[T float](lae bool, b int, in [][]T, out []T, s *scratch) error {
 						row[j] = v[j]
 					}
 				default:
-					row[j] = T(logAddExp(float64(v[i]), float64(v[j]), ev[i], ev[j], mx))
+					row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
 				}
 			}
 		}
@@ -671,6 +695,21 @@ func logAddExp(a, c, ea, ec, m float64) float64 {
 		a, c = c, a
 	}
 	return a + math.Log1p(math.Exp(c-a))
+}
+
+// logAddExpT is logAddExp in T's precision (float32's fallback threshold
+// is its own smallest normal range).
+func logAddExpT[T float](a, c T, ea, ec, m float64) T {
+	if !is32[T]() {
+		return T(logAddExp(float64(a), float64(c), ea, ec, m))
+	}
+	if t := ea + ec; t > 1e-30 {
+		return T(m) + logT(T(t))
+	}
+	if a < c {
+		a, c = c, a
+	}
+	return a + log1pT(expT(c-a))
 }
 
 func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
@@ -823,23 +862,29 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 	if err := checkLen("hinge sum gradient", x, n); err != nil {
 		return err
 	}
+	if err := checkLen("hinge sum gradient", w, n); err != nil {
+		return err
+	}
 	if len(g) != 1 {
 		return fmt.Errorf("graph: hinge sum gradient: want a scalar gradient, got %d values", len(g))
 	}
 	a, c, gs := T(scale), T(offset), g[0]
-	for i, wi := range w {
-		dx[i] = 0
-		if wi == 0 {
-			continue
-		}
-		if t := a*x[i] + c; t > 0 {
-			d := gs * wi * a
-			if squared {
-				d *= 2 * t
+	parallelRows((n+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
+		for i := lo * sumBlock; i < min(hi*sumBlock, n); i++ {
+			dx[i] = 0
+			wi := w[i]
+			if wi == 0 {
+				continue
 			}
-			dx[i] = d
+			if t := a*x[i] + c; t > 0 {
+				d := gs * wi * a
+				if squared {
+					d *= 2 * t
+				}
+				dx[i] = d
+			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -931,7 +976,10 @@ func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
 	if len(in[3]) != 1 {
 		return 0, fmt.Errorf("graph: softplus sum: c holds %d values; want a scalar", len(in[3]))
 	}
-	c := float64(in[3][0])
+	c, a := in[3][0], T(scale)
+	if x32, ok := as32(x); ok {
+		return softplusSum32(size, float32(a), float32(c), x32, any(p).([]float32), any(n).([]float32)), nil
+	}
 	return blockSum(size, func(lo, hi int) float64 {
 		var sum float64
 		for i := lo; i < hi; i++ {
@@ -939,12 +987,12 @@ func softplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
 			if pi == 0 && ni == 0 {
 				continue
 			}
-			t := scale*float64(x[i]) - c
+			t := a*x[i] - c
 			if pi != 0 {
-				sum += float64(pi) * softplus1(-t)
+				sum += float64(pi * softplusT(-t))
 			}
 			if ni != 0 {
-				sum += float64(ni) * softplus1(t)
+				sum += float64(ni * softplusT(t))
 			}
 		}
 		return sum
@@ -959,23 +1007,27 @@ func softplusSumGrad[T float](size int, scale float64, in [][]T, dx []T) error {
 	if len(in[3]) != 1 || len(g) != 1 {
 		return fmt.Errorf("graph: softplus sum gradient: c and the gradient must be scalars")
 	}
-	c, gs := float64(in[3][0]), float64(g[0])
+	c, gs, a := in[3][0], g[0], T(scale)
+	if x32, ok := as32(x); ok {
+		softplusSumGrad32(size, float32(a), float32(c), float32(gs), x32, any(p).([]float32), any(n).([]float32), any(dx).([]float32))
+		return nil
+	}
 	parallelRows((size+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
 		for i := lo * sumBlock; i < min(hi*sumBlock, size); i++ {
-			pi, ni := float64(p[i]), float64(n[i])
+			pi, ni := p[i], n[i]
 			dx[i] = 0
 			if pi == 0 && ni == 0 {
 				continue
 			}
-			t := scale*float64(x[i]) - c
-			var d float64
+			t := a*x[i] - c
+			var d T
 			if ni != 0 {
-				d += ni * sigmoid(t)
+				d += ni * sigmoidT(t)
 			}
 			if pi != 0 {
-				d -= pi * sigmoid(-t) // not 1 − σ(t), which cancels for large t
+				d -= pi * sigmoidT(-t) // not 1 − σ(t), which cancels for large t
 			}
-			dx[i] = T(gs * scale * d)
+			dx[i] = gs * a * d
 		}
 	})
 	return nil

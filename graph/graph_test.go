@@ -328,6 +328,10 @@ func naiveReduce(x, mask []float64, r, c int, kind string) []float64 {
 				}
 			}
 			out[i] = best
+		case "sum":
+			for _, v := range vals {
+				out[i] += v
+			}
 		case "lse", "log1p":
 			s := 0.0
 			if kind == "log1p" {
@@ -355,6 +359,7 @@ var reductions = []reduction{
 	{"min", graph.MaskedRowMin},
 	{"lse", graph.MaskedLogSumExp},
 	{"log1p", graph.MaskedLog1pSumExp},
+	{"sum", graph.MaskedRowSum},
 }
 
 func TestMaskedReductions(t *testing.T) {

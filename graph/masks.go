@@ -59,13 +59,18 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	}
 	name := fmt.Sprintf("labelmask(%v,self=%t,%v)", kind, self, dt)
 	shape := func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0], s[len(s)-1][0]}, nil }
+	var buf reused
 	do := func(in []G.Value) (G.Value, error) {
 		a := in[0].Data().([]int)
 		b := in[len(in)-1].Data().([]int)
 		if dt == tensor.Float32 {
-			return dense(fillMask[float32](a, b, kind, self), len(a), len(b)), nil
+			t, out := reuse[float32](&buf, dt, len(a), len(b))
+			fillMask(out, a, b, kind, self)
+			return t, nil
 		}
-		return dense(fillMask[float64](a, b, kind, self), len(a), len(b)), nil
+		t, out := reuse[float64](&buf, dt, len(a), len(b))
+		fillMask(out, a, b, kind, self)
+		return t, nil
 	}
 	if self {
 		return apply(name, dt, 2, shape, do, labels)
@@ -73,18 +78,26 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	return apply(name, dt, 2, shape, do, labels, ref)
 }
 
-func fillMask[T float](a, b []int, kind MaskKind, self bool) []T {
-	out := make([]T, len(a)*len(b))
+// fillMask writes every entry of the mask into out, without a branch per
+// pair: 1 where the labels agree (SameLabel) or differ, else 0.
+func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
+	var on, off T = 1, 0 // value where the labels agree, and where they differ
+	if kind != SameLabel {
+		on, off = 0, 1
+	}
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
 		for j, lj := range b {
-			same := li == lj
-			if (kind == SameLabel) == same && !(self && i == j && kind == SameLabel) {
-				row[j] = 1
+			v := off
+			if li == lj {
+				v = on
 			}
+			row[j] = v
+		}
+		if self && kind == SameLabel {
+			row[i] = 0
 		}
 	}
-	return out
 }
 
 // AnyInRow returns a length-B vector holding 1 where row i of the mask has a

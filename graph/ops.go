@@ -106,6 +106,28 @@ func ApplyForward(name string, out tensor.Dtype, outDims int, shape func(in []te
 // float is the set of element types the kernels run on.
 type float interface{ ~float32 | ~float64 }
 
+// reused hands a forward-only op the same output tensor every run (a
+// fresh one only when the dtype or shape differs, e.g. after a reshape
+// downstream), so that a mask does not allocate B×B values per step.
+type reused struct{ t *tensor.Dense }
+
+// zeroed returns the tensor of dtype dt and the shape, all zeros, and its
+// backing slice.
+func zeroed[T float](r *reused, dt tensor.Dtype, shape ...int) (*tensor.Dense, []T) {
+	t, out := reuse[T](r, dt, shape...)
+	clear(out)
+	return t, out
+}
+
+// reuse is zeroed for a caller that writes every entry: the values are
+// those of the previous run.
+func reuse[T float](r *reused, dt tensor.Dtype, shape ...int) (*tensor.Dense, []T) {
+	if r.t == nil || r.t.Dtype() != dt || !r.t.Shape().Eq(tensor.Shape(shape)) {
+		r.t = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+	}
+	return r.t, r.t.Data().([]T)
+}
+
 // data returns the backing slice of a dense value.
 func data(v G.Value) any {
 	if d, ok := v.(tensor.Tensor); ok {

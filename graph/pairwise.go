@@ -17,22 +17,27 @@ import (
 //	"selj": has_j and not seli
 func pairFlags(kind string, v, has *G.Node) (*G.Node, error) {
 	b := v.Shape()[0]
+	var buf reused
 	return apply("pairflags("+kind+")", v.Dtype(), 2,
 		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, b}, nil },
 		func(in []G.Value) (G.Value, error) {
 			switch vv := data(in[0]).(type) {
 			case []float32:
-				return dense(pairFlagKernel(kind, vv, data(in[1]).([]float32)), b, b), nil
+				t, out := zeroed[float32](&buf, in[0].Dtype(), b, b)
+				pairFlagKernel(out, kind, vv, data(in[1]).([]float32))
+				return t, nil
 			case []float64:
-				return dense(pairFlagKernel(kind, vv, data(in[1]).([]float64)), b, b), nil
+				t, out := zeroed[float64](&buf, in[0].Dtype(), b, b)
+				pairFlagKernel(out, kind, vv, data(in[1]).([]float64))
+				return t, nil
 			}
 			return nil, fmt.Errorf("graph: pairflags: unsupported dtype %v", in[0].Dtype())
 		}, v, has)
 }
 
-func pairFlagKernel[T float](kind string, v, has []T) []T {
+// pairFlagKernel sets the 1 entries of the b×b flags in out (zeros).
+func pairFlagKernel[T float](out []T, kind string, v, has []T) {
 	b := len(v)
-	out := make([]T, b*b)
 	for i := 0; i < b; i++ {
 		hi := has[i] != 0
 		row := out[i*b : (i+1)*b]
@@ -71,7 +76,6 @@ func pairFlagKernel[T float](kind string, v, has []T) []T {
 			}
 		}
 	}
-	return out
 }
 
 func checkPair(v, has *G.Node) error {

@@ -57,6 +57,16 @@ func MaskedLogSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mas
 // an empty row gives 0. It is the N-pair and soft-margin form.
 func MaskedLog1pSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, true) }
 
+// MaskedRowSum returns the length-B vector Σ_j mask_ij·x_ij of x (B×C)
+// in one op, without the B×C product of Gorgonia's Mul and Sum; the mask
+// (weights) gets no gradient, x gets g_i·mask_ij.
+func MaskedRowSum(x, mask *G.Node) (*G.Node, error) {
+	if err := checkMasked("masked row sum", x, mask); err != nil {
+		return nil, err
+	}
+	return maskedRow(redSum, x, mask)
+}
+
 // maskedLSE is one op (maskedRow); the mask enters as weights
 // (Σ_j mask_ij·e^{x_ij}) and receives no gradient.
 func maskedLSE(x, mask *G.Node, plusOne bool) (*G.Node, error) {
@@ -74,28 +84,32 @@ func Indicator(x *G.Node, threshold float64) (*G.Node, error) {
 	if _, err := FloatDtype("indicator input", x); err != nil {
 		return nil, err
 	}
+	var buf reused
 	return apply(fmt.Sprintf("indicator(>%v)", threshold), x.Dtype(), x.Dims(),
 		func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
 		func(in []G.Value) (G.Value, error) {
 			shape := in[0].Shape().Clone()
 			switch xv := data(in[0]).(type) {
 			case []float32:
-				return dense(indicator(xv, float32(threshold)), shape...), nil
+				t, out := zeroed[float32](&buf, in[0].Dtype(), shape...)
+				indicator(out, xv, float32(threshold))
+				return t, nil
 			case []float64:
-				return dense(indicator(xv, threshold), shape...), nil
+				t, out := zeroed[float64](&buf, in[0].Dtype(), shape...)
+				indicator(out, xv, threshold)
+				return t, nil
 			}
 			return nil, fmt.Errorf("graph: indicator: unsupported dtype %v", in[0].Dtype())
 		}, x)
 }
 
-func indicator[T float](x []T, t T) []T {
-	out := make([]T, len(x))
+// indicator sets out[i] = 1 where x[i] > t (out holds zeros).
+func indicator[T float](out, x []T, t T) {
 	for i, v := range x {
 		if v > t {
 			out[i] = 1
 		}
 	}
-	return out
 }
 
 // atLeastOne returns, without gradient, max(s, 1) of a scalar: the
@@ -117,6 +131,17 @@ func atLeastOne(s *G.Node) (*G.Node, error) {
 // WeightedMean returns Σ x⊙w / max(Σ w, 1), where w carries no gradient
 // (a mask or slot weights). With no weight it is 0 with a zero gradient.
 func WeightedMean(x, w *G.Node) (*G.Node, error) {
+	if sameShape(x, w) { // one op for Σ x⊙w, one for Σ w
+		num, err := weightedSum(x, w)
+		if err != nil {
+			return nil, err
+		}
+		sw, err := sumAll(w)
+		if err != nil {
+			return nil, err
+		}
+		return DivAtLeastOne(num, sw)
+	}
 	p, err := G.HadamardProd(x, w)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -32,6 +31,7 @@ type finiteOp struct {
 	dims       int
 	dt         tensor.Dtype
 	check      bool
+	out        *tensor.Dense // reused output
 }
 
 func (o *finiteOp) Arity() int { return 1 }
@@ -80,14 +80,14 @@ func (o *finiteOp) Do(in ...G.Value) (G.Value, error) {
 		switch d := t.Data().(type) {
 		case []float32:
 			for i, v := range d {
-				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-					bad, at = f, i
+				if v-v != 0 { // NaN or ±Inf
+					bad, at = float64(v), i
 					break
 				}
 			}
 		case []float64:
 			for i, v := range d {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
+				if v-v != 0 {
 					bad, at = v, i
 					break
 				}
@@ -97,7 +97,14 @@ func (o *finiteOp) Do(in ...G.Value) (G.Value, error) {
 			return nil, fmt.Errorf("losses: %s: %s row %d, column %d is %v", o.loss, o.what, at/cols, at%cols, bad)
 		}
 	}
-	return t.Clone().(G.Value), nil
+	// a copy into a buffer the op keeps, instead of a fresh clone per run
+	if o.out == nil || o.out.Dtype() != t.Dtype() || !o.out.Shape().Eq(t.Shape()) {
+		o.out = tensor.New(tensor.WithShape(t.Shape().Clone()...), tensor.Of(t.Dtype()))
+	}
+	if err := tensor.Copy(o.out, t); err != nil {
+		return nil, fmt.Errorf("losses: %s: %s: %w", o.loss, o.what, err)
+	}
+	return o.out, nil
 }
 
 // DiffWRT: the gradient flows to the input.

@@ -71,7 +71,7 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	raw, pos, neg := pairs(name, e, dist, l.Miner, nil, emb, labels, d)
 	m, _ := orient(e, dist, raw)
 	neg = e.Indicator(neg, 0)        // mined negatives enter as a set
-	a := e.Sub(e.Const(l.Margin), m) // a_ik = ε − D_ik
+	a := e.Affine(m, -1.0, l.Margin) // a_ik = ε − D_ik
 	has := e.AnyInRow(neg)           // row i has a negative
 	var pair *G.Node
 	if l.Form == LiftedHard {

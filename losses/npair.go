@@ -83,37 +83,23 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	negMask, err := tuple("negatives", dt, 2, tensor.Shape{c, c}, func(t npairSelection) any { return t.negatives() })
-	if err != nil {
-		return nil, err
-	}
 	e := graph.NewExpr(dt)
 	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
 	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
-	dist := distanceOr(l.Distance, graph.DotProduct{})
-	logits := e.Matrix(dist, anchors, positives) // C×C, s(f_i, f_j⁺) (f_iᵀf_j⁺ by default)
-	if !dist.LargerIsCloser() {
+	// logits: C×C, s(f_i, f_j⁺)
+	var logits *G.Node
+	if dist := distanceOr(l.Distance, graph.DotProduct{}); dist == (graph.DotProduct{}) {
+		logits = e.ActiveDot(anchors, positives, valid) // f_iᵀf_j⁺ over the filled slots only
+	} else if logits = e.Matrix(dist, anchors, positives); !dist.LargerIsCloser() {
 		logits = e.Neg(logits) // −d(f_i, f_j⁺)
 	}
-	diag := e.Do(func() (*G.Node, error) { return npairDiagonal(logits, c) }) // s(f_i, f_i⁺)
-	x := e.SubCol(logits, diag)                                               // s(f_i, f_j⁺) − s(f_i, f_i⁺)
-	loss := e.WeightedMean(e.MaskedLog1pSumExp(x, negMask), valid)            // 1/N Σ_i log(1 + Σ_j e^{x_ij})
+	// log(1 + Σ_{j≠i} e^{f_iᵀf_j⁺ − f_iᵀf_i⁺}) = −log softmax_i(i): cross-entropy against the diagonal
+	loss := e.DivAtLeastOne(e.DiagonalCrossEntropy(logits, valid), e.Sum(valid)) // 1/N Σ_i
 	if l.L2 != 0 {
 		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
 		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
 	}
 	return end(name, e, loss)
-}
-
-// npairDiagonal returns the diagonal of the C×C matrix m as a C-vector.
-func npairDiagonal(m *G.Node, c int) (*G.Node, error) {
-	idx := make([]int, c)
-	for i := range idx {
-		idx[i] = i*c + i
-	}
-	at := G.NewVector(m.Graph(), tensor.Int, G.WithShape(c), G.WithName(fmt.Sprintf("npairdiag%d", c)),
-		G.WithValue(tensor.New(tensor.WithShape(c), tensor.WithBacking(idx))))
-	return graph.Gather(m, at)
 }
 
 // npairSelection is the tuples of one batch: the first two samples of each
@@ -127,20 +113,34 @@ type npairSelection struct {
 // npairTuples selects the tuples for capacity c.
 func npairTuples(labels []int, c int) npairSelection {
 	t := npairSelection{anchor: make([]int, c), positive: make([]int, c)}
-	first := map[int]int{}
-	used := map[int]bool{}
+	// per label: 0 unseen, k+1 first seen at index k, −1 tuple taken; a
+	// table for labels in [0, 4B) (class indices), a map for the others
+	table := make([]int, 4*len(labels))
+	var other map[int]int
 	for i, l := range labels {
-		f, seen := first[l]
-		if !seen {
-			first[l] = i
-			continue
+		inTable := l >= 0 && l < len(table)
+		var st int
+		if inTable {
+			st = table[l]
+		} else {
+			st = other[l]
 		}
-		if used[l] || t.n == c {
-			continue
+		switch {
+		case st == 0:
+			st = i + 1
+		case st > 0 && t.n < c:
+			t.anchor[t.n], t.positive[t.n] = st-1, i
+			t.n++
+			st = -1
 		}
-		used[l] = true
-		t.anchor[t.n], t.positive[t.n] = f, i
-		t.n++
+		if inTable {
+			table[l] = st
+		} else {
+			if other == nil {
+				other = map[int]int{}
+			}
+			other[l] = st
+		}
 	}
 	return t
 }
@@ -152,19 +152,4 @@ func (t npairSelection) valid() []float64 {
 		v[i] = 1
 	}
 	return v
-}
-
-// negatives returns the C×C mask of filled slots j ≠ i of a filled row i:
-// the other classes' positives.
-func (t npairSelection) negatives() []float64 {
-	c := len(t.anchor)
-	out := make([]float64, c*c)
-	for i := 0; i < t.n; i++ {
-		for j := 0; j < t.n; j++ {
-			if i != j {
-				out[i*c+j] = 1
-			}
-		}
-	}
-	return out
 }

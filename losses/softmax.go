@@ -142,8 +142,11 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mini
 	if miner != nil { // mined pairs enter as sets
 		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
-	m, _ := orient(e, d, raw)
-	return e, e.Scale(m, -1/tau), pos, neg, e.Add(pos, neg), nil
+	sign := -1.0 // z = −m/τ for the oriented m: −raw/τ for a distance, raw/τ for a similarity
+	if d.LargerIsCloser() {
+		sign = 1
+	}
+	return e, e.Scale(raw, sign/tau), pos, neg, e.Add(pos, neg), nil
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -160,6 +163,13 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 	// ℓ_ij = log(1 + e^{lse_i − z_ij}) with lse_i = log Σ_neg e^{z_ik};
 	// rows without negatives are masked out.
 	lse := e.MaskedLogSumExp(z, neg)
+	if red != MeanNonZero { // Σ_ij pos_ij·has_i·ℓ_ij in one op, over positive pairs
+		sum := e.RowSoftplusSum(z, lse, pos, e.AnyInRow(neg))
+		if red == Sum {
+			return end(name, e, sum)
+		}
+		return end(name, e, e.DivAtLeastOne(sum, e.Sum(pos)))
+	}
 	terms := e.MulCol(e.Softplus(e.Neg(e.SubCol(z, lse))), e.AnyInRow(neg))
 	return end(name, e, reduce(e, red, terms, pos)) // over positive pairs
 }
@@ -181,7 +191,7 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 		has = e.Mul(has, e.Do(func() (*G.Node, error) { return anyInBatch(neg) })) // … in a batch with a negative pair
 	}
 	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
-	meanPos := e.Div(e.Sum(e.Mul(z, pos), 1), count)              // 1/|P(i)| Σ_p z_ip
+	meanPos := e.Div(e.MaskedRowSum(z, pos), count)               // 1/|P(i)| Σ_p z_ip
 	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
 }
 

@@ -1,0 +1,169 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph/vmath"
+)
+
+// DiagonalCrossEntropy returns the scalar
+//
+//	Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii)
+//
+// for a C×C matrix of logits z and a 0/1 vector a of active rows (no
+// gradient): the softmax cross-entropy of each active row against its
+// diagonal over the active columns, −log(e^{z_ii} / Σ_j e^{z_ij}), summed.
+// With z_ij = f_iᵀf_j⁺ it is Sohn's (2016) multi-class N-pair term
+// log(1 + Σ_{j≠i} e^{z_ij − z_ii}). It is one op, stable (each row shifted
+// by its active maximum), without the C×C temporaries of a subtraction,
+// a mask and a log-sum-exp; the derivative op is one pass,
+// dz_ij = g·a_i·(a_j·softmax_ij − δ_ij).
+func DiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
+	if z == nil || active == nil {
+		return nil, fmt.Errorf("graph: diagonal cross-entropy: nil input")
+	}
+	if _, err := FloatDtype("diagonal cross-entropy input", z); err != nil {
+		return nil, err
+	}
+	if z.Dims() != 2 || z.Shape()[0] != z.Shape()[1] {
+		return nil, fmt.Errorf("graph: diagonal cross-entropy: z must be a square matrix; got shape %v", z.Shape())
+	}
+	c := z.Shape()[0]
+	if active.Dims() != 1 || active.Shape()[0] != c || active.Dtype() != z.Dtype() {
+		return nil, fmt.Errorf("graph: diagonal cross-entropy: active must be a %v vector of length %d; got %v %v", z.Dtype(), c, active.Dtype(), active.Shape())
+	}
+	name := fmt.Sprintf("diagxent(%d)", c)
+	o := &fusedOp{opBase: opBase{dt: z.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, c}}, name: name + "_dz"}
+		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, v, dz) }
+		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, v, dz) }
+		n, err := applyFused(g, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	var part []float64 // per-row terms, added in row order
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		if len(part) != c {
+			part = make([]float64, c)
+		}
+		switch o.dt {
+		case tensor.Float32:
+			v, err := fusedFloats[float32](name, in)
+			if err != nil {
+				return nil, err
+			}
+			s, err := diagXent(c, v, part)
+			return G.NewF32(float32(s)), err
+		case tensor.Float64:
+			v, err := fusedFloats[float64](name, in)
+			if err != nil {
+				return nil, err
+			}
+			s, err := diagXent(c, v, part)
+			return G.NewF64(s), err
+		}
+		return nil, fmt.Errorf("graph: diagonal cross-entropy: unsupported dtype %v", o.dt)
+	}, z, active)
+}
+
+// expRow sets dst[j] = e^{src[j]} (vmath for float32, package math for
+// float64).
+func expRow[T float](dst, src []T) {
+	if d32, ok := as32(dst); ok {
+		vmath.Exp(d32, any(src).([]float32))
+		return
+	}
+	for j, v := range src {
+		dst[j] = T(math.Exp(float64(v)))
+	}
+}
+
+// softmaxRow sets tmp[j] = e^{z_j − m} for the active j (0 elsewhere),
+// with m the active maximum, and returns m and Σ_j tmp[j].
+func softmaxRow[T float](zr, a, tmp []T) (mx T, s float64) {
+	first := true
+	for j, v := range zr {
+		if a[j] != 0 && (first || v > mx) {
+			mx, first = v, false
+		}
+	}
+	for j, v := range zr {
+		tmp[j] = v - mx
+	}
+	expRow(tmp, tmp)
+	for j := range tmp {
+		if a[j] == 0 {
+			tmp[j] = 0
+		}
+		s += float64(tmp[j])
+	}
+	return mx, s
+}
+
+func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
+	z, a := in[0], in[1]
+	if err := checkLen("diagonal cross-entropy", z, c*c); err != nil {
+		return 0, err
+	}
+	if err := checkLen("diagonal cross-entropy", a, c); err != nil {
+		return 0, err
+	}
+	n := activePrefix(a) // columns past it are inactive
+	parallelRows(c, n, func(lo, hi int) {
+		tmp := make([]T, n)
+		for i := lo; i < hi; i++ {
+			part[i] = 0
+			if a[i] == 0 {
+				continue
+			}
+			zr := z[i*c : i*c+n]
+			mx, s := softmaxRow(zr, a[:n], tmp)
+			part[i] = float64(a[i]) * (float64(mx) + math.Log(s) - float64(zr[i]))
+		}
+	})
+	var s float64
+	for _, p := range part {
+		s += p
+	}
+	return s, nil
+}
+
+func diagXentGrad[T float](c int, in [][]T, dz []T) error {
+	z, a, g := in[0], in[1], in[2]
+	if err := checkLen("diagonal cross-entropy gradient", z, c*c); err != nil {
+		return err
+	}
+	if err := checkLen("diagonal cross-entropy gradient", a, c); err != nil {
+		return err
+	}
+	if len(g) != 1 {
+		return fmt.Errorf("graph: diagonal cross-entropy gradient: want a scalar gradient, got %d values", len(g))
+	}
+	n := activePrefix(a) // columns past it are inactive
+	parallelRows(c, n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dr := dz[i*c : (i+1)*c]
+			if a[i] == 0 {
+				clear(dr)
+				continue
+			}
+			clear(dr[n:])
+			dr = dr[:n]
+			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr)
+			f := g[0] * a[i] * T(1/s)
+			for j := range dr {
+				dr[j] *= f
+			}
+			dr[i] -= g[0] * a[i]
+		}
+	})
+	return nil
+}

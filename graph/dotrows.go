@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ActiveDot returns the C×C matrix active_i·active_j·x_iᵀy_j for x and y
+// of C×D and a 0/1 vector active of length C (no gradient): the dot
+// products of the active rows, 0 where either row is inactive. It is
+// for fixed-capacity selections padded at the end (N-pair's tuples: the
+// first n slots are filled): the matrix product covers only the leading
+// rows up to the last active one, so padding costs nothing, and the
+// derivative ops are products of the same size, dx_i = active_i·Σ_j
+// active_j·g_ij·y_j and dy_j = active_j·Σ_i active_i·g_ij·x_i.
+func ActiveDot(x, y, active *G.Node) (*G.Node, error) {
+	if x == nil || y == nil || active == nil {
+		return nil, fmt.Errorf("graph: active dot: nil input")
+	}
+	if x.Dims() != 2 || !x.Shape().Eq(y.Shape()) || x.Dtype() != y.Dtype() {
+		return nil, fmt.Errorf("graph: active dot: x %v %v and y %v %v must be C×D matrices of one shape and dtype", x.Shape(), x.Dtype(), y.Shape(), y.Dtype())
+	}
+	if _, err := FloatDtype("active dot input", x); err != nil {
+		return nil, err
+	}
+	c, d := x.Shape()[0], x.Shape()[1]
+	if active.Dims() != 1 || active.Shape()[0] != c || active.Dtype() != x.Dtype() {
+		return nil, fmt.Errorf("graph: active dot: active must be a %v vector of length %d; got %v %v", x.Dtype(), c, active.Dtype(), active.Shape())
+	}
+	name := fmt.Sprintf("activedot(%dx%d)", c, d)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{c, c}}, name: name}
+	o.f32 = func(in [][]float32, out []float32) error { return activeDotFwd(c, d, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return activeDotFwd(c, d, in, out) }
+	o.wrt = []bool{true, true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, 3)
+		for w := 0; w < 2; w++ {
+			g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, d}}, name: fmt.Sprintf("%s_d%d", name, w)}
+			var s32, s64 scratch
+			g.f32 = func(v [][]float32, dx []float32) error { return activeDotGrad(w, c, d, v, dx, &s32) }
+			g.f64 = func(v [][]float64, dx []float64) error { return activeDotGrad(w, c, d, v, dx, &s64) }
+			n, err := applyFused(g, in[0], in[1], in[2], grad)
+			if err != nil {
+				return nil, err
+			}
+			res[w] = n
+		}
+		return res, nil
+	}
+	return applyFused(o, x, y, active)
+}
+
+// activePrefix returns 1 + the last active index (0 if none).
+func activePrefix[T float](active []T) int {
+	for i := len(active) - 1; i >= 0; i-- {
+		if active[i] != 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
+	x, y, act := in[0], in[1], in[2]
+	for k, n := range []int{c * d, c * d, c} {
+		if err := checkLen("active dot", in[k], n); err != nil {
+			return err
+		}
+	}
+	n := activePrefix(act)
+	clear(out[n*c:]) // rows past the prefix; the product writes the n×n block
+	if n == 0 {
+		return nil
+	}
+	product(false, true, n, n, d, 1, x, d, y, d, 0, out, c)
+	for i := 0; i < n; i++ {
+		clear(out[i*c+n : (i+1)*c])
+		row := out[i*c : i*c+n]
+		if act[i] == 0 {
+			clear(row)
+			continue
+		}
+		for j, a := range act[:n] {
+			if a == 0 {
+				row[j] = 0
+			}
+		}
+	}
+	return nil
+}
+
+// activeDotGrad is the gradient with respect to x (w = 0) or y (w = 1)
+// from the inputs (x, y, active, grad).
+func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
+	x, y, act, g := in[0], in[1], in[2], in[3]
+	if err := checkLen("active dot gradient", g, c*c); err != nil {
+		return err
+	}
+	n := activePrefix(act)
+	clear(dx[n*d:]) // rows past the prefix; the product writes the others
+	if n == 0 {
+		return nil
+	}
+	S := get[T](s, n*n) // the active block of g, inactive rows and columns 0
+	for i := 0; i < n; i++ {
+		row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
+		if act[i] == 0 {
+			clear(row)
+			continue
+		}
+		for j, a := range act[:n] {
+			row[j] = 0
+			if a != 0 {
+				row[j] = gr[j]
+			}
+		}
+	}
+	if w == 0 {
+		product(false, false, n, d, n, 1, S, n, y, d, 0, dx, d)
+	} else {
+		product(true, false, n, d, n, 1, S, n, x, d, 0, dx, d)
+	}
+	return nil
+}
