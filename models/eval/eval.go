@@ -214,6 +214,7 @@ func evaluate(q []float32, ql []int, r []float32, rl []int, dim, nq, nr int, sel
 		return Report{}, err
 	}
 	p.depth, p.full = depth, opt.MAP || opt.MRR
+	p.wantMAP, p.wantMRR = opt.MAP, opt.MRR
 	p.perClass = opt.PerClass
 	rep := p.run(opt)
 	if !opt.MAP {

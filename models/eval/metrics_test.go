@@ -228,6 +228,10 @@ func TestPMLMetricsAgainstOracle(t *testing.T) {
 		opt                  eval.Options
 	}{
 		{nq: 50, nr: 300, dim: 8, classes: 5, kind: "gauss", opt: full},
+		{nq: 50, nr: 300, dim: 8, classes: 5, kind: "gauss", opt: eval.Options{MAP: true}},
+		{nq: 50, nr: 300, dim: 8, classes: 5, kind: "gauss", opt: eval.Options{MRR: true, K: 1}},
+		{nq: 90, nr: 2000, dim: 64, classes: 10, kind: "collapsed", opt: eval.Options{MRR: true}},
+		{nq: 60, nr: 500, dim: 16, classes: 4, kind: "tight", opt: eval.Options{MAP: true}},
 		{nq: 40, nr: 200, dim: 8, classes: 5, kind: "gauss", opt: with(full, func(o *eval.Options) { o.Depth = 7 })},
 		{nq: 40, nr: 200, dim: 8, classes: 5, kind: "gauss", opt: with(full, func(o *eval.Options) { o.MaxBinCount = true })},
 		{nq: 40, nr: 200, dim: 8, classes: 5, kind: "gauss", opt: with(full, func(o *eval.Options) { o.PerClass = true })},
@@ -823,4 +827,34 @@ func BenchmarkKMeans(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkRetrievalOptions times the default metrics against the options
+// that read deeper or rank differently, on "collapsed" data like trained
+// MNIST embeddings (10 classes, R = nr/10).
+func BenchmarkRetrievalOptions(b *testing.B) {
+	for _, size := range []struct{ q, r, d int }{{1000, 6000, 64}, {10000, 60000, 64}} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		q, ql := genData(rng, size.q, size.d, 10, "collapsed")
+		r, rl := genData(rng, size.r, size.d, 10, "collapsed")
+		for _, o := range []struct {
+			name string
+			opt  eval.Options
+		}{
+			{"default", eval.Options{}},
+			{"cosine", eval.Options{Distance: eval.Cosine}},
+			{"MAP+MRR/max_bin_count", eval.Options{MAP: true, MRR: true, MaxBinCount: true}},
+			{"MAP+MRR/all", eval.Options{MAP: true, MRR: true}},
+			{"clusters", eval.Options{Clusters: true}},
+		} {
+			b.Run(fmt.Sprintf("Q=%d/R=%d/D=%d/%s", size.q, size.r, size.d, o.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := eval.Retrieval(q, ql, r, rl, size.d, o.opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -39,9 +39,10 @@ type problem struct {
 	// depth is the number of nearest references the retrieval metrics
 	// read (PML's k); full says that MAP or MRR is wanted, so every query
 	// ranks its depth nearest references, not only max(min(R, depth), k).
-	depth    int
-	full     bool
-	perClass bool
+	depth            int
+	full             bool // wantMAP || wantMRR
+	wantMAP, wantMRR bool
+	perClass         bool
 
 	count map[int]int // references per label
 
@@ -412,23 +413,56 @@ func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn floa
 	if p.self {
 		rel--
 	}
-	// The ranks the metrics read: the K voters, the first min(R, depth)
-	// for R-precision and MAP@R, and all depth for MAP and MRR.
+	// The ranks the metrics read: the K voters and the first min(R, depth)
+	// for R-precision and MAP@R. MAP and MRR can need all depth, but
+	// usually do not (see complete), so the search goes deeper only when
+	// they do.
 	m := max(min(rel, p.depth), p.k)
-	if p.full {
-		m = max(p.depth, p.k)
-	}
 
 	var cands []cand
 	qnorm := math.Sqrt(qn)
 	if e, ok := errorBound(dim, qnorm, normOf(maxRn), w.moved); ok {
-		cands = p.nearest(w, row, qn, qnorm, self, label, m, e)
+		p.distances32(w, row, qn, self)
+		cands = p.nearest(w, row, qnorm, label, m, e)
+		if p.full && !p.complete(label, rel, cands[:m]) {
+			m = max(p.depth, p.k)
+			p.histogram(w, row)
+			cands = p.nearest(w, row, qnorm, label, m, e)
+		}
 	} else {
 		// float32 could overflow (or dim ≥ 2²³ makes the bound useless):
 		// rank every reference in float64.
 		cands = p.nearestExact(w, self)
+		if p.full {
+			m = max(p.depth, p.k)
+		}
 	}
 	p.record(w, qi, label, rel, cands[:m])
+}
+
+// complete reports whether the m = len(top) nearest references determine
+// the query's MAP and MRR (when wanted) up to depth D: m ≥ D; or, for
+// MRR, a same-label reference is among them; and for MAP, its R
+// same-label references are the first R (then AP = 1, and no same-label
+// reference is left beyond).
+func (p *problem) complete(label, rel int, top []cand) bool {
+	if rel == 0 || len(top) >= p.depth {
+		return true
+	}
+	if p.wantMRR && !slices.ContainsFunc(top, func(c cand) bool { return p.rl[c.idx] == label }) {
+		return false
+	}
+	if p.wantMAP {
+		if rel > len(top) {
+			return false
+		}
+		for _, c := range top[:rel] {
+			if p.rl[c.idx] != label {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normOf returns an upper bound on the norm of a vector whose squared norm,
@@ -476,15 +510,13 @@ func errorBound(dim int, qn, rn float64, moved bool) (float64, bool) {
 	return 1.01*e + (4*n+8)*0x1p-150, true
 }
 
-// nearest returns candidates whose first m ≥ k entries are the m
-// nearest references, in an order that agrees with the (d64, index)
-// ranking in everything the metrics read: the first k entries are the k
-// nearest in order, and the sequence of same-label and other-label
-// references is that of the ranking. e bounds |d32 − d64| for every
-// reference; qn and qnorm are the squared norm and norm of q'.
-func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, label, m int, e float64) []cand {
-	// d32 and a histogram of its top bits, kept in two halves so that
-	// consecutive increments of one bucket do not wait on each other.
+// distances32 turns row (−2q'·r' per reference) into the float32 distances
+// d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at +0, sets row[self] (if self ≥
+// 0) above every distance, and fills w.hist with the histogram of the
+// distances' top bits.
+func (p *problem) distances32(w *worker, row []float32, qn float64, self int) {
+	// The histogram is kept in two halves so that consecutive increments
+	// of one bucket do not wait on each other.
 	qn32 := float32(qn)
 	h0, h1 := &w.hist, &w.hist2
 	clear(h0[:])
@@ -515,12 +547,30 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	for b, c := range h1 {
 		h0[b] += c
 	}
-	hist := h0
 	if self >= 0 {
-		hist[math.Float32bits(row[self])>>20]--
+		h0[math.Float32bits(row[self])>>20]--
 		row[self] = float32(math.Inf(1)) // above every other distance
-		hist[math.Float32bits(row[self])>>20]++
+		h0[math.Float32bits(row[self])>>20]++
 	}
+}
+
+// histogram refills w.hist with the histogram of the top bits of the
+// distances row holds (after distances32; nearest clobbers it).
+func (p *problem) histogram(w *worker, row []float32) {
+	clear(w.hist[:])
+	for _, d := range row {
+		w.hist[math.Float32bits(d)>>20]++
+	}
+}
+
+// nearest returns candidates whose first m ≥ k entries are the m
+// nearest references, in an order that agrees with the (d64, index)
+// ranking in everything the metrics read: the first k entries are the k
+// nearest in order, and the sequence of same-label and other-label
+// references is that of the ranking. e bounds |d32 − d64| for every
+// reference; qn and qnorm are the squared norm and norm of q'.
+func (p *problem) nearest(w *worker, row []float32, qnorm float64, label, m int, e float64) []cand {
+	hist := &w.hist
 	v := float64(math.Float32frombits(kthSmallest(row, m-1, hist, w.scratch)))
 
 	// Candidates: d32 ≤ v + 2e, as float32 bits, in index order. e covers
@@ -543,7 +593,7 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	}
 	var maxRn float32
 	for _, c := range cands[:n] {
-		maxRn = max(maxRn, rn[c.idx])
+		maxRn = max(maxRn, w.rn[c.idx])
 	}
 	if e2, ok := errorBound(p.dim, qnorm, normOf(maxRn), w.moved); ok && e2 < e {
 		e = e2
@@ -755,15 +805,17 @@ func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 	if !p.full {
 		return
 	}
-	// Continue the same sums to depth D.
-	for i := d; i < p.depth; i++ {
+	// Continue the same sums to depth D, or as far as top reaches when
+	// complete found that no same-label reference lies beyond.
+	reach := min(p.depth, len(top))
+	for i := d; i < reach; i++ {
 		if p.rl[top[i].idx] == label {
 			hits++
 			ap += float64(hits) / float64(i+1)
 		}
 	}
 	r.mapk = ap / float64(max(hits, 1))
-	for i, c := range top[:p.depth] {
+	for i, c := range top[:reach] {
 		if p.rl[c.idx] == label {
 			r.rr = 1 / float64(i+1)
 			break
