@@ -425,7 +425,7 @@ func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn floa
 		p.distances32(w, row, qn, self)
 		cands = p.nearest(w, row, qnorm, label, m, e)
 		if p.full && !p.complete(label, rel, cands[:m]) {
-			m = max(p.depth, p.k)
+			m = max(m, min(p.depth, p.reach(row, label, e)))
 			p.histogram(w, row)
 			cands = p.nearest(w, row, qnorm, label, m, e)
 		}
@@ -438,6 +438,36 @@ func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn floa
 		}
 	}
 	p.record(w, qi, label, rel, cands[:m])
+}
+
+// reach returns a number of nearest references that includes every
+// same-label reference (for MAP) and the first one (for MRR), given the
+// float32 distances in row and their error bound e: the references with
+// d32 ≤ t + 2e, where t is the largest d32 of a same-label reference (MAP)
+// or the smallest (MRR). Every reference ranked before a same-label
+// reference j has d64 ≤ d64(j) ≤ d32(j) + e, so d32 ≤ d32(j) + 2e.
+func (p *problem) reach(row []float32, label int, e float64) int {
+	lo, hi := float32(math.Inf(1)), float32(0)
+	for j, d := range row {
+		if p.rl[j] == label && !math.IsInf(float64(d), 1) {
+			lo, hi = min(lo, d), max(hi, d)
+		}
+	}
+	var t float32
+	if p.wantMRR {
+		t = lo
+	}
+	if p.wantMAP {
+		t = hi
+	}
+	tk := below(float64(t) + 2*e)
+	n := 0
+	for _, d := range row {
+		if math.Float32bits(d) <= tk {
+			n++
+		}
+	}
+	return n
 }
 
 // complete reports whether the m = len(top) nearest references determine
