@@ -48,7 +48,8 @@ type Options struct {
 	Depth int
 	// MaxBinCount sets Depth to PML's k = "max_bin_count": the largest
 	// number of references sharing a query's label, over the labels the
-	// queries carry, minus 1 in SelfRetrieval. Depth must be 0 with it.
+	// queries carry, minus 1 in SelfRetrieval (as PML v2 computes it).
+	// Depth must be 0 with it.
 	MaxBinCount bool
 	// MAP and MRR request mean average precision and mean reciprocal rank
 	// (Report.MAP, Report.MRR). Unlike the default metrics they read the
@@ -101,7 +102,8 @@ func (d Distance) String() string {
 type Report struct {
 	// PrecisionAt1, RPrecision and MAPAtR are averaged over the
 	// Queries-Excluded queries that have at least one same-label
-	// reference; they are NaN when every query is excluded.
+	// reference (with Options.PerClass, over their labels of the
+	// per-label means); they are NaN when every query is excluded.
 	PrecisionAt1, RPrecision, MAPAtR float64
 	// KNNAccuracy is averaged over all Queries, excluded ones included:
 	// a k-NN vote is defined (and wrong) for a query whose label no
