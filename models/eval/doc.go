@@ -98,7 +98,10 @@
 //     its own neighbours by index; PML retrieves k+1 neighbours and drops
 //     the first, which is another row when an exact duplicate of the query
 //     ties with it. R and the max_bin_count depth count the other rows
-//     (PML: count − 1), as in PML.
+//     (PML: count − 1), as in PML. Retrieval never leaves a reference
+//     out (PML's ref_includes_query = False); queries that are a proper
+//     subset of the references (ref_includes_query = True with two
+//     different sets) are not supported.
 //   - A query with R = 0 (PML's "lone" query) is left out of every
 //     average but k-NN accuracy, as in PML; when all are, the averages are
 //     NaN here and 0 in PML.
