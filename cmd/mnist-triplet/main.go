@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,14 @@ type options struct {
 	Distance  string  `json:"distance"`
 	MinerDist string  `json:"miner_distance"`
 	LpP       float64 `json:"lp_p"`
+	// Evaluation: ranking distance, depth (PML's k: "all", "max_bin_count"
+	// or a number), k-NN voters (0: eval.DefaultK), metrics to report, and
+	// per-class averaging.
+	EvalDistance string `json:"eval_distance"`
+	EvalK        string `json:"eval_k"`
+	KNN          int    `json:"knn"`
+	Metrics      string `json:"metrics"`
+	PerClass     bool   `json:"per_class"`
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
@@ -88,6 +97,14 @@ var (
 	transNames = []string{"none", "invert", "permute"}
 	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn",
 		"multi-similarity", "circle", "generalized-lifted", "margin", "dcl", "hcl"}
+)
+
+// Evaluation flags' values.
+var (
+	evalDistNames = []string{"euclidean", "cosine"}
+	// metricNames are the -metrics values, as the JSON keys name them.
+	metricNames    = []string{"precision_at_1", "r_precision", "map_at_r", "knn_accuracy", "map", "mrr", "nmi", "ami"}
+	defaultMetrics = "precision_at_1,r_precision,map_at_r,knn_accuracy"
 )
 
 // usageError is a bad flag value or combination: exit status 2.
@@ -129,6 +146,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.MinerDist, "miner-distance", "", "the distance the miner reads, when not the loss's: "+strings.Join(distNames, ", ")+" (PML's miners take their own; lp takes -lp-p)")
 	fs.Float64Var(&o.LpP, "lp-p", 2, "order p ≥ 1 of -distance lp and -miner-distance lp (1: Manhattan, 2: Euclidean)")
 	fs.StringVar(&o.Transform, "transform", "none", "derived 10-class dataset: "+strings.Join(transNames, ", ")+" (invert: 1 − pixel; permute: one fixed pixel permutation, seed 1, for every image)")
+	fs.StringVar(&o.EvalDistance, "eval-distance", "euclidean", "ranking of the references for the metrics: "+strings.Join(evalDistNames, ", "))
+	fs.StringVar(&o.EvalK, "eval-k", "all", "nearest references the retrieval metrics read (pytorch-metric-learning's k): all, max_bin_count, or a number N ≥ 1")
+	fs.IntVar(&o.KNN, "knn", 0, fmt.Sprintf("neighbours voting in k-NN accuracy (0: %d)", eval.DefaultK))
+	fs.StringVar(&o.Metrics, "metrics", defaultMetrics, "comma-separated metrics to print: "+strings.Join(metricNames, ", ")+" (map: mean average precision within -eval-k; mrr: mean reciprocal rank; nmi, ami: of a k-means clustering of the test embeddings)")
+	fs.BoolVar(&o.PerClass, "per-class", false, "average each metric per class, then over the classes (pytorch-metric-learning's avg_of_avgs)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mnist-triplet [flags]\n\nTrains an MNIST embedding encoder with a metric-learning loss and reports\nprecision@1, R-precision, MAP@R and k-NN accuracy of test queries against\nthe training images.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -185,6 +207,9 @@ func (o options) validate() error {
 		return usagef("unknown -transform %q (want one of %s)", o.Transform, strings.Join(transNames, ", "))
 	}
 	if err := o.validateOptions(); err != nil {
+		return err
+	}
+	if _, err := o.evalOptions(); err != nil {
 		return err
 	}
 	switch {
@@ -245,6 +270,76 @@ func (o options) validate() error {
 		return err
 	}
 	return o.checkLoss()
+}
+
+// evalOptions returns the eval.Options of -eval-distance, -eval-k, -knn,
+// -metrics and -per-class (Workers left 0), or a usage error. Whether an
+// explicit -eval-k or -knn fits the references is checked against the
+// loaded data (checkEvalSize).
+func (o options) evalOptions() (eval.Options, error) {
+	var opt eval.Options
+	switch o.EvalDistance {
+	case "euclidean":
+	case "cosine":
+		opt.Distance = eval.Cosine
+	default:
+		return opt, usagef("unknown -eval-distance %q (want one of %s)", o.EvalDistance, strings.Join(evalDistNames, ", "))
+	}
+	switch o.EvalK {
+	case "all":
+	case "max_bin_count":
+		opt.MaxBinCount = true
+	default:
+		n, err := strconv.Atoi(o.EvalK)
+		if err != nil || n < 1 {
+			return opt, usagef("-eval-k is %q; want all, max_bin_count or a whole number ≥ 1", o.EvalK)
+		}
+		if n > mnistTrainImages {
+			return opt, usagef("-eval-k is %d but MNIST has %d training images to retrieve", n, mnistTrainImages)
+		}
+		opt.Depth = n
+	}
+	if o.KNN < 0 || o.KNN > mnistTrainImages {
+		return opt, usagef("-knn is %d; want 0 (%d) to %d", o.KNN, eval.DefaultK, mnistTrainImages)
+	}
+	opt.K = o.KNN
+	ms, err := o.metricSet()
+	if err != nil {
+		return opt, err
+	}
+	opt.MAP, opt.MRR, opt.Clusters = ms["map"], ms["mrr"], ms["nmi"] || ms["ami"]
+	opt.Seed = o.Seed
+	opt.PerClass = o.PerClass
+	return opt, nil
+}
+
+// metricSet parses -metrics.
+func (o options) metricSet() (map[string]bool, error) {
+	ms := map[string]bool{}
+	for _, m := range strings.Split(o.Metrics, ",") {
+		m = strings.TrimSpace(m)
+		if !contains(metricNames, m) {
+			return nil, usagef("unknown metric %q in -metrics %q (want a comma-separated list of %s)", m, o.Metrics, strings.Join(metricNames, ", "))
+		}
+		ms[m] = true
+	}
+	return ms, nil
+}
+
+// checkEvalSize refuses an explicit -eval-k or -knn larger than the nr
+// references, before training.
+func (o options) checkEvalSize(nr int) error {
+	opt, err := o.evalOptions()
+	if err != nil {
+		return err
+	}
+	if opt.Depth > nr {
+		return usagef("-eval-k is %d but there are %d training references to retrieve", opt.Depth, nr)
+	}
+	if opt.K > nr {
+		return usagef("-knn is %d but there are %d training references to vote", opt.K, nr)
+	}
+	return nil
 }
 
 // maxEpochs bounds -epochs (an epoch of MNIST at the default batch is 600
@@ -473,6 +568,15 @@ type metrics struct {
 	MAPAtR       float64 `json:"map_at_r"`
 	KNNAccuracy  float64 `json:"knn_accuracy"`
 	KNNK         int     `json:"knn_k"`
+
+	// MAP, MRR, NMI and AMI are present when -metrics asks for them
+	// (NMI and AMI together). EvalDepth is the -eval-k used.
+	MAP       *float64 `json:"map,omitempty"`
+	MRR       *float64 `json:"mrr,omitempty"`
+	NMI       *float64 `json:"nmi,omitempty"`
+	AMI       *float64 `json:"ami,omitempty"`
+	EvalDepth int      `json:"eval_depth"`
+
 	TrainSeconds float64 `json:"train_seconds"`
 	// EvalSeconds: embedding both sets and the retrieval metrics; the
 	// raw-pixel baseline's time is its own (Baseline.Seconds).
@@ -497,6 +601,48 @@ type metrics struct {
 	Config       options `json:"config"`
 	GoVersion    string  `json:"go_version"`
 	Processes    int     `json:"processes"`
+}
+
+// optional returns &v if wanted, else nil.
+func optional(wanted bool, v float64) *float64 {
+	if !wanted {
+		return nil
+	}
+	return &v
+}
+
+// printMetrics prints the metrics -metrics selects, in metricNames order.
+func printMetrics(w io.Writer, o options, m metrics) error {
+	ms, err := o.metricSet()
+	if err != nil {
+		return err
+	}
+	depth := fmt.Sprintf("within %d", m.EvalDepth)
+	if o.EvalK == "all" {
+		depth = "over all references"
+	}
+	rows := []struct {
+		key, name string
+		v         *float64
+	}{
+		{"precision_at_1", "precision@1", &m.PrecisionAt1},
+		{"r_precision", "R-precision", &m.RPrecision},
+		{"map_at_r", "MAP@R", &m.MAPAtR},
+		{"knn_accuracy", fmt.Sprintf("%d-NN accuracy", m.KNNK), &m.KNNAccuracy},
+		{"map", "MAP (" + depth + ")", m.MAP},
+		{"mrr", "MRR (" + depth + ")", m.MRR},
+		{"nmi", "NMI (k-means)", m.NMI},
+		{"ami", "AMI (k-means)", m.AMI},
+	}
+	for _, r := range rows {
+		if ms[r.key] && r.v != nil {
+			fmt.Fprintf(w, "%-12s %.4f\n", r.name, *r.v)
+		}
+	}
+	if o.PerClass {
+		fmt.Fprintf(w, "(averaged per class, then over the classes)\n")
+	}
+	return nil
 }
 
 // baseline is retrieval by nearest neighbours on the raw inputs.
@@ -615,6 +761,9 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		fmt.Fprintf(stdout, "split: train on classes %v (%d images); %d test queries of classes %v against %d training references\n",
 			trainClasses, trainSet.Len(), testSet.Len(), evalClasses, refSet.Len())
 	}
+	if err := o.checkEvalSize(refSet.Len()); err != nil {
+		return err
+	}
 	if b := o.P * o.K; b > trainSet.Len() {
 		return usagef("a batch of -p %d × -k %d = %d images is larger than the %d training images", o.P, o.K, b, trainSet.Len())
 	}
@@ -679,7 +828,12 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprintf(stdout, "evaluating %d test queries against %d training references...\n", testSet.Len(), refSet.Len())
-	rep, err := eval.Retrieval(testEmb, testSet.Labels, trainEmb, refSet.Labels, o.Dim, eval.Options{Workers: o.Workers})
+	evalOpt, err := o.evalOptions()
+	if err != nil {
+		return err
+	}
+	evalOpt.Workers = o.Workers
+	rep, err := eval.Retrieval(testEmb, testSet.Labels, trainEmb, refSet.Labels, o.Dim, evalOpt)
 	if err != nil {
 		return err
 	}
@@ -688,7 +842,11 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if o.Baseline {
 		fmt.Fprintf(stdout, "raw-pixel baseline: the same retrieval on the %d-pixel images...\n", testSet.Rows*testSet.Cols)
 		t0 := time.Now()
-		r, err := eval.Retrieval(testSet.Images, testSet.Labels, refSet.Images, refSet.Labels, testSet.Rows*testSet.Cols, eval.Options{Workers: o.Workers})
+		// The same ranking, depth and averaging; the extra metrics are
+		// not reported for the pixels.
+		bo := evalOpt
+		bo.MAP, bo.MRR, bo.Clusters = false, false, false
+		r, err := eval.Retrieval(testSet.Images, testSet.Labels, refSet.Images, refSet.Labels, testSet.Rows*testSet.Cols, bo)
 		if err != nil {
 			return fmt.Errorf("raw-pixel baseline: %w", err)
 		}
@@ -697,6 +855,9 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	m := metrics{
 		PrecisionAt1: rep.PrecisionAt1, RPrecision: rep.RPrecision, MAPAtR: rep.MAPAtR,
 		KNNAccuracy: rep.KNNAccuracy, KNNK: rep.K,
+		MAP: optional(evalOpt.MAP, rep.MAP), MRR: optional(evalOpt.MRR, rep.MRR),
+		NMI: optional(evalOpt.Clusters, rep.NMI), AMI: optional(evalOpt.Clusters, rep.AMI),
+		EvalDepth:    rep.Depth,
 		TrainSeconds: hist.Elapsed.Seconds(), EvalSeconds: evalSeconds,
 		Epochs: hist.Epochs, Steps: hist.Steps, TrainImages: trainSet.Len(), TestImages: testSet.Len(),
 		FinalLoss: running, Collapse: col, Baseline: base,
@@ -707,7 +868,9 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		m.Suggestion = collapseSuggestion
 	}
 	fmt.Fprintf(stdout, "\ntest queries %d vs %d training references (train %.1fs, eval %.1fs)\n", testSet.Len(), refSet.Len(), m.TrainSeconds, m.EvalSeconds)
-	fmt.Fprintf(stdout, "precision@1  %.4f\nR-precision  %.4f\nMAP@R        %.4f\n%d-NN accuracy %.4f\n", m.PrecisionAt1, m.RPrecision, m.MAPAtR, m.KNNK, m.KNNAccuracy)
+	if err := printMetrics(stdout, o, m); err != nil {
+		return err
+	}
 	if base != nil {
 		fmt.Fprintf(stdout, "raw pixels:  precision@1 %.4f, R-precision %.4f, MAP@R %.4f (%+.4f precision@1 for the encoder; %.1fs)\n", base.PrecisionAt1, base.RPrecision, base.MAPAtR, m.PrecisionAt1-base.PrecisionAt1, base.Seconds)
 	}

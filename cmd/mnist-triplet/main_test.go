@@ -289,3 +289,44 @@ func TestSplitClasses(t *testing.T) {
 	require.Contains(t, stdout.String(), "raw pixels:")
 	require.Contains(t, stdout.String(), "spread")
 }
+
+// TestEvalFlags runs the command with every evaluation flag set and checks
+// that the chosen metrics are printed, that metrics.json carries them and
+// the resolved depth (max_bin_count: the largest class among the 2000
+// references), and that the printed values are the stored ones.
+func TestEvalFlags(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-model", "mlp", "-epochs", "1", "-limit", "2000", "-dim", "16", "-out", out, "-baseline=false",
+		"-eval-distance", "cosine", "-eval-k", "max_bin_count", "-knn", "3", "-per-class",
+		"-metrics", "precision_at_1,map,mrr,nmi,ami"}
+	code := run(context.Background(), args, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr.String(), stdout.String())
+
+	raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+	require.NoError(t, err)
+	var m metrics
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.NotNil(t, m.MAP)
+	require.NotNil(t, m.MRR)
+	require.NotNil(t, m.NMI)
+	require.NotNil(t, m.AMI)
+	require.Equal(t, 3, m.KNNK)
+	require.Equal(t, "cosine", m.Config.EvalDistance)
+	require.True(t, m.Config.PerClass)
+	// The largest digit class among the first 2000 training images.
+	require.Greater(t, m.EvalDepth, 200)
+	require.Less(t, m.EvalDepth, 2000)
+	s := stdout.String()
+	require.Contains(t, s, fmt.Sprintf("precision@1  %.4f\n", m.PrecisionAt1))
+	require.Contains(t, s, fmt.Sprintf("MAP (within %d) %.4f\n", m.EvalDepth, *m.MAP))
+	require.Contains(t, s, fmt.Sprintf("MRR (within %d) %.4f\n", m.EvalDepth, *m.MRR))
+	require.Contains(t, s, fmt.Sprintf("NMI (k-means) %.4f\n", *m.NMI))
+	require.Contains(t, s, fmt.Sprintf("AMI (k-means) %.4f\n", *m.AMI))
+	require.Contains(t, s, "averaged per class")
+	require.NotContains(t, s, "R-precision", "not asked for")
+	for _, v := range []float64{m.PrecisionAt1, *m.MAP, *m.MRR, *m.NMI} {
+		require.True(t, v > 0.3 && v <= 1, "metric %v", v)
+	}
+	require.True(t, *m.MRR >= m.PrecisionAt1, "MRR %v < P@1 %v", *m.MRR, m.PrecisionAt1)
+}

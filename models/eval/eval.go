@@ -36,13 +36,74 @@ type Options struct {
 	// Workers is the number of goroutines that process query blocks.
 	// 0 means runtime.GOMAXPROCS(0). Results do not depend on it.
 	Workers int
+
+	// Distance picks the ranking: Euclidean (the zero value) or Cosine.
+	Distance Distance
+	// Depth is the number of nearest references the retrieval metrics
+	// read (pytorch-metric-learning's AccuracyCalculator k): R-precision
+	// and MAP@R read the first min(R, Depth), MAP and MRR the first
+	// Depth. 0 means every reference a query can retrieve (PML's
+	// k = None); an explicit Depth larger than that is an error. It does
+	// not change the k-NN vote (K) or precision@1.
+	Depth int
+	// MaxBinCount sets Depth to PML's k = "max_bin_count": the largest
+	// number of references sharing a query's label, over the labels the
+	// queries carry, minus 1 in SelfRetrieval (as PML v2 computes it).
+	// Depth must be 0 with it.
+	MaxBinCount bool
+	// MAP and MRR request mean average precision and mean reciprocal rank
+	// (Report.MAP, Report.MRR). Unlike the default metrics they read the
+	// first Depth neighbours of every query, by default the whole ranked
+	// reference set, so they cost a full sort per query.
+	MAP, MRR bool
+	// Clusters requests Report.NMI and Report.AMI of a k-means clustering
+	// of the query embeddings (KMeans with k = the number of distinct
+	// query labels and KMeansOptions{Seed: Seed, Workers: Workers}).
+	Clusters bool
+	// Seed seeds the k-means++ initialisation of Clusters.
+	Seed uint64
+	// PerClass averages every retrieval metric first over the queries of
+	// each label, then over the labels (PML's avg_of_avgs), instead of
+	// over the queries.
+	PerClass bool
+}
+
+// Distance is the measure references are ranked by.
+type Distance int
+
+const (
+	// Euclidean ranks by the float64 squared Euclidean distance computed
+	// from the float32 inputs.
+	Euclidean Distance = iota
+	// Cosine ranks by cosine similarity, largest first: every row is
+	// divided by its norm (computed in float64) and rounded to float32,
+	// and the unit rows are ranked by Euclidean distance, which is
+	// 2 − 2·cos. The rounding moves each cosine by at most about 2⁻²²,
+	// so two references whose cosines with a query differ by less than
+	// that may be in either order; pytorch-metric-learning's CosineSimilarity
+	// computes the cosines in float32, with a similar tolerance. A zero
+	// row has no direction and is an error (PML gives it cosine 0 with
+	// everything).
+	Cosine
+)
+
+// String returns "euclidean" or "cosine".
+func (d Distance) String() string {
+	switch d {
+	case Euclidean:
+		return "euclidean"
+	case Cosine:
+		return "cosine"
+	}
+	return fmt.Sprintf("Distance(%d)", int(d))
 }
 
 // Report holds retrieval metrics averaged over queries.
 type Report struct {
 	// PrecisionAt1, RPrecision and MAPAtR are averaged over the
 	// Queries-Excluded queries that have at least one same-label
-	// reference; they are NaN when every query is excluded.
+	// reference (with Options.PerClass, over their labels of the
+	// per-label means); they are NaN when every query is excluded.
 	PrecisionAt1, RPrecision, MAPAtR float64
 	// KNNAccuracy is averaged over all Queries, excluded ones included:
 	// a k-NN vote is defined (and wrong) for a query whose label no
@@ -54,6 +115,17 @@ type Report struct {
 	Excluded int
 	// K is the number of neighbours that voted for KNNAccuracy.
 	K int
+	// MAP (mean average precision over the first Depth neighbours) and MRR
+	// (mean reciprocal rank of the first same-label reference among
+	// them) are averaged like PrecisionAt1; they are NaN unless requested
+	// by Options.MAP and Options.MRR.
+	MAP, MRR float64
+	// NMI and AMI compare the query labels with a k-means clustering of
+	// the queries; NaN unless requested by Options.Clusters.
+	NMI, AMI float64
+	// Depth is the number of nearest references the retrieval metrics
+	// read (Options.Depth resolved).
+	Depth int
 }
 
 // Retrieval evaluates queries (nq×dim, row-major) with labels queryLabels
@@ -83,8 +155,7 @@ func Retrieval(queries []float32, queryLabels []int, refs []float32, refLabels [
 	if err := finite("refs", refs, dim); err != nil {
 		return Report{}, err
 	}
-	p := newProblem(queries, queryLabels, refs, refLabels, dim, nq, nr, false, k)
-	return p.run(opt), nil
+	return evaluate(queries, queryLabels, refs, refLabels, dim, nq, nr, false, k, opt)
 }
 
 // SelfRetrieval evaluates emb (n×dim, row-major) with labels against
@@ -112,8 +183,122 @@ func SelfRetrieval(emb []float32, labels []int, dim int, opt Options) (Report, e
 	if err := finite("emb", emb, dim); err != nil {
 		return Report{}, err
 	}
-	p := newProblem(emb, labels, emb, labels, dim, n, n, true, k)
-	return p.run(opt), nil
+	return evaluate(emb, labels, emb, labels, dim, n, n, true, k, opt)
+}
+
+// evaluate runs the checked problem: it resolves Options.Depth, moves the
+// rows to the unit sphere for Cosine, searches, and clusters.
+func evaluate(q []float32, ql []int, r []float32, rl []int, dim, nq, nr int, self bool, k int, opt Options) (Report, error) {
+	avail := nr
+	if self {
+		avail--
+	}
+	qs, rs := q, r
+	if opt.Distance == Cosine {
+		var err error
+		if self {
+			if qs, err = unitRows("emb", q, dim); err != nil {
+				return Report{}, err
+			}
+			rs = qs
+		} else {
+			if qs, err = unitRows("queries", q, dim); err != nil {
+				return Report{}, err
+			}
+			if rs, err = unitRows("refs", r, dim); err != nil {
+				return Report{}, err
+			}
+		}
+	}
+	p := newProblem(qs, ql, rs, rl, dim, nq, nr, self, k)
+	depth, err := p.depthFor(opt, avail)
+	if err != nil {
+		return Report{}, err
+	}
+	p.depth, p.full = depth, opt.MAP || opt.MRR
+	p.wantMAP, p.wantMRR = opt.MAP, opt.MRR
+	p.perClass = opt.PerClass
+	rep := p.run(opt)
+	if !opt.MAP {
+		rep.MAP = math.NaN()
+	}
+	if !opt.MRR {
+		rep.MRR = math.NaN()
+	}
+	rep.NMI, rep.AMI = math.NaN(), math.NaN()
+	if opt.Clusters {
+		// PML clusters the query embeddings as given, whatever the
+		// distance of the retrieval.
+		classes := map[int]bool{}
+		for _, l := range ql {
+			classes[l] = true
+		}
+		clusters, err := KMeans(q, dim, len(classes), KMeansOptions{Seed: opt.Seed, Workers: opt.Workers})
+		if err != nil {
+			return Report{}, err
+		}
+		if rep.NMI, err = NMI(ql, clusters); err != nil {
+			return Report{}, err
+		}
+		if rep.AMI, err = AMI(ql, clusters); err != nil {
+			return Report{}, err
+		}
+	}
+	return rep, nil
+}
+
+// depthFor checks opt's Depth and MaxBinCount against avail, the number of
+// references each query can retrieve, and returns the depth to use.
+func (p *problem) depthFor(opt Options, avail int) (int, error) {
+	if opt.Depth < 0 {
+		return 0, fmt.Errorf("eval: Depth must be non-negative, got %d", opt.Depth)
+	}
+	if opt.MaxBinCount {
+		if opt.Depth != 0 {
+			return 0, fmt.Errorf("eval: Depth = %d and MaxBinCount both set; MaxBinCount chooses the depth", opt.Depth)
+		}
+		most := 0
+		for _, l := range p.ql {
+			most = max(most, p.count[l])
+		}
+		if p.self {
+			most--
+		}
+		if most < 1 {
+			return 0, fmt.Errorf("eval: MaxBinCount gives depth 0: no query has a same-label reference")
+		}
+		return most, nil
+	}
+	if opt.Depth == 0 {
+		return avail, nil
+	}
+	if opt.Depth > avail {
+		if p.self {
+			return 0, fmt.Errorf("eval: Depth = %d exceeds the %d other rows a query can retrieve (%d rows minus itself)", opt.Depth, avail, p.nr)
+		}
+		return 0, fmt.Errorf("eval: Depth = %d exceeds the %d references", opt.Depth, avail)
+	}
+	return opt.Depth, nil
+}
+
+// unitRows returns x with every row divided by its float64 norm, rounded
+// to float32, or an error naming the first zero row.
+func unitRows(name string, x []float32, dim int) ([]float32, error) {
+	u := make([]float32, len(x))
+	for i := 0; i < len(x); i += dim {
+		var s float64
+		for _, v := range x[i : i+dim] {
+			s += float64(v) * float64(v)
+		}
+		if s == 0 {
+			return nil, fmt.Errorf("eval: %s row %d is zero and has no cosine with anything", name, i/dim)
+		}
+		n := math.Sqrt(s)
+		for t, v := range x[i : i+dim] {
+			u[i+t] = float32(float64(v) / n)
+		}
+	}
+	return u, nil
 }
 
 // rows checks that x holds whole rows of length dim, one per label, and at
@@ -146,6 +331,9 @@ func checkOptions(opt Options, avail int, tooMany func(k int) error) (int, error
 	}
 	if opt.Workers < 0 {
 		return 0, fmt.Errorf("eval: Workers must be non-negative, got %d", opt.Workers)
+	}
+	if opt.Distance != Euclidean && opt.Distance != Cosine {
+		return 0, fmt.Errorf("eval: unknown %v: want Euclidean or Cosine", opt.Distance)
 	}
 	if opt.K == 0 {
 		return min(DefaultK, avail), nil

@@ -37,3 +37,29 @@ func ExampleSelfRetrieval() {
 	// P@1 0.714, R-precision 0.714, MAP@R 0.679, 3-NN accuracy 0.857
 	// 7 queries, 0 excluded
 }
+
+// The same seven embeddings with the options of pytorch-metric-learning's
+// AccuracyCalculator: MAP over the whole ranking, mean reciprocal rank, and
+// NMI of a 2-means clustering.
+func ExampleSelfRetrieval_accuracyCalculator() {
+	emb := []float32{0, 0, 1, 0, 0, 1, 5, 5, 6, 5, 5, 6, 1, 0.5}
+	labels := []int{0, 0, 0, 1, 1, 1, 1}
+	rep, err := eval.SelfRetrieval(emb, labels, 2, eval.Options{MAP: true, MRR: true, Clusters: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// By hand, relevance of all 6 neighbours (1 = same class), AP, 1/rank of the first hit:
+	//   row 0: 1,1,0,0,0,0  AP 1                          RR 1
+	//   row 1: 0,1,1,0,0,0  AP (1/2 + 2/3)/2 = 7/12       RR 1/2
+	//   row 2: 1,0,1,0,0,0  AP (1 + 2/3)/2 = 5/6          RR 1
+	//   rows 3, 4, 5: 1,1,1,0,0,0  AP 1                   RR 1
+	//   row 6: 0,0,0,1,1,1  AP (1/4 + 2/5 + 3/6)/3 = 23/60 RR 1/4
+	// MAP = (4 + 7/12 + 5/6 + 23/60)/7 = 5.8/7, MRR = 5.75/7.
+	// 2-means splits {0, 1, 2, 6} from {3, 4, 5}: the contingency table
+	// 3,0 / 1,3 gives MI = (6/7) ln(7/4) + (1/7) ln(7/16) and both
+	// entropies are −(3/7) ln(3/7) − (4/7) ln(4/7), NMI = 0.5295.
+	fmt.Printf("MAP %.4f, MRR %.4f, NMI %.4f\n", rep.MAP, rep.MRR, rep.NMI)
+	// Output:
+	// MAP 0.8286, MRR 0.8214, NMI 0.5295
+}

@@ -36,6 +36,14 @@ type problem struct {
 	self   bool // queries and refs are the same rows; skip index i for query i
 	k      int
 
+	// depth is the number of nearest references the retrieval metrics
+	// read (PML's k); full says that MAP or MRR is wanted, so every query
+	// ranks its depth nearest references, not only max(min(R, depth), k).
+	depth            int
+	full             bool // wantMAP || wantMRR
+	wantMAP, wantMRR bool
+	perClass         bool
+
 	count map[int]int // references per label
 
 	// order lists the queries grouped so that each block's queries lie
@@ -50,12 +58,17 @@ type problem struct {
 // end so that the report does not depend on the number of workers.
 type result struct {
 	p1, rprec, ap float64
+	mapk, rr      float64 // average precision and reciprocal rank within depth
 	knn           bool
 	excluded      bool
 }
 
 func newProblem(q []float32, ql []int, r []float32, rl []int, dim, nq, nr int, self bool, k int) *problem {
-	p := &problem{q: q, r: r, ql: ql, rl: rl, dim: dim, nq: nq, nr: nr, self: self, k: k,
+	avail := nr
+	if self {
+		avail--
+	}
+	p := &problem{q: q, r: r, ql: ql, rl: rl, dim: dim, nq: nq, nr: nr, self: self, k: k, depth: avail,
 		count: make(map[int]int), res: make([]result, nq)}
 	for _, l := range rl {
 		p.count[l]++
@@ -163,27 +176,75 @@ func (p *problem) run(opt Options) Report {
 	}
 	wg.Wait()
 
-	rep := Report{Queries: p.nq, K: p.k}
-	var p1, rprec, ap, knn float64
+	rep := Report{Queries: p.nq, K: p.k, Depth: p.depth}
 	for _, r := range p.res {
-		if r.knn {
-			knn++
-		}
 		if r.excluded {
 			rep.Excluded++
-			continue
 		}
-		p1 += r.p1
-		rprec += r.rprec
-		ap += r.ap
 	}
-	rep.KNNAccuracy = knn / float64(p.nq)
-	n := float64(p.nq - rep.Excluded)
-	if n == 0 {
-		n = math.NaN()
-	}
-	rep.PrecisionAt1, rep.RPrecision, rep.MAPAtR = p1/n, rprec/n, ap/n
+	rep.KNNAccuracy = p.mean(false, func(r *result) float64 {
+		if r.knn {
+			return 1
+		}
+		return 0
+	})
+	rep.PrecisionAt1 = p.mean(true, func(r *result) float64 { return r.p1 })
+	rep.RPrecision = p.mean(true, func(r *result) float64 { return r.rprec })
+	rep.MAPAtR = p.mean(true, func(r *result) float64 { return r.ap })
+	rep.MAP = p.mean(true, func(r *result) float64 { return r.mapk })
+	rep.MRR = p.mean(true, func(r *result) float64 { return r.rr })
 	return rep
+}
+
+// mean averages f over the queries, leaving out the excluded ones if
+// skip, in query order; with p.perClass it averages f over the queries of
+// each label, then the labels' means in increasing label order. It is NaN
+// when no query is left.
+func (p *problem) mean(skip bool, f func(*result) float64) float64 {
+	if !p.perClass {
+		var s float64
+		n := 0
+		for i := range p.res {
+			if r := &p.res[i]; !skip || !r.excluded {
+				s += f(r)
+				n++
+			}
+		}
+		if n == 0 {
+			return math.NaN()
+		}
+		return s / float64(n)
+	}
+	type acc struct {
+		s float64
+		n int
+	}
+	byLabel := map[int]*acc{}
+	for i := range p.res {
+		if r := &p.res[i]; !skip || !r.excluded {
+			a := byLabel[p.ql[i]]
+			if a == nil {
+				a = &acc{}
+				byLabel[p.ql[i]] = a
+			}
+			a.s += f(r)
+			a.n++
+		}
+	}
+	if len(byLabel) == 0 {
+		return math.NaN()
+	}
+	labels := make([]int, 0, len(byLabel))
+	for l := range byLabel {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	var s float64
+	for _, l := range labels {
+		a := byLabel[l]
+		s += a.s / float64(a.n)
+	}
+	return s / float64(len(labels))
 }
 
 // worker holds one goroutine's scratch space.
@@ -352,18 +413,86 @@ func (p *problem) query(w *worker, qi int, row []float32, qn float64, maxRn floa
 	if p.self {
 		rel--
 	}
-	m := max(rel, p.k)
+	// The ranks the metrics read: the K voters and the first min(R, depth)
+	// for R-precision and MAP@R. MAP and MRR can need all depth, but
+	// usually do not (see complete), so the search goes deeper only when
+	// they do.
+	m := max(min(rel, p.depth), p.k)
 
 	var cands []cand
 	qnorm := math.Sqrt(qn)
 	if e, ok := errorBound(dim, qnorm, normOf(maxRn), w.moved); ok {
-		cands = p.nearest(w, row, qn, qnorm, self, label, rel, e)
+		p.distances32(w, row, qn, self)
+		cands = p.nearest(w, row, qnorm, label, m, e)
+		if p.full && !p.complete(label, rel, cands[:m]) {
+			m = max(m, min(p.depth, p.reach(row, label, e)))
+			p.histogram(w, row)
+			cands = p.nearest(w, row, qnorm, label, m, e)
+		}
 	} else {
 		// float32 could overflow (or dim ≥ 2²³ makes the bound useless):
 		// rank every reference in float64.
 		cands = p.nearestExact(w, self)
+		if p.full {
+			m = max(p.depth, p.k)
+		}
 	}
 	p.record(w, qi, label, rel, cands[:m])
+}
+
+// reach returns a number of nearest references that includes every
+// same-label reference (for MAP) and the first one (for MRR), given the
+// float32 distances in row and their error bound e: the references with
+// d32 ≤ t + 2e, where t is the largest d32 of a same-label reference (MAP)
+// or the smallest (MRR). Every reference ranked before a same-label
+// reference j has d64 ≤ d64(j) ≤ d32(j) + e, so d32 ≤ d32(j) + 2e.
+func (p *problem) reach(row []float32, label int, e float64) int {
+	lo, hi := float32(math.Inf(1)), float32(0)
+	for j, d := range row {
+		if p.rl[j] == label && !math.IsInf(float64(d), 1) {
+			lo, hi = min(lo, d), max(hi, d)
+		}
+	}
+	var t float32
+	if p.wantMRR {
+		t = lo
+	}
+	if p.wantMAP {
+		t = hi
+	}
+	tk := below(float64(t) + 2*e)
+	n := 0
+	for _, d := range row {
+		if math.Float32bits(d) <= tk {
+			n++
+		}
+	}
+	return n
+}
+
+// complete reports whether the m = len(top) nearest references determine
+// the query's MAP and MRR (when wanted) up to depth D: m ≥ D; or, for
+// MRR, a same-label reference is among them; and for MAP, its R
+// same-label references are the first R (then AP = 1, and no same-label
+// reference is left beyond).
+func (p *problem) complete(label, rel int, top []cand) bool {
+	if rel == 0 || len(top) >= p.depth {
+		return true
+	}
+	if p.wantMRR && !slices.ContainsFunc(top, func(c cand) bool { return p.rl[c.idx] == label }) {
+		return false
+	}
+	if p.wantMAP {
+		if rel > len(top) {
+			return false
+		}
+		for _, c := range top[:rel] {
+			if p.rl[c.idx] != label {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // normOf returns an upper bound on the norm of a vector whose squared norm,
@@ -411,16 +540,13 @@ func errorBound(dim int, qn, rn float64, moved bool) (float64, bool) {
 	return 1.01*e + (4*n+8)*0x1p-150, true
 }
 
-// nearest returns candidates whose first m = max(rel, k) entries are the m
-// nearest references, in an order that agrees with the (d64, index)
-// ranking in everything the metrics read: the first k entries are the k
-// nearest in order, and the sequence of same-label and other-label
-// references is that of the ranking. e bounds |d32 − d64| for every
-// reference; qn and qnorm are the squared norm and norm of q'.
-func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, label, rel int, e float64) []cand {
-	m := max(rel, p.k)
-	// d32 and a histogram of its top bits, kept in two halves so that
-	// consecutive increments of one bucket do not wait on each other.
+// distances32 turns row (−2q'·r' per reference) into the float32 distances
+// d32 = ‖q'‖² + ‖r'‖² − 2q'·r', clamped at +0, sets row[self] (if self ≥
+// 0) above every distance, and fills w.hist with the histogram of the
+// distances' top bits.
+func (p *problem) distances32(w *worker, row []float32, qn float64, self int) {
+	// The histogram is kept in two halves so that consecutive increments
+	// of one bucket do not wait on each other.
 	qn32 := float32(qn)
 	h0, h1 := &w.hist, &w.hist2
 	clear(h0[:])
@@ -451,12 +577,30 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	for b, c := range h1 {
 		h0[b] += c
 	}
-	hist := h0
 	if self >= 0 {
-		hist[math.Float32bits(row[self])>>20]--
+		h0[math.Float32bits(row[self])>>20]--
 		row[self] = float32(math.Inf(1)) // above every other distance
-		hist[math.Float32bits(row[self])>>20]++
+		h0[math.Float32bits(row[self])>>20]++
 	}
+}
+
+// histogram refills w.hist with the histogram of the top bits of the
+// distances row holds (after distances32; nearest clobbers it).
+func (p *problem) histogram(w *worker, row []float32) {
+	clear(w.hist[:])
+	for _, d := range row {
+		w.hist[math.Float32bits(d)>>20]++
+	}
+}
+
+// nearest returns candidates whose first m ≥ k entries are the m
+// nearest references, in an order that agrees with the (d64, index)
+// ranking in everything the metrics read: the first k entries are the k
+// nearest in order, and the sequence of same-label and other-label
+// references is that of the ranking. e bounds |d32 − d64| for every
+// reference; qn and qnorm are the squared norm and norm of q'.
+func (p *problem) nearest(w *worker, row []float32, qnorm float64, label, m int, e float64) []cand {
+	hist := &w.hist
 	v := float64(math.Float32frombits(kthSmallest(row, m-1, hist, w.scratch)))
 
 	// Candidates: d32 ≤ v + 2e, as float32 bits, in index order. e covers
@@ -479,7 +623,7 @@ func (p *problem) nearest(w *worker, row []float32, qn, qnorm float64, self, lab
 	}
 	var maxRn float32
 	for _, c := range cands[:n] {
-		maxRn = max(maxRn, rn[c.idx])
+		maxRn = max(maxRn, w.rn[c.idx])
 	}
 	if e2, ok := errorBound(p.dim, qnorm, normOf(maxRn), w.moved); ok && e2 < e {
 		e = e2
@@ -649,6 +793,12 @@ func sqDist64(q []float64, r []float32) float64 {
 
 // record computes query qi's metrics from its m nearest references, nearest
 // first; rel is the number of references with its label.
+//
+// As in pytorch-metric-learning's AccuracyCalculator, with D = p.depth:
+// R-precision and MAP@R read the first min(R, D) references and divide by
+// min(R, D); MAP sums P(i)·rel(i) over the first D and divides by the
+// number of same-label references among them (1 if none); MRR is 1/i for
+// the first same-label reference at rank i ≤ D, else 0.
 func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 	r := &p.res[qi]
 	clear(w.votes)
@@ -668,9 +818,10 @@ func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 		r.excluded = true
 		return
 	}
+	d := min(rel, p.depth)
 	hits := 0
 	var ap float64
-	for i, c := range top[:rel] {
+	for i, c := range top[:d] {
 		if p.rl[c.idx] == label {
 			hits++
 			ap += float64(hits) / float64(i+1)
@@ -679,6 +830,25 @@ func (p *problem) record(w *worker, qi, label, rel int, top []cand) {
 	if p.rl[top[0].idx] == label {
 		r.p1 = 1
 	}
-	r.rprec = float64(hits) / float64(rel)
-	r.ap = ap / float64(rel)
+	r.rprec = float64(hits) / float64(d)
+	r.ap = ap / float64(d)
+	if !p.full {
+		return
+	}
+	// Continue the same sums to depth D, or as far as top reaches when
+	// complete found that no same-label reference lies beyond.
+	reach := min(p.depth, len(top))
+	for i := d; i < reach; i++ {
+		if p.rl[top[i].idx] == label {
+			hits++
+			ap += float64(hits) / float64(i+1)
+		}
+	}
+	r.mapk = ap / float64(max(hits, 1))
+	for i, c := range top[:reach] {
+		if p.rl[c.idx] == label {
+			r.rr = 1 / float64(i+1)
+			break
+		}
+	}
 }
