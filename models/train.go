@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -49,6 +50,11 @@ type TrainConfig struct {
 	Solver   Solver
 	// LearnRate is the step size.
 	LearnRate float64
+	// LossLearnRate is the step size of a ParamLoss's own parameters
+	// (proxies, class weights), following the same Schedule; 0 means
+	// LearnRate. Kim et al. (2020) train Proxy-Anchor's proxies at 100×
+	// the encoder's rate.
+	LossLearnRate float64
 	// Momentum for SGD.
 	Momentum float64
 	// WeightDecay adds WeightDecay·w to every gradient (L2).
@@ -142,6 +148,7 @@ type Trainer struct {
 	batch  int
 	lr     float64
 	par    *parallel  // data-parallel replicas; nil for the single-graph step
+	lossp  lossParams // a ParamLoss's parameters and their solver
 	margin float64    // StatsMargin
 	stats  BatchStats // of the last successful step
 }
@@ -186,6 +193,11 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
+	lossScale, err := lossRateScale(cfg)
+	if err != nil {
+		return nil, err
+	}
+	lp := lossParams{solver: newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay), scale: lossScale}
 	if w := resolveWorkers(cfg.Workers, b); w > 1 || (cfg.ChunkSize > 0 && cfg.ChunkSize < b) || activeComm(cfg.Comm) != nil {
 		if err := m.Config.Validate(); err != nil {
 			return nil, err
@@ -204,7 +216,8 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 				return nil, err
 			}
 		}
-		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin}, nil
+		lp.nodes = par.lossParams
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin, lossp: lp}, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -214,19 +227,18 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"))
-	cost, err := loss.Loss(built.Embeddings, labels)
+	cost, lpNodes, err := lossCost(loss, built.Embeddings, labels)
 	if err != nil {
 		return nil, err
 	}
-	if !cost.IsScalar() {
-		return nil, fmt.Errorf("models: the loss returned shape %v; want a scalar", cost.Shape())
-	}
-	if _, err := G.Grad(cost, built.Learnables...); err != nil {
+	wrt := append(slices.Clip(built.Learnables), lpNodes...)
+	if _, err := G.Grad(cost, wrt...); err != nil {
 		return nil, fmt.Errorf("models: gradient: %w", err)
 	}
+	lp.nodes = lpNodes
 	t := &Trainer{
-		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b,
-		vm:     G.NewTapeMachine(g, G.BindDualValues(built.Learnables...)),
+		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b, lossp: lp,
+		vm:     G.NewTapeMachine(g, G.BindDualValues(wrt...)),
 		xbuf:   tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
 		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
 		lr:     cfg.LearnRate,
@@ -317,7 +329,11 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 // loss (the gradients are in t.built.Learnables).
 func (t *Trainer) update(loss float64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		clearNodeGrads(t.lossp.nodes)
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
+	}
+	if err := t.lossp.step(t.lr); err != nil {
+		return loss, err
 	}
 	if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
 		return loss, err
@@ -368,6 +384,9 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 		return nil, err
 	}
 	b := sampler.rows
+	if err := initLossParams(loss, m, data.Labels, cfg.Seed); err != nil {
+		return nil, err
+	}
 	tr, err := NewTrainer(m, loss, b, cfg)
 	if err != nil {
 		return nil, err
