@@ -19,9 +19,12 @@ func paramLosses() map[string]func() models.ParamLoss {
 	return map[string]func() models.ParamLoss{
 		"proxynca":    func() models.ParamLoss { l := losses.ProxyNCAPML(); return &l },
 		"proxyanchor": func() models.ParamLoss { l := losses.ProxyAnchorPML(); return &l },
-		"softtriple":  func() models.ParamLoss { l := losses.SoftTriple{Centers: 3, Lambda: 20, Gamma: 0.1, Margin: 0.01}; return &l },
-		"arcface":     func() models.ParamLoss { l := losses.ArcFace{Margin: 0.5, Scale: 8}; return &l },
-		"cosface":     func() models.ParamLoss { l := losses.CosFace{Margin: 0.35, Scale: 8}; return &l },
+		"softtriple": func() models.ParamLoss {
+			l := losses.SoftTriple{Centers: 3, Lambda: 20, Gamma: 0.1, Margin: 0.01}
+			return &l
+		},
+		"arcface": func() models.ParamLoss { l := losses.ArcFace{Margin: 0.5, Scale: 8}; return &l },
+		"cosface": func() models.ParamLoss { l := losses.CosFace{Margin: 0.35, Scale: 8}; return &l },
 	}
 }
 

@@ -109,8 +109,8 @@ type parallel struct {
 	// loss graph, which runs once per step, so their gradient needs no sum
 	// over replicas.
 	lossParams G.Nodes
-	ebuf   *tensor.Dense
-	lbuf   *tensor.Dense
+	ebuf       *tensor.Dense
+	lbuf       *tensor.Dense
 
 	dist // across processes; zero without a communicator
 }
