@@ -53,6 +53,18 @@
 //	DebiasedContrastive   losses.NewDebiasedContrastive()
 //	HardNegative          losses.NewHardNegative()
 //
+// BenchmarkLossesProxy (proxylosses_test.go) times the losses with
+// parameters of their own at their pytorch-metric-learning presets, at
+// B ∈ {256, 1024} with K = 4 per class (64 and 256 classes, parameters
+// drawn by InitParams), computing the gradients of the embeddings and of
+// the parameters as the trainer does:
+//
+//	ProxyNCAPML     losses.ProxyNCAPML()
+//	ProxyAnchorPML  losses.ProxyAnchorPML()
+//	SoftTriplePML   losses.SoftTriplePML() (10 centres per class)
+//	ArcFacePML      losses.ArcFacePML()
+//	CosFacePML      losses.CosFacePML()
+//
 // # Miners
 //
 // BenchmarkMined (miners_test.go) times the same forward+backward step,
@@ -143,7 +155,9 @@
 // compare.sh also runs the value cross-check: TestCrossCheckDump (skipped
 // unless BENCH_CROSSCHECK names an output file) writes a fixed B=8, D=4
 // float64 batch with every loss's Go value and gradient, and
-// torch_losses.py --crosscheck recomputes them in torch and prints both.
+// torch_losses.py --crosscheck recomputes them in torch and prints both;
+// for the losses with parameters the dump also holds the parameters and
+// their gradient, which the torch side compares too.
 //
 // # Matrix products
 //
