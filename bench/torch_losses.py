@@ -315,6 +315,19 @@ PROXY = {
 }
 
 
+def init_params(name, b, d, generator):
+    """The parameters of a proxy loss for a batch of b rows (b/K classes),
+    drawn as pytorch-metric-learning's weight_init_func does, in Go's
+    row layout."""
+    c = b // K
+    if name == "ProxyAnchorPML":  # kaiming_normal_(mode="fan_out") of C×D: std √(2/C)
+        return torch.randn(c, d, generator=generator) * math.sqrt(2.0 / c)
+    if name == "SoftTriplePML":  # kaiming_uniform_(a=√5) of D×(C·10): U(±1/√(C·10))
+        bound = 1 / math.sqrt(c * 10)
+        return (torch.rand(c * 10, d, generator=generator) * 2 - 1) * bound
+    return torch.randn(c, d, generator=generator)  # normal_
+
+
 def _debiased(x, labels, t, tau_plus, beta):
     pos, neg = masks(labels)
     xn = F.normalize(x, dim=1)
@@ -357,6 +370,7 @@ LOSSES = {
     "DebiasedContrastive": debiased_contrastive,
     "HardNegative": hard_negative,
 }
+LOSSES.update(PROXY)  # called with their parameters, see run_bench
 
 # Losses built on B×B×B broadcasts (chunked over anchors; MarginPML's
 # triplet enumeration is not chunked).
@@ -380,6 +394,11 @@ PAIRS = [
     ("MarginPML", "MarginPML"),
     ("DebiasedContrastive", "DebiasedContrastive"),
     ("HardNegative", "HardNegative"),
+    ("ProxyNCAPML", "ProxyNCAPML"),
+    ("ProxyAnchorPML", "ProxyAnchorPML"),
+    ("SoftTriplePML", "SoftTriplePML"),
+    ("ArcFacePML", "ArcFacePML"),
+    ("CosFacePML", "CosFacePML"),
 ]
 
 
@@ -431,7 +450,11 @@ def run_bench(args):
             if name in CUBIC and b > args.max_cubic:
                 row += f"{'skipped':>14s}"
                 continue
-            med, best, n = time_loss(LOSSES[name], x0, labels)
+            fn = LOSSES[name]
+            if name in PROXY:  # the parameters get their gradient too, as in training
+                p = init_params(name, b, args.dim, g).requires_grad_(True)
+                fn = (lambda f, p: lambda x, l: f(x, l, p))(PROXY[name], p)
+            med, best, n = time_loss(fn, x0, labels)
             results[f"{name}/B={b}/D={args.dim}"] = {"median": med * 1e3, "min": best * 1e3, "repeats": n}
             row += f"{med * 1e3:11.3f}/{n:<2d}"
         print(row, flush=True)
@@ -443,7 +466,7 @@ def run_bench(args):
             json.dump(results, f, indent=1, sort_keys=True)
 
 
-GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
+GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased|Proxy)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op")
 
 
 def compare(go_file, torch_file):
