@@ -100,10 +100,14 @@ func softTripleOracle(k int, lambda, gamma, delta float64) proxyOracle {
 			logits := make([]float64, classes)
 			for c := range classes {
 				var num, den float64
+				top := math.Inf(-1)
 				for j := range k {
+					top = math.Max(top, cos.between(x[i], w[c*k+j]))
+				}
+				for j := range k { // shifted by the largest similarity
 					s := cos.between(x[i], w[c*k+j])
-					num += math.Exp(s/gamma) * s
-					den += math.Exp(s / gamma)
+					num += math.Exp((s-top)/gamma) * s
+					den += math.Exp((s - top) / gamma)
 				}
 				logits[c] = num / den
 				if c == labels[i] {
@@ -464,4 +468,39 @@ func TestProxyLossParamsShareMemory(t *testing.T) {
 	want := anchorOracle(metric{"cosine", true}, 32, 0.1)(rows(x, 3), rows(p, 3), labels)
 	require.NotEqual(t, before, after)
 	graphtest.RequireClose(t, want, after, 1e-10, 1e-9, "loss after the update")
+}
+
+// TestProxyLossLargeScales: the scales play the role of 1/τ; at the
+// equivalent of τ = 1e-3 (scales of 1,000 and more) the losses keep the
+// oracle's value and a finite gradient.
+func TestProxyLossLargeScales(t *testing.T) {
+	labels := []int{0, 0, 1, 1, 2, 2}
+	const d = 4
+	x := randEmb(21, len(labels), d, 1)
+	cos, sq := metric{"cosine", true}, metric{"sqeuclidean", true}
+	for _, tau := range []float64{0.05, 0.01, 1e-3} {
+		for _, pc := range []proxyCase{
+			{"proxynca", 1, func(w *tensor.Dense) losses.Learner { return &losses.ProxyNCA{Scale: 1 / tau, Proxies: w} }, ncaOracle(sq, 1/tau, false)},
+			{"proxyanchor", 1, func(w *tensor.Dense) losses.Learner {
+				return &losses.ProxyAnchor{Alpha: 1 / tau, Margin: 0.1, Proxies: w}
+			}, anchorOracle(cos, 1/tau, 0.1)},
+			{"softtriple", 3, func(w *tensor.Dense) losses.Learner {
+				return &losses.SoftTriple{Centers: 3, Lambda: 1 / tau, Gamma: tau, Margin: 0.01, Centres: w}
+			}, softTripleOracle(3, 1/tau, tau, 0.01)},
+			{"arcface", 1, func(w *tensor.Dense) losses.Learner { return &losses.ArcFace{Scale: 1 / tau, Margin: 0.5, Weights: w} }, marginSoftmaxOracle(1/tau, 0.5, true)},
+			{"cosface", 1, func(w *tensor.Dense) losses.Learner { return &losses.CosFace{Scale: 1 / tau, Margin: 0.35, Weights: w} }, marginSoftmaxOracle(1/tau, 0.35, false)},
+		} {
+			t.Run(fmt.Sprint(pc.name, "/", tau), func(t *testing.T) {
+				w := randEmb(22, 3*pc.k, d, 1)
+				res, err := graphtest.Eval(buildParams(pc.mk, x, w, labels, d))
+				require.NoError(t, err)
+				graphtest.RequireClose(t, pc.oracle(rows(x, d), rows(w, d), labels), res.Cost, 1e-9, 1e-9, "loss")
+				for _, g := range res.Grads {
+					for _, v := range g {
+						require.False(t, math.IsNaN(v) || math.IsInf(v, 0))
+					}
+				}
+			})
+		}
+	}
 }
