@@ -78,9 +78,12 @@ func initLossParams(loss Loss, m *Model, labels []int, seed uint64) error {
 
 // lossRateScale returns the factor from the encoder's learning rate to the
 // loss parameters' (LossLearnRate / LearnRate; 1 when LossLearnRate is 0).
-func lossRateScale(cfg TrainConfig) (float64, error) {
+func lossRateScale(cfg TrainConfig, loss Loss) (float64, error) {
 	if cfg.LossLearnRate == 0 {
 		return 1, nil
+	}
+	if _, ok := loss.(ParamLoss); !ok {
+		return 0, fmt.Errorf("models: loss learning rate is %v but the loss (%T) has no parameters of its own", cfg.LossLearnRate, loss)
 	}
 	if !(cfg.LossLearnRate > 0) || cfg.LossLearnRate > MaxLearnRate {
 		return 0, fmt.Errorf("models: loss learning rate is %v; want > 0 and ≤ MaxLearnRate = %v (0: LearnRate)", cfg.LossLearnRate, MaxLearnRate)

@@ -174,6 +174,8 @@ func TestTrainInitialisesParamLoss(t *testing.T) {
 	require.NoError(t, l.InitParams(cfg.Dim, 2, cfg.Dtype(), 1))
 	_, err = models.NewTrainer(m, &l, 4, models.TrainConfig{LearnRate: 1e-3, LossLearnRate: -1})
 	require.ErrorContains(t, err, "models: loss learning rate is -1")
+	_, err = models.NewTrainer(m, losses.NewTriplet(), 4, models.TrainConfig{LearnRate: 1e-3, LossLearnRate: 1e-2})
+	require.ErrorContains(t, err, "models: loss learning rate is 0.01 but the loss (losses.Triplet) has no parameters of its own")
 	require.NoError(t, l.InitParams(cfg.Dim+1, 2, cfg.Dtype(), 1))
 	_, err = models.NewTrainer(m, &l, 4, models.TrainConfig{LearnRate: 1e-3})
 	require.ErrorContains(t, err, fmt.Sprintf("want (C·1)×%d", cfg.Dim))

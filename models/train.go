@@ -193,7 +193,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
-	lossScale, err := lossRateScale(cfg)
+	lossScale, err := lossRateScale(cfg, loss)
 	if err != nil {
 		return nil, err
 	}
