@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -215,5 +216,60 @@ func TestSaveLoadLoss(t *testing.T) {
 			require.ErrorContains(t, err, "no loss parameters (the file was written by Save, not SaveLoss)")
 			require.ErrorContains(t, m.SaveLoss(path, &losses.ArcFace{}), "the loss has no parameters")
 		})
+	}
+}
+
+// TestParamLossDistributed: over 2 ranks every rank runs the loss on the
+// whole gathered batch, so the loss's parameters get the same gradient on
+// each and are not summed over ranks: they end equal on every rank and
+// equal to one process with Shards = 2.
+func TestParamLossDistributed(t *testing.T) {
+	cfg := smallConfigs()["mlp-float64"]
+	const ranks = 2
+	data := labelledData(60, cfg.Inputs(), 5)
+	tc := models.TrainConfig{P: 3, K: 2, Epochs: 1, MaxSteps: 4, Solver: models.SGD, LearnRate: 0.2, LossLearnRate: 1, Seed: 7, Workers: 2}
+	mk := paramLosses()["proxyanchor"]
+
+	one, err := models.New(cfg)
+	require.NoError(t, err)
+	ref := tc
+	ref.Shards = ranks
+	refLoss := mk()
+	_, err = models.Train(context.Background(), one, refLoss, data, ref)
+	require.NoError(t, err)
+
+	g := newSharedGroup(ranks)
+	ls := make([]models.ParamLoss, ranks)
+	ms := make([]*models.Model, ranks)
+	errs := make([]error, ranks)
+	var wg sync.WaitGroup
+	for r := range ranks {
+		m, err := models.New(cfg)
+		require.NoError(t, err)
+		ms[r], ls[r] = m, mk()
+		wg.Go(func() {
+			dc := tc
+			dc.Comm = sharedComm{g, r}
+			_, errs[r] = models.Train(context.Background(), m, ls[r], data, dc)
+		})
+	}
+	wg.Wait()
+	want := paramValues(refLoss)
+	init := mk()
+	require.NoError(t, init.InitParams(cfg.Dim, 5, cfg.Dtype(), tc.Seed))
+	require.NotEqual(t, paramValues(init), want, "training did not move the parameters")
+	for r := range ranks {
+		require.NoError(t, errs[r], "rank %d", r)
+		got := paramValues(ls[r])
+		for k := range got {
+			require.True(t, closeTo(got[k], want[k], 1e-12, 1e-10), "rank %d param %d = %v, one process %v", r, k, got[k], want[k])
+		}
+		require.Equal(t, paramValues(ls[0]), got, "ranks disagree")
+		w := weights(ms[r])
+		for i := range w {
+			for k := range w[i] {
+				require.True(t, closeTo(w[i][k], weights(one)[i][k], 1e-12, 1e-10))
+			}
+		}
 	}
 }
