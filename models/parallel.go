@@ -105,12 +105,13 @@ type parallel struct {
 	labels *G.Node
 	cost   *G.Node
 	dEmb   *G.Node // ∂L/∂E
+	ebuf   *tensor.Dense
+	lbuf   *tensor.Dense
+
 	// lossParams are a ParamLoss's parameter nodes: they exist only in the
 	// loss graph, which runs once per step, so their gradient needs no sum
 	// over replicas.
 	lossParams G.Nodes
-	ebuf       *tensor.Dense
-	lbuf       *tensor.Dense
 
 	dist // across processes; zero without a communicator
 }
