@@ -27,11 +27,20 @@ func TestCrossCheckDump(t *testing.T) {
 		Grad   []float64 `json:"grad"`
 		Labels []int     `json:"labels,omitempty"` // the entry's own batch labels
 	}
+	// A loss with parameters also dumps them (initialised by InitParams
+	// with the benchmarks' seed, one per class, rows of D) and their gradient.
+	type proxyEntry struct {
+		Value     float64     `json:"value"`
+		Grad      []float64   `json:"grad"`
+		Params    [][]float64 `json:"params"`
+		ParamGrad []float64   `json:"param_grad"`
+	}
 	out := struct {
-		Labels []int            `json:"labels"`
-		X      [][]float64      `json:"x"`
-		Losses map[string]entry `json:"losses"`
-	}{Labels: labels, Losses: map[string]entry{}}
+		Labels      []int                 `json:"labels"`
+		X           [][]float64           `json:"x"`
+		Losses      map[string]entry      `json:"losses"`
+		ProxyLosses map[string]proxyEntry `json:"proxy_losses"`
+	}{Labels: labels, Losses: map[string]entry{}, ProxyLosses: map[string]proxyEntry{}}
 	flat := x.([]float64)
 	for i := 0; i < b; i++ {
 		out.X = append(out.X, flat[i*d:(i+1)*d])
@@ -57,6 +66,21 @@ func TestCrossCheckDump(t *testing.T) {
 		v, ok := scalar(s.loss.Value())
 		require.True(t, ok, c.name)
 		out.Losses[c.name] = entry{Value: v, Grad: floats(s.grad.Value().Data()), Labels: c.labels}
+		t.Logf("%-18s %.17g", c.name, v)
+		s.close()
+	}
+	for _, c := range proxyLossCases() {
+		s, err := buildProxy(c, append([]float64(nil), flat...), labels, d)
+		require.NoError(t, err, c.name)
+		require.NoError(t, s.m.RunAll(), c.name)
+		v, ok := scalar(s.loss.Value())
+		require.True(t, ok, c.name)
+		e := proxyEntry{Value: v, Grad: floats(s.grad.Value().Data()), ParamGrad: floats(s.pgrad.Value().Data())}
+		pv := s.params.Data().([]float64)
+		for r := 0; r < len(pv)/d; r++ {
+			e.Params = append(e.Params, pv[r*d:(r+1)*d])
+		}
+		out.ProxyLosses[c.name] = e
 		t.Logf("%-18s %.17g", c.name, v)
 		s.close()
 	}

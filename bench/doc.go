@@ -55,6 +55,18 @@
 //	DebiasedContrastive   losses.NewDebiasedContrastive()
 //	HardNegative          losses.NewHardNegative()
 //
+// BenchmarkLossesProxy (proxylosses_test.go) times the losses with
+// parameters of their own at their pytorch-metric-learning presets, at
+// B ∈ {256, 1024} with K = 4 per class (64 and 256 classes, parameters
+// drawn by InitParams), computing the gradients of the embeddings and of
+// the parameters as the trainer does:
+//
+//	ProxyNCAPML     losses.ProxyNCAPML()
+//	ProxyAnchorPML  losses.ProxyAnchorPML()
+//	SoftTriplePML   losses.SoftTriplePML() (10 centres per class)
+//	ArcFacePML      losses.ArcFacePML()
+//	CosFacePML      losses.CosFacePML()
+//
 // # Miners
 //
 // BenchmarkMined (miners_test.go) times the same forward+backward step,
@@ -151,7 +163,9 @@
 // distance, NPairPML, SupConPML, NTXentPML, Lp), some on batches with their
 // own labels (three classes of 3, 3 and 2, or a single class), which the
 // script recomputes from transcriptions of PML's code; TestOptionSetups
-// runs each of them once in float32 and float64 without the variable.
+// runs each of them once in float32 and float64 without the variable. For
+// the losses with parameters the dump also holds the parameters and their
+// gradient, which the torch side compares too.
 //
 // # Matrix products
 //

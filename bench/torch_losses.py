@@ -46,6 +46,12 @@ MultiSimilarityMiner on its own cosine distance, NPairsLoss, SupConLoss,
 NTXentLoss and LpDistance(p), transcribed from its code; a dump entry may
 carry its own labels.
 
+  ProxyNCAPML, ProxyAnchorPML, SoftTriplePML, ArcFacePML, CosFacePML
+                    pytorch-metric-learning's ProxyNCALoss, ProxyAnchorLoss,
+                    SoftTripleLoss, ArcFaceLoss and CosFaceLoss at their
+                    defaults (cross-check only: their parameters come from
+                    the Go dump; see proxy_nca_pml and the others)
+
 Rows without a negative (not present in P×K batches) are not handled
 specially here; the Go code defines them as 0.
 
@@ -268,6 +274,92 @@ def margin_pml(x, labels, margin=0.2, beta=1.2):
     nl = F.relu(beta - d[a, n] + margin)
     div = (pl > 0).sum() + (nl > 0).sum()
     return (pl + nl).sum() / div if div > 0 else (pl + nl).sum() * 0
+
+
+# Proxy- and classifier-based losses, written from pytorch-metric-learning's
+# sources (ProxyNCALoss/NCALoss, ProxyAnchorLoss, SoftTripleLoss,
+# ArcFaceLoss/CosFaceLoss/LargeMarginSoftmaxLoss). Each takes the loss's
+# parameters in the Go layout, one row per proxy / class weight / centre
+# (PML stores SoftTriple's fc and the large-margin W as D×rows: the
+# transposes are taken here, as its code reads them).
+def proxy_nca_pml(x, labels, proxies, softmax_scale=1.0):
+    prox = F.normalize(proxies, p=2, dim=1)  # ProxyNCALoss: normalize_embeddings
+    # NCALoss with LpDistance(power=2), which normalises both sides again
+    mat = -(torch.cdist(F.normalize(x, dim=1), F.normalize(prox, dim=1)) ** 2)
+    same = (labels[:, None] == torch.arange(len(proxies))[None, :]).to(x.dtype)
+    exp = torch.sum(F.softmax(softmax_scale * mat, dim=1) * same, dim=1)
+    non_zero = exp != 0
+    return (-torch.log(exp[non_zero])).mean()  # MeanReducer over the kept rows
+
+
+def proxy_anchor_pml(x, labels, proxies, margin=0.1, alpha=32.0):
+    num_classes = len(proxies)
+    cos = F.normalize(x, dim=1) @ F.normalize(proxies, dim=1).T  # CosineSimilarity, B×C
+    pos_mask = F.one_hot(labels, num_classes)
+    neg_mask = 1 - pos_mask
+    with_pos_proxies = torch.where(torch.sum(pos_mask, dim=0) != 0)[0]
+    pos_exp = margin - cos  # distance.margin(cos, margin), inverted: y − x
+    neg_exp = cos + margin  # distance.margin(−margin, cos)
+    # lmu.logsumexp(..., dim=0): the same over the transposes, dim 1
+    pos_term = pml_logsumexp((alpha * pos_exp).T, pos_mask.bool().T, True)
+    neg_term = pml_logsumexp((alpha * neg_exp).T, neg_mask.bool().T, True)
+    # DivisorReducer: Σ pos / |proxies with positives| + Σ neg / C
+    return pos_term.sum() / len(with_pos_proxies) + neg_term.sum() / num_classes
+
+
+def soft_triple_pml(x, labels, centres, centers_per_class=10, la=20.0, gamma=0.1, margin=0.01):
+    fc = centres.T  # PML's fc, D × (C·K)
+    num_classes = fc.shape[1] // centers_per_class
+    sim_to_centers = F.normalize(x, dim=1) @ F.normalize(fc.t(), dim=1).T  # CosineSimilarity(emb, fc.t())
+    sim_to_centers = sim_to_centers.view(-1, num_classes, centers_per_class)
+    prob = F.softmax(sim_to_centers * (1.0 / gamma), dim=2)
+    sim_to_classes = torch.sum(prob * sim_to_centers, dim=2)
+    m = torch.zeros(sim_to_classes.shape, dtype=x.dtype)
+    m[torch.arange(0, m.shape[0]), labels] = margin
+    return F.cross_entropy(la * (sim_to_classes - m), labels, reduction="none").mean()
+
+
+def _large_margin(x, labels, weights, scale, modify):
+    W = weights.T  # PML's W, D × C
+    cosine = F.normalize(x, dim=1) @ F.normalize(W.t(), dim=1).T  # CosineSimilarity(emb, W.t())
+    mask = torch.zeros(len(labels), W.shape[1], dtype=x.dtype)
+    mask[torch.arange(len(labels)), labels] = 1
+    cosine_of_target_classes = cosine[mask == 1]
+    diff = (modify(cosine_of_target_classes) - cosine_of_target_classes).unsqueeze(1)
+    logits = (cosine + mask * diff) * scale  # ArcFaceLoss.scale_logits
+    return F.cross_entropy(logits, labels, reduction="none").mean()
+
+
+def arcface_pml(x, labels, weights, margin=28.6, scale=64.0):
+    m = math.radians(margin)  # ArcFaceLoss.init_margin: np.radians
+    return _large_margin(x, labels, weights, scale,
+                         lambda c: torch.cos(torch.acos(torch.clamp(c, -1, 1)) + m))
+
+
+def cosface_pml(x, labels, weights, margin=0.35, scale=64.0):
+    return _large_margin(x, labels, weights, scale, lambda c: c - margin)
+
+
+PROXY = {
+    "ProxyNCAPML": proxy_nca_pml,
+    "ProxyAnchorPML": proxy_anchor_pml,
+    "SoftTriplePML": soft_triple_pml,
+    "ArcFacePML": arcface_pml,
+    "CosFacePML": cosface_pml,
+}
+
+
+def init_params(name, b, d, generator):
+    """The parameters of a proxy loss for a batch of b rows (b/K classes),
+    drawn as pytorch-metric-learning's weight_init_func does, in Go's
+    row layout."""
+    c = b // K
+    if name == "ProxyAnchorPML":  # kaiming_normal_(mode="fan_out") of C×D: std √(2/C)
+        return torch.randn(c, d, generator=generator) * math.sqrt(2.0 / c)
+    if name == "SoftTriplePML":  # kaiming_uniform_(a=√5) of D×(C·10): U(±1/√(C·10))
+        bound = 1 / math.sqrt(c * 10)
+        return (torch.rand(c * 10, d, generator=generator) * 2 - 1) * bound
+    return torch.randn(c, d, generator=generator)  # normal_
 
 
 def _debiased(x, labels, t, tau_plus, beta):
@@ -515,6 +607,7 @@ LOSSES = {
     "DebiasedContrastive": debiased_contrastive,
     "HardNegative": hard_negative,
 }
+LOSSES.update(PROXY)  # called with their parameters, see run_bench
 
 # Losses built on B×B×B broadcasts (chunked over anchors; MarginPML's
 # triplet enumeration is not chunked).
@@ -540,6 +633,11 @@ PAIRS = [
     ("MarginPML", "MarginPML"),
     ("DebiasedContrastive", "DebiasedContrastive"),
     ("HardNegative", "HardNegative"),
+    ("ProxyNCAPML", "ProxyNCAPML"),
+    ("ProxyAnchorPML", "ProxyAnchorPML"),
+    ("SoftTriplePML", "SoftTriplePML"),
+    ("ArcFacePML", "ArcFacePML"),
+    ("CosFacePML", "CosFacePML"),
 ]
 
 
@@ -593,7 +691,11 @@ def run_bench(args):
             if name in CUBIC and b > args.max_cubic:
                 row += f"{'skipped':>14s}"
                 continue
-            med, best, n, cpu = time_loss(LOSSES[name], x0, labels)
+            fn = LOSSES[name]
+            if name in PROXY:  # the parameters get their gradient too, as in training
+                p = init_params(name, b, args.dim, g).requires_grad_(True)
+                fn = (lambda f, p: lambda x, l: f(x, l, p))(PROXY[name], p)
+            med, best, n, cpu = time_loss(fn, x0, labels)
             results[f"{name}/B={b}/D={args.dim}"] = {"median": med * 1e3, "min": best * 1e3, "repeats": n, "cpu": cpu * 1e3}
             row += f"{med * 1e3:11.3f}/{n:<2d}"
         print(row, flush=True)
@@ -605,7 +707,7 @@ def run_bench(args):
             json.dump(results, f, indent=1, sort_keys=True)
 
 
-GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ms/op)?")
+GO_LINE = re.compile(r"^BenchmarkLosses(?:PairBased|Proxy)?/(\S+)/B=(\d+)/D=(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) cpu-ms/op)?")
 
 
 def compare(go_file, torch_file):
@@ -686,6 +788,17 @@ def crosscheck(path):
             worst = max(worst, diff / max(1.0, abs(tv)), gd)
             label = name if fn is CROSS[name] else name + "(idx)"
             print(f"{label:36s} {v['value']:24.17g} {tv:24.17g} {diff:9.1e} {gd:11.1e}")
+    for name, v in dump.get("proxy_losses", {}).items():
+        x = x0.clone().requires_grad_(True)
+        p = torch.tensor(v["params"], dtype=torch.float64).requires_grad_(True)
+        loss = PROXY[name](x, labels, p)
+        loss.backward()
+        tv = loss.item()
+        gd = (x.grad - torch.tensor(v["grad"], dtype=torch.float64).reshape(x.shape)).abs().max().item()
+        pd = (p.grad - torch.tensor(v["param_grad"], dtype=torch.float64).reshape(p.shape)).abs().max().item()
+        diff = abs(tv - v["value"])
+        worst = max(worst, diff / max(1.0, abs(tv)), gd, pd)
+        print(f"{name:36s} {v['value']:24.17g} {tv:24.17g} {diff:9.1e} {gd:11.1e}  params {tuple(p.shape)} max|Δgrad| {pd:.1e}")
     print(f"largest difference (values relative to max(1,|v|), gradients absolute): {worst:.1e}")
     return worst
 

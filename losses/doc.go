@@ -44,6 +44,16 @@
 //	DebiasedContrastive  Chuang et al. 2020     NewDebiasedContrastive: cosine / 0.5, τ⁺ = 0.1
 //	HardNegative         Robinson et al. 2021   NewHardNegative: cosine / 0.5, τ⁺ = 0.1, β = 1
 //
+// and the proxy- and classifier-based objectives, whose parameters the loss
+// owns (issue 14; each also has a …PML preset, and initialises its
+// parameters as pytorch-metric-learning does):
+//
+//	ProxyNCA     Movshovitz-Attias et al. 2017   NewProxyNCA: squared Euclidean of normalised vectors, s = 1, positive proxy left out of the denominator
+//	ProxyAnchor  Kim et al. 2020                 NewProxyAnchor: cosine, α = 32, δ = 0.1
+//	SoftTriple   Qian et al. 2019                NewSoftTriple: cosine, λ = 20, γ = 0.1, δ = 0.01, K = 10 centres per class
+//	ArcFace      Deng et al. 2019                NewArcFace: s = 64, m = 0.5 rad (ArcFacePML: 28.6°)
+//	CosFace      Wang et al. 2018                NewCosFace: s = 64, m = 0.35
+//
 // Distances come from package graph; a loss written for distances serves
 // similarities too (their matrix is negated, and margins of pair losses flip
 // sign as in pytorch-metric-learning).
@@ -65,6 +75,9 @@
 //	          Circle, GeneralizedLifted, Margin)
 //	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon, MultiSimilarity, Circle,
 //	          GeneralizedLifted, Margin)
+//	Proxies, Centres, Weights
+//	          a loss's own learnable (C·K)×D tensor (ProxyNCA, ProxyAnchor, SoftTriple, ArcFace, CosFace):
+//	          see Learner
 //
 // and, for pytorch-metric-learning's options: Triplet.Swap (min(d(a,n),
 // d(p,n)) as the negative's distance, Balntas et al. 2016), NPair.Distance,
@@ -73,6 +86,14 @@
 // the same embeddings, without gradient, for the miner to read, as PML's
 // ContrastiveLoss() + MultiSimilarityMiner() mines on cosine similarities
 // while the loss uses Euclidean distances.
+//
+// A Learner's parameters live outside any graph, like a model's weights:
+// InitParams allocates them for a dimension, a class count and a seed,
+// LossParams binds them into the embeddings' graph (sharing memory) and
+// returns their nodes, and a training loop differentiates with respect to
+// those nodes and updates the tensors in place (models.Train does, at its
+// own learning rate; models.SaveLoss stores them). Labels must lie in
+// [0, C): any other fails the run with an error that names it.
 //
 // The miner runs inside the same forward pass on the current matrix and
 // labels and yields index tensors of fixed capacity with a weight per slot,

@@ -103,3 +103,45 @@ func ExampleRef() {
 	fmt.Printf("alone %.4f, with the reference set %.4f\n", alone.Value().Data(), withRef.Value().Data())
 	// Output: alone 0.0000, with the reference set 0.3133
 }
+
+// A loss with parameters of its own: CosFace's class weights (C×D) are a
+// tensor the loss owns. LossParams binds them into the graph and returns
+// their node, so the gradient reaches them too (models.Train steps them
+// with the encoder). With embeddings equal to their class's weight
+// vector, cos θ is 1 for the target and 0 for the other class, so with
+// s = 4 and m = 0.35 each row's loss is −log(e^{4·0.65} / (e^{4·0.65} +
+// e^0)) = log(1 + e^{−2.6}) ≈ 0.0716.
+func ExampleCosFace() {
+	g := G.NewGraph()
+	emb := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 2), G.WithName("embeddings"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float64{1, 0, 0, 1}))))
+	labels := G.NewVector(g, tensor.Int, G.WithShape(2), G.WithName("labels"),
+		G.WithValue(tensor.New(tensor.WithBacking([]int{0, 1}))))
+
+	l := losses.CosFace{Scale: 4, Margin: 0.35}
+	// InitParams(dim, classes, dtype, seed) draws them as
+	// pytorch-metric-learning does; here they are set by hand.
+	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float64{1, 0, 0, 1}))
+	if err := l.SetParams([]string{"weights"}, []*tensor.Dense{w}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	loss, params, err := l.LossParams(emb, labels)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	grads, err := G.Grad(loss, emb, params[0])
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("loss %.4f, gradient of the weights %v\n", loss.Value().Data(), grads[1].Shape())
+	// Output: loss 0.0716, gradient of the weights (2, 2)
+}

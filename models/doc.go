@@ -31,6 +31,13 @@
 // TrainConfig.MemoryLimit (DefaultMemoryLimit, 8 GiB), saying how much it
 // would need. Trainer is the same loop one step at a time.
 //
+// A loss with learnable parameters of its own (ParamLoss: proxies, class
+// weights; losses.ProxyAnchor and the others) is trained with the encoder:
+// Train initialises its parameters when it has none, the gradient covers
+// them, and they are stepped by the same kind of solver at
+// TrainConfig.LossLearnRate. SaveLoss and LoadLoss keep them in the
+// checkpoint with the model.
+//
 // # Using all cores
 //
 // TrainConfig.Workers (default runtime.GOMAXPROCS(0)) splits each batch of

@@ -74,7 +74,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		const path = "fuzz.safetensors"
-		m, err := loadBytes(path, b)
+		m, _, err := loadBytes(path, b)
 		if err != nil {
 			if msg := err.Error(); !strings.HasPrefix(msg, "models: ") || !strings.Contains(msg, path) {
 				t.Fatalf("error %q does not start with the package and name the file", msg)

@@ -108,6 +108,11 @@ type parallel struct {
 	ebuf   *tensor.Dense
 	lbuf   *tensor.Dense
 
+	// lossParams are a ParamLoss's parameter nodes: they exist only in the
+	// loss graph, which runs once per step, so their gradient needs no sum
+	// over replicas.
+	lossParams G.Nodes
+
 	dist // across processes; zero without a communicator
 }
 
@@ -208,19 +213,20 @@ func newParallelComm(m *Model, loss Loss, b, workers, chunkSize int, comm Comm) 
 	p.lg = G.NewGraph()
 	p.emb = G.NewMatrix(p.lg, dt, G.WithShape(p.global, p.dim), G.WithName("embeddings"))
 	p.labels = G.NewVector(p.lg, tensor.Int, G.WithShape(p.global), G.WithName("labels"))
-	cost, err := loss.Loss(p.emb, p.labels)
+	cost, lossParams, err := lossCost(loss, p.emb, p.labels)
 	if err != nil {
 		return nil, err
 	}
-	if !cost.IsScalar() {
-		return nil, fmt.Errorf("models: the loss returned shape %v; want a scalar", cost.Shape())
-	}
-	grads, err := G.Grad(cost, p.emb)
+	grads, err := G.Grad(cost, append(G.Nodes{p.emb}, lossParams...)...)
 	if err != nil {
 		return nil, fmt.Errorf("models: gradient of the loss: %w", err)
 	}
-	p.cost, p.dEmb = cost, grads[0]
-	p.lvm = G.NewTapeMachine(p.lg)
+	p.cost, p.dEmb, p.lossParams = cost, grads[0], lossParams
+	if len(lossParams) > 0 {
+		p.lvm = G.NewTapeMachine(p.lg, G.BindDualValues(lossParams...))
+	} else {
+		p.lvm = G.NewTapeMachine(p.lg)
+	}
 	p.ebuf = tensor.New(tensor.WithShape(b, p.dim), tensor.Of(dt))
 	p.lbuf = tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int))
 	p.dist.buffers(p.ebuf, p.lbuf, p.dim, dt)
@@ -600,8 +606,9 @@ func (p *parallel) sumGrads() error {
 	return nil
 }
 
-// clearGrads zeroes every replica's parameter gradients.
+// clearGrads zeroes every replica's parameter gradients and the loss's.
 func (p *parallel) clearGrads() {
+	clearNodeGrads(p.lossParams)
 	for _, r := range p.order {
 		for _, n := range r.built.Learnables {
 			if g, err := n.Grad(); err == nil && g != nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -27,7 +28,54 @@ const (
 // the architecture (Config as JSON) and the format version in the metadata,
 // so the file also loads in Python tooling (safetensors.torch.load_file).
 // The file is replaced atomically.
-func (m *Model) Save(path string) error {
+func (m *Model) Save(path string) error { return m.save(path, nil) }
+
+// LossPrefix starts the names of the loss parameters that SaveLoss writes
+// after the model's ("loss.proxies").
+const LossPrefix = "loss."
+
+// SaveLoss is Save that also writes the parameters of loss (a ParamLoss
+// such as losses.ProxyAnchor), named LossPrefix + their names, after the
+// model's weights. Load reads such a file's model and ignores them;
+// LoadLoss reads both.
+func (m *Model) SaveLoss(path string, loss ParamLoss) error {
+	if loss == nil {
+		return fmt.Errorf("models: save %s: nil loss", path)
+	}
+	names, vals := loss.Params()
+	if len(names) == 0 || len(names) != len(vals) {
+		return fmt.Errorf("models: save %s: the loss has no parameters (%d names, %d tensors)", path, len(names), len(vals))
+	}
+	extra := make([]checkpoint.Tensor, len(names))
+	for i, v := range vals {
+		t, err := toCheckpoint(LossPrefix+names[i], v)
+		if err != nil {
+			return fmt.Errorf("models: save: %w", err)
+		}
+		extra[i] = t
+	}
+	return m.save(path, extra)
+}
+
+// toCheckpoint wraps v's data (not copied) as a checkpoint tensor.
+func toCheckpoint(name string, v *tensor.Dense) (checkpoint.Tensor, error) {
+	if v == nil {
+		return checkpoint.Tensor{}, fmt.Errorf("parameter %s is nil", name)
+	}
+	t := checkpoint.Tensor{Name: name, Shape: append([]int(nil), v.Shape()...)}
+	switch d := v.Data().(type) {
+	case []float32:
+		t.F32 = d
+	case []float64:
+		t.F64 = d
+	default:
+		return t, fmt.Errorf("parameter %s has unsupported type %T", name, d)
+	}
+	return t, nil
+}
+
+// save writes the model's weights followed by extra tensors.
+func (m *Model) save(path string, extra []checkpoint.Tensor) error {
 	if m == nil {
 		return fmt.Errorf("models: save %s: nil model", path)
 	}
@@ -48,7 +96,7 @@ func (m *Model) Save(path string) error {
 		}
 	}
 	meta := map[string]string{MetaFormat: formatName, MetaVersion: strconv.Itoa(FormatVersion), MetaConfig: string(cfg)}
-	if err := checkpoint.Write(path, ts, meta); err != nil {
+	if err := checkpoint.Write(path, append(ts, extra...), meta); err != nil {
 		return fmt.Errorf("models: save: %w", err)
 	}
 	return nil
@@ -64,15 +112,65 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: load: %w", err)
 	}
-	return loadBytes(path, b)
+	m, _, err := loadBytes(path, b)
+	return m, err
 }
 
-// loadBytes is Load on the content b of the file path.
-func loadBytes(path string, b []byte) (*Model, error) {
-	ts, meta, err := checkpoint.Decode(b)
+// LoadLoss reads a file written by SaveLoss: it returns the model, as Load
+// does, and gives loss the saved parameters (loss.SetParams checks their
+// names, shapes and values; the dtype must be the model's).
+func LoadLoss(path string, loss ParamLoss) (*Model, error) {
+	if loss == nil {
+		return nil, fmt.Errorf("models: load %s: nil loss", path)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
+		return nil, fmt.Errorf("models: load: %w", err)
+	}
+	m, extra, err := loadBytes(path, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra) == 0 {
+		return nil, fmt.Errorf("models: %s: no loss parameters (the file was written by Save, not SaveLoss)", path)
+	}
+	names := make([]string, len(extra))
+	vals := make([]*tensor.Dense, len(extra))
+	for i, t := range extra {
+		names[i] = strings.TrimPrefix(t.Name, LossPrefix)
+		if (t.F64 != nil) != m.Config.Float64 {
+			return nil, fmt.Errorf("models: %s: %s is not of the model's dtype %v", path, t.Name, m.Config.Dtype())
+		}
+		if t.F64 != nil {
+			vals[i] = tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(t.F64))
+		} else {
+			vals[i] = tensor.New(tensor.WithShape(t.Shape...), tensor.WithBacking(t.F32))
+		}
+	}
+	if err := loss.SetParams(names, vals); err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
+	return m, nil
+}
+
+// loadBytes is Load on the content b of the file path; it also returns
+// the tensors after the model's whose names start with LossPrefix.
+func loadBytes(path string, b []byte) (*Model, []checkpoint.Tensor, error) {
+	ts, meta, err := checkpoint.Decode(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("models: %s: %w", path, err)
+	}
+	var extra []checkpoint.Tensor
+	for len(ts) > 0 && strings.HasPrefix(ts[len(ts)-1].Name, LossPrefix) {
+		extra = append([]checkpoint.Tensor{ts[len(ts)-1]}, extra...)
+		ts = ts[:len(ts)-1]
+	}
+	m, err := loadModel(path, ts, meta)
+	return m, extra, err
+}
+
+// loadModel builds the model of a decoded file's tensors and metadata.
+func loadModel(path string, ts []checkpoint.Tensor, meta map[string]string) (*Model, error) {
 	if meta[MetaFormat] != formatName {
 		return nil, fmt.Errorf("models: %s: not a saved model (metadata %q is %q)", path, MetaFormat, meta[MetaFormat])
 	}

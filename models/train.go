@@ -5,6 +5,7 @@ import (
 
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -49,6 +50,11 @@ type TrainConfig struct {
 	Solver   Solver
 	// LearnRate is the step size.
 	LearnRate float64
+	// LossLearnRate is the step size of a ParamLoss's own parameters
+	// (proxies, class weights), following the same Schedule; 0 means
+	// LearnRate. Kim et al. (2020) train Proxy-Anchor's proxies at 100×
+	// the encoder's rate.
+	LossLearnRate float64
 	// Momentum for SGD.
 	Momentum float64
 	// WeightDecay adds WeightDecay·w to every gradient (L2).
@@ -146,6 +152,7 @@ type Trainer struct {
 	batch     int
 	lr        float64
 	par       *parallel  // data-parallel replicas; nil for the single-graph step
+	lossp     lossParams // a ParamLoss's parameters and their solver
 	margin    float64    // StatsMargin
 	stats     BatchStats // of the last successful step
 }
@@ -190,6 +197,11 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	solver := newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay)
+	lossScale, err := lossRateScale(cfg, loss)
+	if err != nil {
+		return nil, err
+	}
+	lp := lossParams{solver: newOptimizer(cfg.Solver, cfg.Momentum, cfg.WeightDecay), scale: lossScale}
 	if w := resolveWorkers(cfg.Workers, b); w > 1 || (cfg.ChunkSize > 0 && cfg.ChunkSize < b) || activeComm(cfg.Comm) != nil {
 		if err := m.Config.Validate(); err != nil {
 			return nil, err
@@ -208,7 +220,8 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 				return nil, err
 			}
 		}
-		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin}, nil
+		lp.nodes = par.lossParams
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin, lossp: lp}, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -218,30 +231,38 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		return nil, err
 	}
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"))
-	cost, err := loss.Loss(built.Embeddings, labels)
+	cost, lpNodes, err := lossCost(loss, built.Embeddings, labels)
 	if err != nil {
 		return nil, err
 	}
-	if !cost.IsScalar() {
-		return nil, fmt.Errorf("models: the loss returned shape %v; want a scalar", cost.Shape())
-	}
-	grads, err := G.Grad(cost, built.Learnables...)
+	grads, err := G.Grad(cost, append(slices.Clip(built.Learnables), lpNodes...)...)
 	if err != nil {
 		return nil, fmt.Errorf("models: gradient: %w", err)
 	}
+	lp.nodes = lpNodes
 	t := &Trainer{
-		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b,
-		gradNodes: grads,
-		// no G.BindDualValues: the solver reads the gradient nodes' values
-		// (each run overwrites them), which saves the machine adding every
-		// gradient into a second buffer and the solver clearing it
-		vm:     G.NewTapeMachine(g),
+		model: m, g: g, built: built, labels: labels, cost: cost, solver: solver, batch: b, lossp: lp,
+		gradNodes: grads[:len(built.Learnables)],
+		// no G.BindDualValues for the encoder: the solver reads the gradient
+		// nodes' values (each run overwrites them), which saves the machine
+		// adding every gradient into a second buffer and the solver clearing
+		// it; a loss's own parameters keep the dual values lossParams reads
+		vm:     newTapeMachine(g, lpNodes),
 		xbuf:   tensor.New(tensor.WithShape(b, m.Config.Inputs()), tensor.Of(m.Config.Dtype())),
 		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
 		lr:     cfg.LearnRate,
 		margin: cfg.StatsMargin,
 	}
 	return t, nil
+}
+
+// newTapeMachine compiles g, binding dual values (gradient buffers that
+// Grad reads) for the nodes bind only; none when bind is empty.
+func newTapeMachine(g *G.ExprGraph, bind G.Nodes) G.VM {
+	if len(bind) == 0 {
+		return G.NewTapeMachine(g)
+	}
+	return G.NewTapeMachine(g, G.BindDualValues(bind...))
 }
 
 // Close releases the compiled machines.
@@ -326,7 +347,11 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 // loss (the gradients are in t.built.Learnables).
 func (t *Trainer) update(loss float64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		clearNodeGrads(t.lossp.nodes)
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
+	}
+	if err := t.lossp.step(t.lr); err != nil {
+		return loss, err
 	}
 	if t.par != nil {
 		if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
@@ -388,6 +413,9 @@ func Train(ctx context.Context, m *Model, loss Loss, data Dataset, cfg TrainConf
 		return nil, err
 	}
 	b := sampler.rows
+	if err := initLossParams(loss, m, data.Labels, cfg.Seed); err != nil {
+		return nil, err
+	}
 	tr, err := NewTrainer(m, loss, b, cfg)
 	if err != nil {
 		return nil, err

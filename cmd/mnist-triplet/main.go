@@ -78,11 +78,12 @@ type options struct {
 	// Evaluation: ranking distance, depth (PML's k: "all", "max_bin_count"
 	// or a number), k-NN voters (0: eval.DefaultK), metrics to report, and
 	// per-class averaging.
-	EvalDistance string `json:"eval_distance"`
-	EvalK        string `json:"eval_k"`
-	KNN          int    `json:"knn"`
-	Metrics      string `json:"metrics"`
-	PerClass     bool   `json:"per_class"`
+	EvalDistance string  `json:"eval_distance"`
+	EvalK        string  `json:"eval_k"`
+	KNN          int     `json:"knn"`
+	Metrics      string  `json:"metrics"`
+	PerClass     bool    `json:"per_class"`
+	LossLR       float64 `json:"loss_lr"`
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
@@ -96,7 +97,12 @@ var (
 	splitNames = []string{"standard", "classes"}
 	transNames = []string{"none", "invert", "permute"}
 	lossNames  = []string{"triplet", "contrastive", "lifted", "lifted-hard", "npair", "nce", "ntxent", "supcon", "snn",
-		"multi-similarity", "circle", "generalized-lifted", "margin", "dcl", "hcl"}
+		"multi-similarity", "circle", "generalized-lifted", "margin", "dcl", "hcl",
+		"proxy-nca", "proxy-anchor", "softtriple", "arcface", "cosface"}
+	// paramLosses have learnable parameters per class (proxies, class
+	// weights) and use no miner; the value is the paper's learning-rate
+	// multiplier for those parameters.
+	paramLosses = map[string]float64{"proxy-nca": 1, "proxy-anchor": 100, "softtriple": 100, "arcface": 1, "cosface": 1}
 )
 
 // Evaluation flags' values.
@@ -129,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Miner, "miner", "semi-hard", "miner: "+strings.Join(minerNames, ", ")+" (none: every valid tuple; batch-hard gets a batch-all warm-up, see -warmup)")
 	fs.StringVar(&o.Loss, "loss", "triplet", "loss: "+strings.Join(lossNames, ", "))
 	fs.Float64Var(&o.LR, "lr", 1e-3, "Adam learning rate at the start of a cosine decay to 0")
+	fs.Float64Var(&o.LossLR, "loss-lr", 0, "learning rate of the loss's own parameters (proxy-nca, proxy-anchor, softtriple, arcface, cosface), decayed like -lr (0: the paper's, 100 × -lr for proxy-anchor and softtriple, -lr for the others)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed for initialisation, batch sampling and random miners")
 	fs.IntVar(&o.Limit, "limit", 0, "train on the first N training images only (0: all 60,000)")
 	fs.StringVar(&o.Out, "out", "", "output directory (default: a new folder runs/mnist-triplet-<time>)")
@@ -171,6 +178,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if set["lp-p"] && o.Distance != "lp" && o.MinerDist != "lp" {
 		return o, usagef("-lp-p %v needs -distance lp or -miner-distance lp", o.LpP)
+	}
+	if _, ok := paramLosses[o.Loss]; ok && !set["miner"] {
+		o.Miner = "none" // the proxies stand for the classes: no mining
 	}
 	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" {
 		o.Warmup = mining.DefaultWarmupSteps
@@ -247,6 +257,15 @@ func (o options) validate() error {
 		return usagef("-workers is %d; want ≥ 1", o.Workers)
 	case o.Shards < 0:
 		return usagef("-shards is %d; want ≥ 0", o.Shards)
+	}
+	if _, ok := paramLosses[o.Loss]; ok && o.Miner != "none" {
+		return usagef("-loss %s compares embeddings with learnable class proxies and uses no miner; drop -miner %s (or give -miner none)", o.Loss, o.Miner)
+	}
+	if _, ok := paramLosses[o.Loss]; !ok && o.LossLR != 0 {
+		return usagef("-loss-lr sets the learning rate of a loss's own parameters; -loss %s has none (only proxy-nca, proxy-anchor, softtriple, arcface and cosface do)", o.Loss)
+	}
+	if !(o.LossLR >= 0) || o.LossLR > models.MaxLearnRate {
+		return usagef("-loss-lr is %v; want ≥ 0 (0: the paper's) and ≤ %v", o.LossLR, models.MaxLearnRate)
 	}
 	triplet := o.Loss == "triplet"
 	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard" ||
@@ -557,8 +576,36 @@ func buildLoss(o options, shards int) (models.Loss, error) {
 		return losses.NewDebiasedContrastive(), nil
 	case "hcl":
 		return losses.NewHardNegative(), nil
+	case "proxy-nca":
+		l := losses.ProxyNCAPML()
+		return &l, nil
+	case "proxy-anchor":
+		l := losses.ProxyAnchorPML()
+		return &l, nil
+	case "softtriple":
+		l := losses.SoftTriplePML()
+		return &l, nil
+	case "arcface":
+		l := losses.ArcFacePML()
+		return &l, nil
+	case "cosface":
+		l := losses.CosFacePML()
+		return &l, nil
 	}
 	return nil, usagef("unknown -loss %q", o.Loss)
+}
+
+// lossLearnRate returns the learning rate of the loss's own parameters
+// (0 for a loss without parameters).
+func (o options) lossLearnRate() float64 {
+	mult, ok := paramLosses[o.Loss]
+	switch {
+	case !ok:
+		return 0
+	case o.LossLR > 0:
+		return o.LossLR
+	}
+	return min(mult*o.LR, models.MaxLearnRate)
 }
 
 // metrics is the content of metrics.json.
@@ -783,7 +830,7 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		o.Model, o.Dim, o.Loss, o.Miner, o.P, o.K, o.Epochs, trainSet.Len(), o.Workers)
 
 	var bar *progress
-	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed, Workers: o.Workers, StatsMargin: o.Margin, Comm: j.comm, Shards: o.Shards}
+	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed, Workers: o.Workers, StatsMargin: o.Margin, Comm: j.comm, Shards: o.Shards, LossLearnRate: o.lossLearnRate()}
 	var running float64
 	tc.Progress = func(p models.Progress) {
 		if bar == nil {
@@ -884,7 +931,12 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 		write func(string) error
 	}{
 		{"metrics.json", func(p string) error { return writeJSON(p, m) }},
-		{"model.safetensors", model.Save},
+		{"model.safetensors", func(p string) error {
+			if pl, ok := loss.(models.ParamLoss); ok { // with the loss's proxies or class weights
+				return model.SaveLoss(p, pl)
+			}
+			return model.Save(p)
+		}},
 		{"embeddings.tsv", func(p string) error { return writeEmbeddingsTSV(p, testEmb, o.Dim) }},
 		{"labels.tsv", func(p string) error { return writeLabelsTSV(p, testSet.Labels) }},
 		{"pca.png", func(p string) error {

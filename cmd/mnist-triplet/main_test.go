@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/models"
 )
 
@@ -78,7 +79,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown-miner", []string{"-miner", "hardest"}, 2, `unknown -miner "hardest"`},
-		{"unknown-loss", []string{"-loss", "arcface"}, 2, `unknown -loss "arcface"`},
+		{"unknown-loss", []string{"-loss", "sphereface"}, 2, `unknown -loss "sphereface"`},
+		{"proxy-loss-with-miner", []string{"-loss", "proxy-anchor", "-miner", "semi-hard"}, 2, "-loss proxy-anchor compares embeddings with learnable class proxies and uses no miner; drop -miner semi-hard"},
+		{"loss-lr-without-params", []string{"-loss", "contrastive", "-miner", "none", "-loss-lr", "0.1"}, 2, "-loss-lr sets the learning rate of a loss's own parameters; -loss contrastive has none"},
+		{"loss-lr-negative", []string{"-loss", "arcface", "-loss-lr", "-1"}, 2, "-loss-lr is -1; want ≥ 0"},
+		{"loss-lr-inf", []string{"-loss", "cosface", "-loss-lr", "Inf"}, 2, "-loss-lr is +Inf"},
 		{"unknown-model", []string{"-model", "resnet"}, 2, `unknown -model "resnet"`},
 		{"k<2", []string{"-k", "1"}, 2, "-k is 1"},
 		{"workers<1", []string{"-workers", "0"}, 2, "-workers is 0"},
@@ -329,4 +334,25 @@ func TestEvalFlags(t *testing.T) {
 		require.True(t, v > 0.3 && v <= 1, "metric %v", v)
 	}
 	require.True(t, *m.MRR >= m.PrecisionAt1, "MRR %v < P@1 %v", *m.MRR, m.PrecisionAt1)
+}
+
+// TestParamLossSmoke: a loss with learnable proxies trains without a miner
+// (the default -miner is dropped for it), beats chance by far, and its
+// proxies are saved with the model.
+func TestParamLossSmoke(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-model", "mlp", "-epochs", "1", "-limit", "2000", "-dim", "16", "-loss", "proxy-anchor", "-baseline=false", "-out", out}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr.String(), stdout.String())
+	require.Contains(t, stdout.String(), "with proxy-anchor loss, miner none")
+	raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	require.Greater(t, m["precision_at_1"].(float64), 0.6, "precision@1")
+	var l losses.ProxyAnchor
+	model, err := models.LoadLoss(filepath.Join(out, "model.safetensors"), &l)
+	require.NoError(t, err)
+	require.Equal(t, 16, model.Config.Dim)
+	require.Equal(t, []int{10, 16}, []int(l.Proxies.Shape()))
 }
