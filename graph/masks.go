@@ -37,7 +37,9 @@ func LabelMask(labels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) 
 }
 
 // CrossLabelMask returns the B×R mask between a batch's labels and a
-// reference set's labels. No diagonal is excluded.
+// reference set's labels. No diagonal is excluded. A negative reference
+// label marks an empty slot (of a Queue that is not yet full): its column
+// is 0 in both kinds of mask.
 func CrossLabelMask(labels, refLabels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) {
 	return labelMask(labels, refLabels, kind, dt, false)
 }
@@ -78,6 +80,9 @@ func fillMask[T float](a, b []int, kind MaskKind, self bool) []T {
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
 		for j, lj := range b {
+			if !self && lj < 0 { // an empty reference slot
+				continue
+			}
 			same := li == lj
 			if (kind == SameLabel) == same && !(self && i == j && kind == SameLabel) {
 				row[j] = 1

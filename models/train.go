@@ -18,6 +18,23 @@ type Loss interface {
 	Loss(embeddings, labels *G.Node) (*G.Node, error)
 }
 
+// BeforeStepper is implemented by a loss that needs a step's batch before
+// the forward pass (models.MoCo embeds it with its key encoder). The
+// Trainer calls BeforeStep(x, labels) with the rows Step was given, before
+// it runs the graph; an error ends the step with the weights untouched.
+type BeforeStepper interface {
+	BeforeStep(x []float32, labels []int) error
+}
+
+// AfterStepper is implemented by a loss that keeps state across steps (a
+// cross-batch memory, the momentum encoder of MoCo). The Trainer calls
+// AfterStep once after every optimiser step, never after a step that
+// failed or whose loss it refused, and from the goroutine that called
+// Step, so the state changes between steps only.
+type AfterStepper interface {
+	AfterStep() error
+}
+
 // Dataset is a labelled set of inputs: X holds N rows of Config.Inputs()
 // float32 features, Labels N labels.
 type Dataset struct {
@@ -144,6 +161,7 @@ type Trainer struct {
 	par    *parallel  // data-parallel replicas; nil for the single-graph step
 	margin float64    // StatsMargin
 	stats  BatchStats // of the last successful step
+	loss   Loss       // for its BeforeStepper and AfterStepper hooks
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -204,7 +222,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 				return nil, err
 			}
 		}
-		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin}, nil
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin, loss: loss}, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -231,6 +249,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
 		lr:     cfg.LearnRate,
 		margin: cfg.StatsMargin,
+		loss:   loss,
 	}
 	return t, nil
 }
@@ -270,6 +289,11 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	in := t.model.Config.Inputs()
 	if len(labels) != t.batch || len(x) != t.batch*in {
 		return 0, fmt.Errorf("models: batch has %d labels and %d features; want %d and %d", len(labels), len(x), t.batch, t.batch*in)
+	}
+	if h, ok := t.loss.(BeforeStepper); ok {
+		if err := h.BeforeStep(x, labels); err != nil {
+			return 0, fmt.Errorf("models: before step: %w", err)
+		}
 	}
 	if t.par != nil {
 		loss, err := t.par.step(ctx, x, labels)
@@ -321,6 +345,11 @@ func (t *Trainer) update(loss float64) (float64, error) {
 	}
 	if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
 		return loss, err
+	}
+	if h, ok := t.loss.(AfterStepper); ok {
+		if err := h.AfterStep(); err != nil {
+			return loss, fmt.Errorf("models: after step: %w", err)
+		}
 	}
 	return loss, nil
 }
