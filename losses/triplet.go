@@ -136,9 +136,9 @@ func (t Triplet) refLoss(e *graph.Expr, dist graph.Distance, emb, labels *G.Node
 	}
 	raw, pos, neg := pairs(name, e, dist, nil, t.Ref, emb, labels, d)
 	m, _ := orient(e, dist, raw)
-	dp := e.MaskedRowMax(m, pos)                                             // farthest positive
+	dp := e.MaskedRowMax(m, pos)                                              // farthest positive
 	dn := e.Do(func() (*G.Node, error) { return graph.MaskedRowMin(m, neg) }) // closest negative
-	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                             // d(a,p) − d(a,n) + ε
+	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                              // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
 	if t.SoftMargin {
 		terms = e.Softplus(v)

@@ -185,4 +185,3 @@ func (c *MoCo) Close() {
 		c.enc = nil
 	}
 }
-
