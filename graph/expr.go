@@ -233,7 +233,7 @@ func (e *Expr) ConcatCols(ms ...*G.Node) *G.Node {
 	if len(ms) == 1 {
 		return ms[0]
 	}
-	return e.Do(func() (*G.Node, error) { return G.Concat(1, ms...) })
+	return e.Do(func() (*G.Node, error) { return ConcatCols(ms...) })
 }
 
 // Do2 is Do for a function that returns two nodes.

@@ -61,13 +61,18 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	}
 	name := fmt.Sprintf("labelmask(%v,self=%t,%v)", kind, self, dt)
 	shape := func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0], s[len(s)-1][0]}, nil }
+	var buf opBase // the mask is written into one buffer, reused from run to run
 	do := func(in []G.Value) (G.Value, error) {
 		a := in[0].Data().([]int)
 		b := in[len(in)-1].Data().([]int)
+		buf.dt, buf.shape = dt, tensor.Shape{len(a), len(b)}
+		out := buf.buffer()
 		if dt == tensor.Float32 {
-			return dense(fillMask[float32](a, b, kind, self), len(a), len(b)), nil
+			fillMask(out.Data().([]float32), a, b, kind, self)
+		} else {
+			fillMask(out.Data().([]float64), a, b, kind, self)
 		}
-		return dense(fillMask[float64](a, b, kind, self), len(a), len(b)), nil
+		return out, nil
 	}
 	if self {
 		return apply(name, dt, 2, shape, do, labels)
@@ -75,8 +80,8 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	return apply(name, dt, 2, shape, do, labels, ref)
 }
 
-func fillMask[T float](a, b []int, kind MaskKind, self bool) []T {
-	out := make([]T, len(a)*len(b))
+func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
+	clear(out)
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
 		for j, lj := range b {
@@ -89,7 +94,6 @@ func fillMask[T float](a, b []int, kind MaskKind, self bool) []T {
 			}
 		}
 	}
-	return out
 }
 
 // AnyInRow returns a length-B vector holding 1 where row i of the mask has a

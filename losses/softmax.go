@@ -124,8 +124,11 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mini
 	if miner != nil { // mined pairs enter as sets
 		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
-	m, _ := orient(e, d, raw)
-	return e, e.Scale(m, -1/tau), pos, neg, e.Add(pos, neg), nil
+	sign := 1.0 // z = −d/τ, or s/τ for a similarity: one pass over the matrix
+	if d.LargerIsCloser() {
+		sign = -1
+	}
+	return e, e.Scale(raw, -sign/tau), pos, neg, e.Add(pos, neg), nil
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
@@ -142,6 +145,14 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 	// ℓ_ij = log(1 + e^{lse_i − z_ij}) with lse_i = log Σ_neg e^{z_ik};
 	// rows without negatives are masked out.
 	lse := e.MaskedLogSumExp(z, neg)
+	if red == Mean || red == Sum { // softplus on the positive pairs only: Σ pos_ij·any_i·softplus(lse_i − z_ij)
+		w, x := e.MulCol(pos, e.AnyInRow(neg)), e.SubCol(z, lse)
+		sum := e.Do(func() (*G.Node, error) { return graph.WeightedSoftplusSum(x, w, -1) })
+		if red == Sum {
+			return end(name, e, sum)
+		}
+		return end(name, e, e.DivAtLeastOne(sum, e.Sum(pos))) // the mean over positive pairs
+	}
 	terms := e.MulCol(e.Softplus(e.Neg(e.SubCol(z, lse))), e.AnyInRow(neg))
 	return end(name, e, reduce(e, red, terms, pos)) // over positive pairs
 }

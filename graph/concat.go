@@ -1,0 +1,231 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ConcatCols returns the matrices ms (B×C₁, B×C₂, …, one dtype) side by
+// side, B×ΣC, in one op that copies rows into a buffer it reuses from run
+// to run; the gradient of each input that carries one (see NoGradient) is
+// one op copying its column block back out. It replaces G.Concat on axis
+// 1, whose strided iterator dominated a step with a reference set of
+// thousands of rows. When no input carries a gradient the output does not
+// either (it is forward-only).
+func ConcatCols(ms ...*G.Node) (*G.Node, error) {
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("graph: concat: no inputs")
+	}
+	b, dt := 0, tensor.Dtype{}
+	cols := make([]int, len(ms))
+	total := 0
+	for k, m := range ms {
+		if m == nil {
+			return nil, fmt.Errorf("graph: concat: input %d is nil", k)
+		}
+		s := m.Shape()
+		if len(s) != 2 {
+			return nil, fmt.Errorf("graph: concat: input %d has shape %v; want a matrix", k, s)
+		}
+		if k == 0 {
+			b, dt = s[0], m.Dtype()
+		}
+		if s[0] != b || m.Dtype() != dt {
+			return nil, fmt.Errorf("graph: concat: input %d is %v %v; want %d rows of %v", k, m.Dtype(), s, b, dt)
+		}
+		cols[k] = s[1]
+		total += s[1]
+	}
+	if _, err := FloatDtype("concat input", ms[0]); err != nil {
+		return nil, err
+	}
+	if err := sameGraph(ms...); err != nil {
+		return nil, err
+	}
+	if len(ms) == 1 {
+		return ms[0], nil
+	}
+	var sb strings.Builder
+	for _, c := range cols {
+		fmt.Fprintf(&sb, ",%d", c)
+	}
+	name := fmt.Sprintf("concatcols(%d%s)", b, sb.String())
+	wrt := make([]bool, len(ms))
+	grads := false
+	for k, m := range ms {
+		wrt[k] = !NoGradient(m)
+		grads = grads || wrt[k]
+	}
+	if !grads { // forward-only, into a buffer of its own
+		o := &opBase{dt: dt, shape: tensor.Shape{b, total}}
+		return apply(name+"-nograd", dt, 2,
+			func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, total}, nil },
+			func(in []G.Value) (G.Value, error) {
+				out := o.buffer()
+				switch d := out.Data().(type) {
+				case []float32:
+					if err := concatAny(in, cols, b, d); err != nil {
+						return nil, err
+					}
+				case []float64:
+					if err := concatAny(in, cols, b, d); err != nil {
+						return nil, err
+					}
+				}
+				return out, nil
+			}, ms...)
+	}
+	o := &fusedOp{opBase: opBase{dt: dt, shape: tensor.Shape{b, total}}, name: name, wrt: wrt}
+	o.f32 = func(in [][]float32, out []float32) error { return concatFwd(in, cols, b, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return concatFwd(in, cols, b, out) }
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, len(in))
+		off := 0
+		for k := range in {
+			c, at := cols[k], off
+			off += c
+			if !wrt[k] {
+				continue
+			}
+			g := &fusedOp{opBase: opBase{dt: dt, shape: tensor.Shape{b, c}}, name: fmt.Sprintf("%s_d%d", name, k)}
+			g.f32 = func(v [][]float32, dx []float32) error { return concatGrad(v[0], b, total, at, c, dx) }
+			g.f64 = func(v [][]float64, dx []float64) error { return concatGrad(v[0], b, total, at, c, dx) }
+			n, err := applyFused(g, grad)
+			if err != nil {
+				return nil, err
+			}
+			res[k] = n
+		}
+		return res, nil
+	}
+	return applyFused(o, ms...)
+}
+
+func concatFwd[T float](in [][]T, cols []int, b int, out []T) error {
+	total := len(out) / max(b, 1)
+	for k, x := range in {
+		if err := checkLen("concat", x, b*cols[k]); err != nil {
+			return err
+		}
+	}
+	for r := 0; r < b; r++ {
+		off := r * total
+		for k, x := range in {
+			c := cols[k]
+			copy(out[off:off+c], x[r*c:(r+1)*c])
+			off += c
+		}
+	}
+	return nil
+}
+
+// concatAny is concatFwd on graph values.
+func concatAny[T float](in []G.Value, cols []int, b int, out []T) error {
+	xs, err := floats[T]("concat", in...)
+	if err != nil {
+		return err
+	}
+	return concatFwd(xs, cols, b, out)
+}
+
+// concatGrad copies columns [at, at+c) of the B×total gradient g into dx.
+func concatGrad[T float](g []T, b, total, at, c int, dx []T) error {
+	if err := checkLen("concat gradient", g, b*total); err != nil {
+		return err
+	}
+	for r := 0; r < b; r++ {
+		copy(dx[r*c:(r+1)*c], g[r*total+at:r*total+at+c])
+	}
+	return nil
+}
+
+// WeightedSoftplusSum returns the scalar Σ_ij w_ij·softplus(a·x_ij) for x
+// and w of one shape and a = scale; only x gets a gradient,
+// g·a·w_ij·σ(a·x_ij). Entries with w_ij = 0 cost nothing, so a loss that
+// needs softplus only on a few pairs of a B×(B+R) matrix (NT-Xent's
+// positives against a memory) pays for those pairs only.
+func WeightedSoftplusSum(x, w *G.Node, scale float64) (*G.Node, error) {
+	if err := checkMasked("weighted softplus sum", x, w); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		return nil, fmt.Errorf("graph: weighted softplus sum: scale %v must be finite", scale)
+	}
+	shape := x.Shape().Clone()
+	size := shape.TotalSize()
+	name := fmt.Sprintf("wsoftplussum(scale=%v)", scale)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return wSoftplusGrad(size, scale, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return wSoftplusGrad(size, scale, v, dx) }
+		d, err := applyFused(g, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{d, nil}, nil
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch o.dt {
+		case tensor.Float32:
+			v, err := fusedFloats[float32](name, in)
+			if err != nil {
+				return nil, err
+			}
+			t, err := wSoftplusSum(size, scale, v)
+			return G.NewF32(float32(t)), err
+		case tensor.Float64:
+			v, err := fusedFloats[float64](name, in)
+			if err != nil {
+				return nil, err
+			}
+			t, err := wSoftplusSum(size, scale, v)
+			return G.NewF64(t), err
+		}
+		return nil, fmt.Errorf("graph: weighted softplus sum: unsupported dtype %v", o.dt)
+	}, x, w)
+}
+
+func wSoftplusSum[T float](size int, scale float64, in [][]T) (float64, error) {
+	x, w := in[0], in[1]
+	if err := checkLen("weighted softplus sum", x, size); err != nil {
+		return 0, err
+	}
+	if err := checkLen("weighted softplus sum", w, size); err != nil {
+		return 0, err
+	}
+	return blockSum(size, func(lo, hi int) float64 {
+		var sum float64
+		for i := lo; i < hi; i++ {
+			if w[i] != 0 {
+				sum += float64(w[i]) * softplus1(scale*float64(x[i]))
+			}
+		}
+		return sum
+	}), nil
+}
+
+func wSoftplusGrad[T float](size int, scale float64, in [][]T, dx []T) error {
+	x, w, g := in[0], in[1], in[2]
+	if err := checkLen("weighted softplus sum gradient", x, size); err != nil {
+		return err
+	}
+	if len(g) != 1 {
+		return fmt.Errorf("graph: weighted softplus sum gradient: the gradient must be a scalar")
+	}
+	gs := float64(g[0])
+	parallelRows((size+sumBlock-1)/sumBlock, sumBlock, func(lo, hi int) {
+		for i := lo * sumBlock; i < min(hi*sumBlock, size); i++ {
+			dx[i] = 0
+			if w[i] != 0 {
+				dx[i] = T(gs * scale * float64(w[i]) * sigmoid(scale*float64(x[i])))
+			}
+		}
+	})
+	return nil
+}
