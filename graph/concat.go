@@ -229,3 +229,47 @@ func wSoftplusGrad[T float](size int, scale float64, in [][]T, dx []T) error {
 	})
 	return nil
 }
+
+// HingeCount returns, without gradient, the number of terms of HingeSum
+// that are strictly positive: #{ij : w_ij·h(scale·x_ij + offset) > 0}, the
+// divisor of a MeanNonZero reduction of those terms, in one pass and
+// without the B×B temporaries of the composition.
+func HingeCount(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	if err := checkMasked("hinge count", x, w); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
+		return nil, fmt.Errorf("graph: hinge count: scale %v and offset %v must be finite", scale, offset)
+	}
+	dt := x.Dtype()
+	return apply(fmt.Sprintf("hingecount(scale=%v,offset=%v,sq=%t)", scale, offset, squared), dt, 0,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.ScalarShape(), nil },
+		func(in []G.Value) (G.Value, error) {
+			switch x := data(in[0]).(type) {
+			case []float32:
+				return G.NewF32(float32(hingeCount(scale, offset, squared, x, data(in[1]).([]float32)))), nil
+			case []float64:
+				return G.NewF64(float64(hingeCount(scale, offset, squared, x, data(in[1]).([]float64)))), nil
+			}
+			return nil, fmt.Errorf("graph: hinge count: unsupported dtype %v", in[0].Dtype())
+		}, x, w)
+}
+
+func hingeCount[T float](scale, offset float64, squared bool, x, w []T) int {
+	a, c := T(scale), T(offset)
+	n := 0
+	for i, wi := range w[:min(len(w), len(x))] {
+		if wi == 0 {
+			continue
+		}
+		if t := a*x[i] + c; t > 0 {
+			if squared {
+				t *= t
+			}
+			if wi*t > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}

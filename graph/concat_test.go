@@ -101,3 +101,29 @@ func TestWeightedSoftplusSum(t *testing.T) {
 	_, err := graph.WeightedSoftplusSum(matNode(g, "x", rows, cols, x), matNode(g, "w", rows, cols, w), math.NaN())
 	require.ErrorContains(t, err, "scale NaN must be finite")
 }
+
+// TestHingeCount: the count of positive hinge terms, against the definition.
+func TestHingeCount(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	const rows, cols = 6, 7
+	x := randMatrix(r, rows, cols, 1)
+	w := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = float64(r.IntN(2))
+	}
+	for _, sq := range []bool{false, true} {
+		const scale, offset = -1.0, 0.3
+		want := 0 // oracle: the definition
+		for i := range x {
+			if h := math.Max(0, scale*x[i]+offset); w[i]*h > 0 {
+				want++
+			}
+		}
+		g := G.NewGraph()
+		c, err := graph.HingeCount(matNode(g, "x", rows, cols, x), matNode(g, "w", rows, cols, w), scale, offset, sq)
+		require.NoError(t, err)
+		require.True(t, graph.NoGradient(c))
+		require.Equal(t, []float64{float64(want)}, run(t, g, c))
+		require.Greater(t, want, 0)
+	}
+}
