@@ -136,7 +136,8 @@ func (c Contrastive) hingeSums(e *graph.Expr, dist graph.Distance, red Reducer, 
 	}
 	ps := sum(pos, sign, -sign*c.PosMargin) // Σ pos·h(m − m⁺)
 	ns := sum(neg, -sign, sign*c.NegMargin) // Σ neg·h(m⁻ − m)
-	if red == MeanNonZero {                 // divided by the number of positive terms
+	// MeanNonZero: each sum divided by the number of its positive terms
+	if red == MeanNonZero {
 		count := func(w *G.Node, scale, offset float64) *G.Node {
 			return e.Do(func() (*G.Node, error) { return graph.HingeCount(raw, w, scale, offset, c.Squared) })
 		}
