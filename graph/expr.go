@@ -117,7 +117,9 @@ func (e *Expr) Div(a, b *G.Node) *G.Node {
 }
 
 // Scale returns c·x.
-func (e *Expr) Scale(x *G.Node, c float64) *G.Node { return e.Mul(x, e.Const(c)) }
+func (e *Expr) Scale(x *G.Node, c float64) *G.Node {
+	return e.unary("scale", func(x *G.Node) (*G.Node, error) { return Scale(x, c) }, x)
+}
 
 // Neg returns −x.
 func (e *Expr) Neg(x *G.Node) *G.Node { return e.unary("neg", G.Neg, x) }
