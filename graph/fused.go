@@ -396,14 +396,18 @@ func maskedRow(kind rowRed, x, mask *G.Node) (*G.Node, error) {
 	b, c := x.Shape()[0], x.Shape()[1]
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b}},
 		name: fmt.Sprintf("maskedrow(%v,%dx%d)", kind, b, c)}
-	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, b, c, in, out) }
-	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, b, c, in, out) }
+	// The log-sum-exp kinds keep their exponentials e^{x−max} (and each
+	// row's max) for the derivative op of the same run, which then needs
+	// no exponential per entry, only one per row.
+	var cache lseCache
+	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, b, c, in, out, &cache) }
+	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, b, c, in, out, &cache) }
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b, c}},
 			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d)", kind, b, c)}
-		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, b, c, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, b, c, v, dx) }
+		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, b, c, v, dx, &cache) }
+		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, b, c, v, dx, &cache) }
 		n, err := applyFused(g, in[0], in[1], out, grad)
 		if err != nil {
 			return nil, err
@@ -427,13 +431,30 @@ func extremeAt[T float](x, m []T, max bool) int {
 	return best
 }
 
-func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
+// lseCache holds a log-sum-exp forward pass's e^{x_ij − max_i} (where the
+// mask is set) and each row's max, for its derivative op; valid marks a
+// forward pass whose values the next derivative may use.
+type lseCache struct {
+	e     scratch
+	shift []float64
+	valid bool
+}
+
+func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T, cache *lseCache) error {
 	x, m := in[0], in[1]
 	if err := checkLen("maskedrow", x, b*c); err != nil {
 		return err
 	}
 	if err := checkLen("maskedrow", m, b*c); err != nil {
 		return err
+	}
+	var ec []T
+	if kind != redMax && kind != redMin {
+		ec = get[T](&cache.e, b*c)
+		if len(cache.shift) != b {
+			cache.shift = make([]float64, b)
+		}
+		cache.valid = true
 	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -454,11 +475,15 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 				mx = 0
 			}
 			var s float64
+			er := ec[i*c : (i+1)*c]
 			for j, w := range mr {
 				if w != 0 {
-					s += float64(w) * math.Exp(float64(xr[j])-mx)
+					v := math.Exp(float64(xr[j]) - mx)
+					er[j] = T(v)
+					s += float64(w) * v
 				}
 			}
+			cache.shift[i] = mx
 			switch {
 			case kind == redLog1pSE:
 				// log(1 + Σ e^x) = m + log1p(expm1(−m) + Σ e^(x−m))
@@ -473,10 +498,14 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	return nil
 }
 
-func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
+func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T, cache *lseCache) error {
 	x, m, out, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("maskedrow gradient", g, b); err != nil {
 		return err
+	}
+	var ec []T
+	if kind != redMax && kind != redMin && cache.valid && len(cache.shift) == b {
+		ec = get[T](&cache.e, b*c) // the forward pass's buffer
 	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -489,6 +518,15 @@ func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
 				continue
 			}
 			gi, oi := float64(g[i]), float64(out[i])
+			if ec != nil { // e^{x−out} = e^{x−max}·e^{max−out}, from the forward pass
+				f, er := gi*math.Exp(cache.shift[i]-oi), ec[i*c:(i+1)*c]
+				for j, w := range mr {
+					if w != 0 {
+						dr[j] = T(f * float64(w) * float64(er[j]))
+					}
+				}
+				continue
+			}
 			for j, w := range mr {
 				if w != 0 {
 					dr[j] = T(gi * float64(w) * math.Exp(float64(xr[j])-oi))
