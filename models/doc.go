@@ -31,6 +31,16 @@
 // TrainConfig.MemoryLimit (DefaultMemoryLimit, 8 GiB), saying how much it
 // would need. Trainer is the same loop one step at a time.
 //
+// # State across steps
+//
+// A loss may keep state between steps: the Trainer calls BeforeStep(x,
+// labels) of a loss that implements BeforeStepper before the forward pass,
+// and AfterStep of one that implements AfterStepper after every optimiser
+// step (never after a refused step). losses.XBM (cross-batch memory) and
+// MoCo (He et al. 2020: a momentum key encoder θ_k ← m·θ_k + (1 − m)·θ_q
+// and a queue of its keys as the reference set of a losses.Referenced
+// loss) use them.
+//
 // # Using all cores
 //
 // TrainConfig.Workers (default runtime.GOMAXPROCS(0)) splits each batch of
