@@ -6,6 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/mining"
 )
 
 // Referenced is a loss that compares its batch with a reference set as
@@ -184,3 +185,37 @@ func (x *XBM) AfterStep() error {
 
 // Queue returns the memory (nil before Loss has built the graph).
 func (x *XBM) Queue() *graph.Queue { return x.queue }
+
+// refLoss is the batch-hard triplet loss of the batch against the batch
+// and t.Ref: for anchor i with partners j over the B + R columns,
+//
+//	ℓ_i = h( max_{j: y_j = y_i, j ≠ i} d_ij − min_{k: y_k ≠ y_i} d_ik + Margin )
+//
+// for every anchor that has both a positive and a negative (h the hinge or
+// softplus), reduced by the Reducer over those anchors.
+func (t Triplet) refLoss(e *graph.Expr, dist graph.Distance, emb, labels *G.Node, d int) (*G.Node, error) {
+	const name = "triplet"
+	switch t.Miner.(type) {
+	case nil, mining.BatchHard, *mining.BatchHard:
+	default:
+		return nil, fmt.Errorf("losses: %s: with a reference set the triplets are batch hard over the batch and the reference rows; Miner must be nil or mining.BatchHard{}, not %T", name, t.Miner)
+	}
+	if err := checkFinite(name, "margin", t.Margin, true); err != nil {
+		return nil, err
+	}
+	red, err := t.Reducer.or(Sum)
+	if err != nil {
+		return nil, err
+	}
+	raw, pos, neg := pairs(name, e, dist, nil, t.Ref, emb, labels, d)
+	m, _ := orient(e, dist, raw)
+	dp := e.MaskedRowMax(m, pos)                                              // farthest positive
+	dn := e.Do(func() (*G.Node, error) { return graph.MaskedRowMin(m, neg) }) // closest negative
+	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                              // d(a,p) − d(a,n) + ε
+	terms := e.Relu(v)
+	if t.SoftMargin {
+		terms = e.Softplus(v)
+	}
+	has := e.Mul(e.AnyInRow(pos), e.AnyInRow(neg)) // anchors with a triplet
+	return end(name, e, reduce(e, red, terms, has))
+}

@@ -36,8 +36,6 @@ type Triplet struct {
 	SoftMargin bool
 	// Reducer over triplets; DefaultReducer means Sum (FaceNet).
 	Reducer Reducer
-	// Miner selects triplets per batch; nil means all valid triplets.
-	Miner mining.TripletMiner
 	// Ref, when set, adds a reference set (no gradient; a cross-batch
 	// memory) to every anchor's partners. Each batch row is then an anchor
 	// with one triplet: its farthest positive and its closest negative
@@ -47,6 +45,8 @@ type Triplet struct {
 	// as in mining.BatchHard; with an empty reference set the loss equals
 	// the one with Miner mining.BatchHard{}.
 	Ref *Ref
+	// Miner selects triplets per batch; nil means all valid triplets.
+	Miner mining.TripletMiner
 }
 
 // NewTriplet returns FaceNet's triplet loss: squared Euclidean distance,
@@ -111,38 +111,4 @@ func (t Triplet) FromMined(raw *G.Node, mined *mining.MinedTriplets) (*G.Node, e
 		terms = e.Softplus(v)
 	}
 	return end(name, e, reduce(e, red, terms, mined.Weight))
-}
-
-// refLoss is the batch-hard triplet loss of the batch against the batch
-// and t.Ref: for anchor i with partners j over the B + R columns,
-//
-//	ℓ_i = h( max_{j: y_j = y_i, j ≠ i} d_ij − min_{k: y_k ≠ y_i} d_ik + Margin )
-//
-// for every anchor that has both a positive and a negative (h the hinge or
-// softplus), reduced by the Reducer over those anchors.
-func (t Triplet) refLoss(e *graph.Expr, dist graph.Distance, emb, labels *G.Node, d int) (*G.Node, error) {
-	const name = "triplet"
-	switch t.Miner.(type) {
-	case nil, mining.BatchHard, *mining.BatchHard:
-	default:
-		return nil, fmt.Errorf("losses: %s: with a reference set the triplets are batch hard over the batch and the reference rows; Miner must be nil or mining.BatchHard{}, not %T", name, t.Miner)
-	}
-	if err := checkFinite(name, "margin", t.Margin, true); err != nil {
-		return nil, err
-	}
-	red, err := t.Reducer.or(Sum)
-	if err != nil {
-		return nil, err
-	}
-	raw, pos, neg := pairs(name, e, dist, nil, t.Ref, emb, labels, d)
-	m, _ := orient(e, dist, raw)
-	dp := e.MaskedRowMax(m, pos)                                              // farthest positive
-	dn := e.Do(func() (*G.Node, error) { return graph.MaskedRowMin(m, neg) }) // closest negative
-	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                              // d(a,p) − d(a,n) + ε
-	terms := e.Relu(v)
-	if t.SoftMargin {
-		terms = e.Softplus(v)
-	}
-	has := e.Mul(e.AnyInRow(pos), e.AnyInRow(neg)) // anchors with a triplet
-	return end(name, e, reduce(e, red, terms, has))
 }

@@ -148,6 +148,7 @@ type History struct {
 // built once for batches of a fixed size and reused for every step.
 type Trainer struct {
 	model  *Model
+	loss   Loss // for its BeforeStepper and AfterStepper hooks
 	g      *G.ExprGraph
 	vm     G.VM
 	built  *Built
@@ -161,7 +162,6 @@ type Trainer struct {
 	par    *parallel  // data-parallel replicas; nil for the single-graph step
 	margin float64    // StatsMargin
 	stats  BatchStats // of the last successful step
-	loss   Loss       // for its BeforeStepper and AfterStepper hooks
 }
 
 // NewTrainer builds and compiles the training graph for batches of b
@@ -303,7 +303,7 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 		if err := t.setStats(t.par.ebuf, labels); err != nil {
 			return 0, err
 		}
-		return t.update(loss)
+		return t.afterStep(t.update(loss))
 	}
 	switch d := t.xbuf.Data().(type) {
 	case []float32:
@@ -334,7 +334,21 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	if err := t.setStats(t.built.Embeddings.Value(), labels); err != nil {
 		return 0, err
 	}
-	return t.update(loss)
+	return t.afterStep(t.update(loss))
+}
+
+// afterStep calls the loss's AfterStep (AfterStepper) once the update of
+// a step has succeeded, and passes update's result on.
+func (t *Trainer) afterStep(loss float64, err error) (float64, error) {
+	if err != nil {
+		return loss, err
+	}
+	if h, ok := t.loss.(AfterStepper); ok {
+		if err := h.AfterStep(); err != nil {
+			return loss, fmt.Errorf("models: after step: %w", err)
+		}
+	}
+	return loss, nil
 }
 
 // update steps the solver with the gradients of a batch whose loss was
@@ -345,11 +359,6 @@ func (t *Trainer) update(loss float64) (float64, error) {
 	}
 	if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
 		return loss, err
-	}
-	if h, ok := t.loss.(AfterStepper); ok {
-		if err := h.AfterStep(); err != nil {
-			return loss, fmt.Errorf("models: after step: %w", err)
-		}
 	}
 	return loss, nil
 }

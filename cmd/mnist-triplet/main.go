@@ -62,12 +62,12 @@ type options struct {
 	Shards    int     `json:"shards"`
 	Warmup    int     `json:"warmup"`
 	WarmMiner string  `json:"warmup_miner"`
-	Split     string  `json:"split"`
-	Baseline  bool    `json:"baseline"`
-	Transform string  `json:"transform"`
 	XBM       int     `json:"xbm,omitempty"`
 	MoCo      int     `json:"moco,omitempty"`
 	MoCoMom   float64 `json:"moco_momentum,omitempty"`
+	Split     string  `json:"split"`
+	Baseline  bool    `json:"baseline"`
+	Transform string  `json:"transform"`
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
@@ -133,8 +133,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" && o.XBM == 0 {
+	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" {
 		o.Warmup = mining.DefaultWarmupSteps
+	}
+	if !set["warmup"] && o.XBM > 0 { // batch hard over the memory has no warm-up
+		o.Warmup = 0
 	}
 	if o.Split == "classes" {
 		// Five training classes: keep the batch at 100 images unless set.
