@@ -139,7 +139,7 @@ func L2Normalize(x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := G.ApplyOp(&l2NormOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b, d}}}, x)
+	n, err := G.ApplyOp(&l2NormOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b, d}}, noGrad: NoGradient(x)}, x)
 	if err != nil {
 		return nil, fmt.Errorf("graph: l2normalize: %w", err)
 	}

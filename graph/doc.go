@@ -73,6 +73,18 @@
 // portable loop (other architectures, the purego build tag). float64
 // kernels call package math.
 //
+// # Memories
+//
+// A Queue is a ring buffer of the last Size rows of embeddings and their
+// labels (cross-batch memory, Wang et al. 2020; MoCo's queue of keys, He
+// et al. 2020), allocated once; Queue.Nodes reads it into a graph as a
+// Size×D reference set and its Int labels (−1 for empty slots, which
+// CrossLabelMask leaves out of every pair), with no gradient. NoGradient
+// tells an op that an input carries none: the pairwise matrix of a
+// Distance then builds no derivative for it (no R×D gradient product), and
+// ConcatCols, Scale, the label masks and HingeCount write into buffers they
+// reuse, so a step against a memory allocates nothing that grows with it.
+//
 // # Layers
 //
 // Conv2D (N×C×H×W input, O×C×KH×KW filters, stride, zero padding, bias and

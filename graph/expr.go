@@ -136,10 +136,7 @@ func (e *Expr) Div(a, b *G.Node) *G.Node {
 
 // Scale returns c·x.
 func (e *Expr) Scale(x *G.Node, c float64) *G.Node {
-	if x != nil && !x.IsScalar() {
-		return e.Affine(x, c, 0)
-	}
-	return e.Mul(x, e.Const(c))
+	return e.unary("scale", func(x *G.Node) (*G.Node, error) { return Scale(x, c) }, x)
 }
 
 // Affine returns scale·x + offset elementwise (see Affine).
@@ -317,7 +314,7 @@ func (e *Expr) ConcatCols(ms ...*G.Node) *G.Node {
 	if len(ms) == 1 {
 		return ms[0]
 	}
-	return e.Do(func() (*G.Node, error) { return G.Concat(1, ms...) })
+	return e.Do(func() (*G.Node, error) { return ConcatCols(ms...) })
 }
 
 // Do2 is Do for a function that returns two nodes.

@@ -173,11 +173,14 @@ func pairMatrix(kind pairKind, x, y *G.Node) (*G.Node, error) {
 	o.wrt = []bool{true}
 	if !self {
 		inputs = append(inputs, y)
-		o.wrt = []bool{true, true}
+		o.wrt = []bool{true, !NoGradient(y)} // a reference set gets no B×R×D gradient product
 	}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		res := make(G.Nodes, len(in))
 		for w := range in {
+			if !o.wrt[w] {
+				continue
+			}
 			shape := tensor.Shape{b, d}
 			if w == 1 {
 				shape = tensor.Shape{r, d}

@@ -37,7 +37,9 @@ func LabelMask(labels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) 
 }
 
 // CrossLabelMask returns the B×R mask between a batch's labels and a
-// reference set's labels. No diagonal is excluded.
+// reference set's labels. No diagonal is excluded. A negative reference
+// label marks an empty slot (of a Queue that is not yet full): its column
+// is 0 in both kinds of mask.
 func CrossLabelMask(labels, refLabels *G.Node, kind MaskKind, dt tensor.Dtype) (*G.Node, error) {
 	return labelMask(labels, refLabels, kind, dt, false)
 }
@@ -59,7 +61,7 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	}
 	name := fmt.Sprintf("labelmask(%v,self=%t,%v)", kind, self, dt)
 	shape := func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0], s[len(s)-1][0]}, nil }
-	var buf reused
+	var buf reused // the mask is written into one buffer, reused from run to run
 	do := func(in []G.Value) (G.Value, error) {
 		a := in[0].Data().([]int)
 		b := in[len(in)-1].Data().([]int)
@@ -79,7 +81,8 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 }
 
 // fillMask writes every entry of the mask into out, without a branch per
-// pair: 1 where the labels agree (SameLabel) or differ, else 0.
+// pair: 1 where the labels agree (SameLabel) or differ, else 0; a negative
+// reference label (an empty slot of a queue, self false) pairs with nothing.
 func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
 	var on, off T = 1, 0 // value where the labels agree, and where they differ
 	if kind != SameLabel {
@@ -91,6 +94,9 @@ func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
 			v := off
 			if li == lj {
 				v = on
+			}
+			if !self && lj < 0 {
+				v = 0
 			}
 			row[j] = v
 		}

@@ -18,6 +18,7 @@ import (
 // row by row, the same Jacobian as the composition it replaces.
 type l2NormOp struct {
 	opBase
+	noGrad bool // the input carries no gradient (NoGradient): neither does the output
 }
 
 func (o *l2NormOp) Arity() int { return 1 }
@@ -67,7 +68,7 @@ func l2Norm[T float](shape tensor.Shape, in []G.Value, y []T) error {
 	return nil
 }
 
-func (o *l2NormOp) DiffWRT(int) []bool { return []bool{true} }
+func (o *l2NormOp) DiffWRT(int) []bool { return []bool{!o.noGrad} }
 
 func (o *l2NormOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	g, err := G.ApplyOp(&l2NormGradOp{opBase: opBase{dt: o.dt, shape: o.shape.Clone()}}, inputs[0], output, grad)

@@ -141,6 +141,24 @@ func dense(backing any, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(backing))
 }
 
+// NoGradient reports whether no gradient can flow into x: x is the output
+// of a forward-only op (ApplyForward, StopGradient, a Queue's read op, a
+// mask), or its L2 normalisation. Ops that take such an input (the pairwise
+// matrix of a Distance) skip its derivative, so comparing a batch with a
+// reference set of R rows costs no R×D gradient.
+func NoGradient(x *G.Node) bool {
+	if x == nil {
+		return false
+	}
+	switch o := x.Op().(type) {
+	case *fnOp:
+		return true
+	case *l2NormOp:
+		return o.noGrad
+	}
+	return false
+}
+
 // stopGradient returns a node with x's value through which no gradient flows.
 func stopGradient(x *G.Node) (*G.Node, error) {
 	return apply("stopgrad", x.Dtype(), x.Dims(),

@@ -104,7 +104,7 @@ func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("losses: %s: nil matrix or pair weights", name)
 	}
 	e := graph.NewExpr(raw.Dtype())
-	if red == Mean || red == Sum {
+	if red == Mean || red == Sum || red == MeanNonZero {
 		return end(name, e, c.hingeSums(e, dist, red, raw, pos, neg))
 	}
 	m, sign := orient(e, dist, raw)                                // margins flip sign with a similarity
@@ -121,7 +121,8 @@ func (c Contrastive) FromMined(raw, pos, neg *G.Node) (*G.Node, error) {
 	return end(name, e, reduce(e, red, terms, nil))
 }
 
-// hingeSums is FromMined for the Mean and Sum reducers, each pool's terms
+// hingeSums is FromMined for the Mean, Sum and MeanNonZero reducers (the
+// last divided by graph.HingeCount), each pool's terms
 // summed by one graph.HingeSum op on the raw matrix (the orientation and
 // the margins folded into its scale and offset): the same value as the
 // composition, without its B×B temporaries.
@@ -135,6 +136,17 @@ func (c Contrastive) hingeSums(e *graph.Expr, dist graph.Distance, red Reducer, 
 	}
 	ps := sum(pos, sign, -sign*c.PosMargin) // Σ pos·h(m − m⁺)
 	ns := sum(neg, -sign, sign*c.NegMargin) // Σ neg·h(m⁻ − m)
+	// MeanNonZero: each sum divided by the number of its positive terms
+	if red == MeanNonZero {
+		count := func(w *G.Node, scale, offset float64) *G.Node {
+			return e.Do(func() (*G.Node, error) { return graph.HingeCount(raw, w, scale, offset, c.Squared) })
+		}
+		pc, nc := count(pos, sign, -sign*c.PosMargin), count(neg, -sign, sign*c.NegMargin)
+		if c.Balanced {
+			return e.Add(e.DivAtLeastOne(ps, pc), e.DivAtLeastOne(ns, nc))
+		}
+		return e.DivAtLeastOne(e.Add(ps, ns), e.Add(pc, nc))
+	}
 	switch {
 	case red == Sum:
 		return e.Add(ps, ns)

@@ -66,7 +66,7 @@ func debiased(name string, t, tauPlus, beta float64, r Reducer, emb, labels *G.N
 	if err != nil {
 		return nil, err
 	}
-	e, z, pos, neg, _, err := logits(name, graph.Cosine{}, graph.Cosine{}, t, 0.5, nil, nil, emb, labels)
+	e, z, pos, neg, err := logits(name, graph.Cosine{}, graph.Cosine{}, t, 0.5, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}

@@ -73,8 +73,8 @@
 //	          and the six pair-based losses)
 //	Miner     mining.TripletMiner (Triplet) or mining.PairMiner (Contrastive, Lifted, NTXent, SupCon, MultiSimilarity,
 //	          Circle, GeneralizedLifted, Margin)
-//	Ref       *Ref, a reference set with no gradient (Contrastive, NTXent, SupCon, MultiSimilarity, Circle,
-//	          GeneralizedLifted, Margin)
+//	Ref       *Ref, a reference set with no gradient (Contrastive, Triplet, NTXent, SupCon, MultiSimilarity,
+//	          Circle, GeneralizedLifted, Margin: the Referenced losses)
 //	Proxies, Centres, Weights
 //	          a loss's own learnable (C·K)×D tensor (ProxyNCA, ProxyAnchor, SoftTriple, ArcFace, CosFace):
 //	          see Learner
@@ -105,6 +105,19 @@
 // Each Loss body is written with graph.Expr, which keeps the first error,
 // so that it reads line by line as the formula of its doc comment; errors
 // name the loss ("losses: triplet: …").
+//
+// # Memories
+//
+// XBM (Wang et al. 2020, cross-batch memory) wraps any Referenced loss:
+// the batch is compared with the batch and with a graph.Queue of the
+// embeddings and labels of the last Size samples of earlier steps (Size×D,
+// no gradient), which AfterStep appends the batch to after each optimiser
+// step (models.Trainer calls it). With an empty memory the loss is the
+// inner loss's; with one, it is the inner loss of the batch with the
+// memory's rows appended, the batch's rows the only anchors. Triplet with a
+// reference set mines batch hard over the batch and the memory. MoCo (He
+// et al. 2020) is models.MoCo, which takes a Referenced loss through
+// RefFunc.
 //
 // # Non-finite embeddings
 //

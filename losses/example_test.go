@@ -145,3 +145,52 @@ func ExampleCosFace() {
 	fmt.Printf("loss %.4f, gradient of the weights %v\n", loss.Value().Data(), grads[1].Shape())
 	// Output: loss 0.0716, gradient of the weights (2, 2)
 }
+
+// A cross-batch memory around NT-Xent (τ = 1). The first batch, two
+// views of one class, has no negative: its loss is 0, as without a memory.
+// After the step the memory holds that batch, so the second batch (another
+// class) meets two negatives at cosine 0: each positive pair pays
+// log(1 + 2e^{0−1}) = 0.5514.
+func ExampleXBM() {
+	x, err := losses.NewXBM(losses.NTXent{Temperature: 1}, 1024)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g := G.NewGraph()
+	emb := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 2), G.WithName("embeddings"))
+	labels := G.NewVector(g, tensor.Int, G.WithShape(2), G.WithName("labels"))
+	loss, err := x.Loss(emb, labels)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	for _, batch := range []struct {
+		rows   []float64
+		labels []int
+	}{{[]float64{0, 1, 0, 1}, []int{1, 1}}, {[]float64{1, 0, 1, 0}, []int{0, 0}}} {
+		if err := G.Let(emb, tensor.New(tensor.WithShape(2, 2), tensor.WithBacking(batch.rows))); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := G.Let(labels, tensor.New(tensor.WithShape(2), tensor.WithBacking(batch.labels))); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := m.RunAll(); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("memory %d rows, loss %.4f\n", x.Queue().Len(), loss.Value().Data())
+		m.Reset()
+		if err := x.AfterStep(); err != nil { // models.Trainer calls it after each step
+			fmt.Println(err)
+			return
+		}
+	}
+	// Output:
+	// memory 0 rows, loss 0.0000
+	// memory 2 rows, loss 0.5514
+}

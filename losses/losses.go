@@ -82,7 +82,9 @@ func reduce(e *graph.Expr, r Reducer, terms, w *G.Node) *G.Node {
 // memory, a MoCo-style queue). With a reference set the pairs are (i, j)
 // with i a row of the batch and j a row of the batch (j ≠ i) or of the
 // reference set: the loss of the batch with the reference rows appended,
-// counting only the batch's rows as anchors.
+// counting only the batch's rows as anchors. A negative reference label
+// marks an empty slot (a graph.Queue that is not yet full), which pairs
+// with nothing.
 type Ref struct {
 	Embeddings, Labels *G.Node
 }
@@ -185,7 +187,10 @@ func pairs(name string, e *graph.Expr, dist graph.Distance, miner mining.PairMin
 		e.Fail(fmt.Errorf("a Miner and a reference set cannot be combined (miners read a square batch matrix)"))
 		return nil, nil, nil
 	}
-	r := e.StopGradient(ref.Embeddings)
+	r := ref.Embeddings
+	if !graph.NoGradient(r) { // a Queue's rows need no copy
+		r = e.StopGradient(r)
+	}
 	raw = e.ConcatCols(raw, e.Matrix(dist, emb, r))
 	pos = e.ConcatCols(e.LabelMask(labels, graph.SameLabel), e.CrossLabelMask(labels, ref.Labels, graph.SameLabel))
 	neg = e.ConcatCols(e.LabelMask(labels, graph.DifferentLabel), e.CrossLabelMask(labels, ref.Labels, graph.DifferentLabel))

@@ -126,33 +126,33 @@ func NewSoftNearestNeighbor() SoftNearestNeighbor {
 // (0 means def), and returns the builder and z = s/τ (or −d/τ for a
 // distance) with the masks of positives (same label, i ≠ j), negatives and
 // all partners j ≠ i, over the batch and the reference set when one is set.
-func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mining.PairMiner, ref *Ref, emb, labels *G.Node) (e *graph.Expr, z, pos, neg, others *G.Node, err error) {
+func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mining.PairMiner, ref *Ref, emb, labels *G.Node) (e *graph.Expr, z, pos, neg *G.Node, err error) {
 	e, emb, dim, err := begin(name, emb, labels)
 	if err != nil {
-		return nil, nil, nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if tau == 0 {
 		tau = defTau
 	}
 	if !(tau > 0) || math.IsInf(tau, 0) {
-		return nil, nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
+		return nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
 	}
 	d = distanceOr(d, defD)
 	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
 	if miner != nil { // mined pairs enter as sets
 		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
-	sign := -1.0 // z = −m/τ for the oriented m: −raw/τ for a distance, raw/τ for a similarity
+	sign := 1.0 // z = −d/τ, or s/τ for a similarity: one pass over the matrix
 	if d.LargerIsCloser() {
-		sign = 1
+		sign = -1
 	}
-	return e, e.Scale(raw, sign/tau), pos, neg, e.Add(pos, neg), nil
+	return e, e.Scale(raw, -sign/tau), pos, neg, nil
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "nt-xent"
-	e, z, pos, neg, _, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.07, l.Miner, l.Ref, emb, labels)
+	e, z, pos, neg, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.07, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +177,11 @@ func (l NTXent) Loss(emb, labels *G.Node) (*G.Node, error) {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "supcon"
-	e, z, pos, neg, others, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
+	e, z, pos, neg, err := logits(name, l.Distance, graph.Cosine{}, l.Temperature, 0.1, l.Miner, l.Ref, emb, labels)
 	if err != nil {
 		return nil, err
 	}
+	others := e.Add(pos, neg) // every partner a ≠ i
 	red, err := l.Reducer.or(Mean)
 	if err != nil {
 		return nil, err
@@ -198,10 +199,11 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
 func (l SoftNearestNeighbor) Loss(emb, labels *G.Node) (*G.Node, error) {
 	const name = "soft nearest neighbour"
-	e, z, pos, _, others, err := logits(name, l.Distance, graph.SquaredEuclidean{}, l.Temperature, 1, nil, nil, emb, labels)
+	e, z, pos, neg, err := logits(name, l.Distance, graph.SquaredEuclidean{}, l.Temperature, 1, nil, nil, emb, labels)
 	if err != nil {
 		return nil, err
 	}
+	others := e.Add(pos, neg) // every partner k ≠ i
 	red, err := l.Reducer.or(Mean)
 	if err != nil {
 		return nil, err

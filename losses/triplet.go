@@ -46,6 +46,15 @@ type Triplet struct {
 	SoftMargin bool
 	// Reducer over triplets; DefaultReducer means Sum (FaceNet).
 	Reducer Reducer
+	// Ref, when set, adds a reference set (no gradient; a cross-batch
+	// memory) to every anchor's partners. Each batch row is then an anchor
+	// with one triplet: its farthest positive and its closest negative
+	// among the other batch rows and the reference rows (batch hard,
+	// Hermans et al. 2017, over B + R partners), so Miner must be nil or
+	// mining.BatchHard{}. Ties go to the lowest column, batch rows first,
+	// as in mining.BatchHard; with an empty reference set the loss equals
+	// the one with Miner mining.BatchHard{}.
+	Ref *Ref
 	// Miner selects triplets per batch; nil means all valid triplets.
 	Miner mining.TripletMiner
 	// Swap uses min(d(a,n), d(p,n)) as the negative's distance (the
@@ -75,6 +84,9 @@ func (t Triplet) Loss(emb, labels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	dist := distanceOr(t.Distance, graph.SquaredEuclidean{})
+	if t.Ref != nil {
+		return t.refLoss(e, dist, emb, labels, d)
+	}
 	miner := t.Miner
 	if miner == nil {
 		miner = mining.AllTriplets{}

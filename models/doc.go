@@ -38,6 +38,16 @@
 // TrainConfig.LossLearnRate. SaveLoss and LoadLoss keep them in the
 // checkpoint with the model.
 //
+// # State across steps
+//
+// A loss may keep state between steps: the Trainer calls BeforeStep(x,
+// labels) of a loss that implements BeforeStepper before the forward pass,
+// and AfterStep of one that implements AfterStepper after every optimiser
+// step (never after a refused step). losses.XBM (cross-batch memory) and
+// MoCo (He et al. 2020: a momentum key encoder θ_k ← m·θ_k + (1 − m)·θ_q
+// and a queue of its keys as the reference set of a losses.Referenced
+// loss) use them.
+//
 // # Using all cores
 //
 // TrainConfig.Workers (default runtime.GOMAXPROCS(0)) splits each batch of

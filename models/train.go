@@ -19,6 +19,23 @@ type Loss interface {
 	Loss(embeddings, labels *G.Node) (*G.Node, error)
 }
 
+// BeforeStepper is implemented by a loss that needs a step's batch before
+// the forward pass (models.MoCo embeds it with its key encoder). The
+// Trainer calls BeforeStep(x, labels) with the rows Step was given, before
+// it runs the graph; an error ends the step with the weights untouched.
+type BeforeStepper interface {
+	BeforeStep(x []float32, labels []int) error
+}
+
+// AfterStepper is implemented by a loss that keeps state across steps (a
+// cross-batch memory, the momentum encoder of MoCo). The Trainer calls
+// AfterStep once after every optimiser step, never after a step that
+// failed or whose loss it refused, and from the goroutine that called
+// Step, so the state changes between steps only.
+type AfterStepper interface {
+	AfterStep() error
+}
+
 // Dataset is a labelled set of inputs: X holds N rows of Config.Inputs()
 // float32 features, Labels N labels.
 type Dataset struct {
@@ -137,6 +154,7 @@ type History struct {
 // built once for batches of a fixed size and reused for every step.
 type Trainer struct {
 	model  *Model
+	loss   Loss // for its BeforeStepper and AfterStepper hooks
 	g      *G.ExprGraph
 	vm     G.VM
 	built  *Built
@@ -221,7 +239,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 			}
 		}
 		lp.nodes = par.lossParams
-		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin, lossp: lp}, nil
+		return &Trainer{model: m, built: par.order[0].built, solver: solver, batch: b, lr: cfg.LearnRate, par: par, margin: cfg.StatsMargin, lossp: lp, loss: loss}, nil
 	}
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -252,6 +270,7 @@ func NewTrainer(m *Model, loss Loss, b int, cfg TrainConfig) (*Trainer, error) {
 		lbuf:   tensor.New(tensor.WithShape(b), tensor.Of(tensor.Int)),
 		lr:     cfg.LearnRate,
 		margin: cfg.StatsMargin,
+		loss:   loss,
 	}
 	return t, nil
 }
@@ -301,6 +320,11 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	if len(labels) != t.batch || len(x) != t.batch*in {
 		return 0, fmt.Errorf("models: batch has %d labels and %d features; want %d and %d", len(labels), len(x), t.batch, t.batch*in)
 	}
+	if h, ok := t.loss.(BeforeStepper); ok {
+		if err := h.BeforeStep(x, labels); err != nil {
+			return 0, fmt.Errorf("models: before step: %w", err)
+		}
+	}
 	if t.par != nil {
 		loss, err := t.par.step(ctx, x, labels)
 		if err != nil {
@@ -309,7 +333,7 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 		if err := t.setStats(t.par.ebuf, labels); err != nil {
 			return 0, err
 		}
-		return t.update(loss)
+		return t.afterStep(t.update(loss))
 	}
 	switch d := t.xbuf.Data().(type) {
 	case []float32:
@@ -340,7 +364,21 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	if err := t.setStats(t.built.Embeddings.Value(), labels); err != nil {
 		return 0, err
 	}
-	return t.update(loss)
+	return t.afterStep(t.update(loss))
+}
+
+// afterStep calls the loss's AfterStep (AfterStepper) once the update of
+// a step has succeeded, and passes update's result on.
+func (t *Trainer) afterStep(loss float64, err error) (float64, error) {
+	if err != nil {
+		return loss, err
+	}
+	if h, ok := t.loss.(AfterStepper); ok {
+		if err := h.AfterStep(); err != nil {
+			return loss, fmt.Errorf("models: after step: %w", err)
+		}
+	}
+	return loss, nil
 }
 
 // update steps the solver with the gradients of a batch whose loss was

@@ -66,6 +66,9 @@ type options struct {
 	Shards    int     `json:"shards"`
 	Warmup    int     `json:"warmup"`
 	WarmMiner string  `json:"warmup_miner"`
+	XBM       int     `json:"xbm,omitempty"`
+	MoCo      int     `json:"moco,omitempty"`
+	MoCoMom   float64 `json:"moco_momentum,omitempty"`
 	Split     string  `json:"split"`
 	Baseline  bool    `json:"baseline"`
 	Transform string  `json:"transform"`
@@ -158,6 +161,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.KNN, "knn", 0, fmt.Sprintf("neighbours voting in k-NN accuracy (0: %d)", eval.DefaultK))
 	fs.StringVar(&o.Metrics, "metrics", defaultMetrics, "comma-separated metrics to print: "+strings.Join(metricNames, ", ")+" (map: mean average precision within -eval-k; mrr: mean reciprocal rank; nmi, ami: of a k-means clustering of the test embeddings)")
 	fs.BoolVar(&o.PerClass, "per-class", false, "average each metric per class, then over the classes (pytorch-metric-learning's avg_of_avgs)")
+	fs.IntVar(&o.XBM, "xbm", 0, "cross-batch memory (Wang et al. 2020) of the last N embeddings, compared with every batch (0: off); -loss contrastive, triplet (with -miner batch-hard), ntxent, supcon, multi-similarity, circle, generalized-lifted or margin")
+	fs.IntVar(&o.MoCo, "moco", 0, "MoCo (He et al. 2020): a queue of the last N keys of a momentum copy of the encoder (0: off); -loss ntxent or supcon, -miner none")
+	fs.Float64Var(&o.MoCoMom, "moco-momentum", models.DefaultMoCoMomentum, "MoCo: momentum m of the key encoder, θ_k ← m·θ_k + (1 − m)·θ_q after every step")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mnist-triplet [flags]\n\nTrains an MNIST embedding encoder with a metric-learning loss and reports\nprecision@1, R-precision, MAP@R and k-NN accuracy of test queries against\nthe training images.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -184,6 +190,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if !set["warmup"] && o.Loss == "triplet" && o.Miner == "batch-hard" {
 		o.Warmup = mining.DefaultWarmupSteps
+	}
+	if !set["warmup"] && o.XBM > 0 { // batch hard over the memory has no warm-up
+		o.Warmup = 0
 	}
 	if o.Split == "classes" {
 		// Five training classes: keep the batch at 100 images unless set.
@@ -266,6 +275,9 @@ func (o options) validate() error {
 	}
 	if !(o.LossLR >= 0) || o.LossLR > models.MaxLearnRate {
 		return usagef("-loss-lr is %v; want ≥ 0 (0: the paper's) and ≤ %v", o.LossLR, models.MaxLearnRate)
+	}
+	if err := o.validateMemory(); err != nil {
+		return err
 	}
 	triplet := o.Loss == "triplet"
 	pair := o.Loss == "contrastive" || o.Loss == "lifted" || o.Loss == "lifted-hard" ||
@@ -359,6 +371,83 @@ func (o options) checkEvalSize(nr int) error {
 		return usagef("-knn is %d but there are %d training references to vote", opt.K, nr)
 	}
 	return nil
+}
+
+// xbmLosses are the losses that take a reference set (losses.Referenced).
+var xbmLosses = []string{"contrastive", "triplet", "ntxent", "supcon", "multi-similarity", "circle", "generalized-lifted", "margin"}
+
+// validateMemory checks -xbm, -moco and -moco-momentum and their
+// combinations with the loss and the miner.
+func (o options) validateMemory() error {
+	switch {
+	case o.XBM < 0:
+		return usagef("-xbm is %d; want ≥ 0 (0: no cross-batch memory)", o.XBM)
+	case o.MoCo < 0:
+		return usagef("-moco is %d; want ≥ 0 (0: no MoCo queue)", o.MoCo)
+	case !(o.MoCoMom >= 0 && o.MoCoMom < 1):
+		return usagef("-moco-momentum is %v; want 0 ≤ m < 1", o.MoCoMom)
+	case o.XBM > 0 && o.MoCo > 0:
+		return usagef("-xbm and -moco are two memories; choose one")
+	}
+	if o.XBM > 0 {
+		switch {
+		case !contains(xbmLosses, o.Loss):
+			return usagef("-xbm needs a loss that compares the batch with a memory: -loss %s (not %s)", strings.Join(xbmLosses, ", "), o.Loss)
+		case o.Loss == "triplet" && o.Miner != "batch-hard":
+			return usagef("-xbm with -loss triplet mines batch hard over the batch and the memory: use -miner batch-hard (not %s)", o.Miner)
+		case o.Loss == "triplet" && o.Warmup > 0:
+			return usagef("-xbm with -loss triplet: -warmup %d cannot mine the memory; use -warmup 0", o.Warmup)
+		case o.Loss != "triplet" && o.Miner != "none":
+			return usagef("-xbm with -loss %s uses every pair with the memory: use -miner none (not %s)", o.Loss, o.Miner)
+		}
+	}
+	if o.MoCo > 0 {
+		switch {
+		case o.Loss != "ntxent" && o.Loss != "supcon":
+			return usagef("-moco needs -loss ntxent or supcon (not %s)", o.Loss)
+		case o.Miner != "none":
+			return usagef("-moco uses every key in the queue: use -miner none (not %s)", o.Miner)
+		}
+		if b := saturatingProduct(o.P, o.K, max(o.Shards, 1)); o.MoCo < b {
+			return usagef("-moco %d is smaller than a batch of %d images; the queue holds the batch's keys", o.MoCo, b)
+		}
+	}
+	// The memory's pairs: about 16 B×(B+N) matrices of 8 bytes, and the
+	// queue itself.
+	if n := max(o.XBM, o.MoCo); n > 0 {
+		b := float64(saturatingProduct(o.P, o.K, max(o.Shards, 1)))
+		need := 16*8*b*(b+float64(n)) + 8*float64(n)*float64(o.Dim)
+		if limit := float64(models.DefaultMemoryLimit); need > limit {
+			return usagef("a memory of %d rows with batches of %.0f needs about %.1f GiB; the limit is %.1f GiB", n, b, need/(1<<30), limit/(1<<30))
+		}
+	}
+	return nil
+}
+
+// withMemory wraps loss in the memory of -xbm or -moco for model (the
+// loss itself when neither is set), and returns what to close after
+// training.
+func withMemory(o options, loss models.Loss, model *models.Model) (models.Loss, func(), error) {
+	switch {
+	case o.XBM > 0:
+		r, ok := loss.(losses.Referenced)
+		if !ok {
+			return nil, nil, usagef("-xbm: -loss %s takes no memory", o.Loss)
+		}
+		x, err := losses.NewXBM(r, o.XBM)
+		return x, func() {}, err
+	case o.MoCo > 0:
+		r, ok := loss.(losses.Referenced)
+		if !ok {
+			return nil, nil, usagef("-moco: -loss %s takes no memory", o.Loss)
+		}
+		c, err := models.NewMoCo(model, losses.RefFunc(r), o.MoCo, o.MoCoMom)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
+	}
+	return loss, func() {}, nil
 }
 
 // maxEpochs bounds -epochs (an epoch of MNIST at the default batch is 600
@@ -826,8 +915,19 @@ func train(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	loss, closeMemory, err := withMemory(o, loss, model)
+	if err != nil {
+		return err
+	}
+	defer closeMemory()
 	fmt.Fprintf(stdout, "training %s (dim %d) with %s loss, miner %s, batches of %d×%d, %d epochs on %d images, %d workers\n",
 		o.Model, o.Dim, o.Loss, o.Miner, o.P, o.K, o.Epochs, trainSet.Len(), o.Workers)
+	if o.XBM > 0 {
+		fmt.Fprintf(stdout, "cross-batch memory of %d embeddings\n", o.XBM)
+	}
+	if o.MoCo > 0 {
+		fmt.Fprintf(stdout, "MoCo: queue of %d keys, key-encoder momentum %v\n", o.MoCo, o.MoCoMom)
+	}
 
 	var bar *progress
 	tc := models.TrainConfig{P: o.P, K: o.K, Epochs: o.Epochs, Solver: models.Adam, LearnRate: o.LR, Schedule: models.Cosine, Seed: o.Seed, Workers: o.Workers, StatsMargin: o.Margin, Comm: j.comm, Shards: o.Shards, LossLearnRate: o.lossLearnRate()}
@@ -1120,6 +1220,11 @@ func (o options) checkLoss() error {
 	g := G.NewGraph()
 	emb := G.NewMatrix(g, tensor.Float32, G.WithShape(b, o.Dim), G.WithName("embeddings"))
 	labels := G.NewVector(g, tensor.Int, G.WithShape(b), G.WithName("labels"))
+	if pl, ok := loss.(models.ParamLoss); ok { // its parameters, for ten classes
+		if err := pl.InitParams(o.Dim, 10, tensor.Float32, o.Seed); err != nil {
+			return usagef("-loss %s: %v", o.Loss, err)
+		}
+	}
 	if _, err := loss.Loss(emb, labels); err != nil {
 		return usagef("-loss %s%s: %v", o.Loss, o.distanceFlags(), err)
 	}

@@ -112,12 +112,54 @@ func TestUsageErrors(t *testing.T) {
 		{"dim-1e5", []string{"-model", "mlp", "-dim", "100000"}, 2, "the embeddings of the 70000 training and test images take 26.1 GiB"},
 		{"miner-all-k-200", []string{"-miner", "all", "-k", "200"}, 2, "-miner all with -p 10 -k 200: mining: AllTriplets.Capacity is 716400000 slots"},
 		{"eval-batch-huge", []string{"-eval-batch", "1000000000"}, 2, "-eval-batch 1000000000 with -model cnn needs about"},
+		// memories (issue 14, part 3)
+		{"xbm<0", []string{"-xbm", "-1"}, 2, "-xbm is -1; want ≥ 0"},
+		{"moco<0", []string{"-moco", "-5"}, 2, "-moco is -5; want ≥ 0"},
+		{"moco-momentum-1", []string{"-loss", "ntxent", "-miner", "none", "-moco", "512", "-moco-momentum", "1"}, 2, "-moco-momentum is 1; want 0 ≤ m < 1"},
+		{"moco-momentum-nan", []string{"-moco-momentum", "NaN"}, 2, "-moco-momentum is NaN"},
+		{"xbm-and-moco", []string{"-loss", "ntxent", "-miner", "none", "-xbm", "512", "-moco", "512"}, 2, "-xbm and -moco are two memories"},
+		{"xbm-npair", []string{"-loss", "npair", "-miner", "none", "-xbm", "512"}, 2, "-xbm needs a loss that compares the batch with a memory"},
+		{"xbm-triplet-semi-hard", []string{"-xbm", "512"}, 2, "use -miner batch-hard (not semi-hard)"},
+		{"xbm-triplet-warmup", []string{"-xbm", "512", "-miner", "batch-hard", "-warmup", "10"}, 2, "-warmup 10 cannot mine the memory"},
+		{"xbm-pair-miner", []string{"-loss", "contrastive", "-miner", "pair-margin", "-xbm", "512"}, 2, "use -miner none (not pair-margin)"},
+		{"moco-triplet", []string{"-moco", "512"}, 2, "-moco needs -loss ntxent or supcon (not triplet)"},
+		{"moco-miner", []string{"-loss", "supcon", "-miner", "multi-similarity", "-moco", "512"}, 2, "-moco uses every key in the queue: use -miner none (not multi-similarity)"},
+		{"moco-smaller-than-batch", []string{"-loss", "ntxent", "-miner", "none", "-moco", "50"}, 2, "-moco 50 is smaller than a batch of 100 images"},
+		{"xbm-huge", []string{"-loss", "contrastive", "-miner", "none", "-xbm", "100000000"}, 2, "a memory of 100000000 rows with batches of 100 needs about"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tc.args, &stdout, &stderr)
 			require.Equal(t, tc.code, code, "stderr: %s", stderr.String())
 			require.Contains(t, stderr.String(), tc.want)
+		})
+	}
+}
+
+// TestMemoriesTrain: a short run with a cross-batch memory and one with
+// MoCo train well above chance and say which memory they used.
+func TestMemoriesTrain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"xbm", []string{"-loss", "contrastive", "-miner", "none", "-xbm", "1000"}, "cross-batch memory of 1000 embeddings"},
+		{"xbm-triplet", []string{"-miner", "batch-hard", "-xbm", "300"}, "cross-batch memory of 300 embeddings"},
+		{"moco", []string{"-loss", "ntxent", "-miner", "none", "-moco", "1000", "-moco-momentum", "0.99"}, "MoCo: queue of 1000 keys, key-encoder momentum 0.99"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-model", "mlp", "-epochs", "1", "-limit", "2000", "-dim", "16", "-baseline=false", "-out", out}, tc.args...)
+			code := run(context.Background(), args, &stdout, &stderr)
+			require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr.String(), stdout.String())
+			require.Contains(t, stdout.String(), tc.want)
+			raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+			require.NoError(t, err)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(raw, &m))
+			require.Greater(t, m["precision_at_1"].(float64), 0.5, "precision@1 (chance: 0.1)")
 		})
 	}
 }
