@@ -419,6 +419,61 @@ func TestStepRefusesNaNGradient(t *testing.T) {
 	}
 }
 
+// TestRefusedStepLeavesNoGradient: a step refused for a NaN loss must not
+// leave gradients behind. The data-parallel machines add each run's
+// gradient into a buffer; a refused step's NaN gradients stayed there and
+// the next, healthy step was refused too. With 1 and 2 workers, the weights
+// after a refused step and a healthy one equal those after the healthy
+// step alone. The loss is the triplet loss plus s·ΣE, s a scalar input: NaN
+// for the refused step, 0 for the healthy one.
+func TestRefusedStepLeavesNoGradient(t *testing.T) {
+	cfg := smallConfigs()["mlp"]
+	labels := []int{0, 0, 1, 1, 2, 2}
+	x := randInputs(5, 6, cfg.Inputs())
+	for _, workers := range []int{1, 2} {
+		weights := func(refuseFirst bool) [][]float32 {
+			m, err := models.New(cfg)
+			require.NoError(t, err)
+			var s *G.Node
+			loss := losses.Func(func(emb, lab *G.Node) (*G.Node, error) {
+				l, err := losses.NewTriplet().Loss(emb, lab)
+				if err != nil {
+					return nil, err
+				}
+				s = G.NewScalar(emb.Graph(), emb.Dtype(), G.WithName("s"), G.WithValue(float32(0)))
+				sum, err := G.Sum(emb)
+				if err != nil {
+					return nil, err
+				}
+				p, err := G.Mul(s, sum)
+				if err != nil {
+					return nil, err
+				}
+				return G.Add(l, p)
+			})
+			tc := models.DefaultTrainConfig()
+			tc.Workers = workers
+			tr, err := models.NewTrainer(m, loss, len(labels), tc)
+			require.NoError(t, err)
+			defer tr.Close()
+			if refuseFirst {
+				require.NoError(t, G.Let(s, float32(math.NaN())))
+				_, err := tr.Step(x, labels)
+				require.ErrorContains(t, err, "weights not updated")
+				require.NoError(t, G.Let(s, float32(0)))
+			}
+			_, err = tr.Step(x, labels)
+			require.NoError(t, err, "workers %d", workers)
+			var w [][]float32
+			for _, p := range m.Params {
+				w = append(w, append([]float32(nil), p.Value.Data().([]float32)...))
+			}
+			return w
+		}
+		require.Equal(t, weights(false), weights(true), "workers %d", workers)
+	}
+}
+
 // TestTrainHugeEpochs (issue 11, defect 5): the loss history was
 // preallocated for every step (fatal out-of-memory at 10^12 epochs) and the
 // step count overflowed (panic at MaxInt epochs).

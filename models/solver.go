@@ -76,16 +76,26 @@ func newOptimizer(kind Solver, momentum, weightDecay float64) *optimizer {
 // built with G.BindDualValues), and zeroes those gradients. See
 // stepGrads.
 func (o *optimizer) step(nodes G.Nodes, lr float64) error {
+	grads, err := o.dualGrads(nodes)
+	if err != nil {
+		return err
+	}
+	return o.stepGrads(nodes, grads, lr, true)
+}
+
+// dualGrads returns the gradients (dual values) of nodes, in a slice
+// reused by the next call.
+func (o *optimizer) dualGrads(nodes G.Nodes) ([]G.Value, error) {
 	grads := o.grads[:0]
 	for _, n := range nodes {
 		gv, err := n.Grad()
 		if err != nil {
-			return fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
+			return nil, fmt.Errorf("models: no gradient for %s: %w", n.Name(), err)
 		}
 		grads = append(grads, gv)
 	}
-	o.grads = grads // reused by the next step
-	return o.stepGrads(nodes, grads, lr, true)
+	o.grads = grads
+	return grads, nil
 }
 
 // stepGrads applies one update with learning rate lr to the learnables
@@ -102,6 +112,33 @@ func (o *optimizer) step(nodes G.Nodes, lr float64) error {
 // copy of the new weights: the kernel is bound by memory, not arithmetic.
 // When a parameter fails, checkFinite names the first bad value.
 func (o *optimizer) stepGrads(nodes G.Nodes, grads []G.Value, lr float64, clearGrads bool) error {
+	if err := o.verify(nodes, grads, lr); err != nil {
+		return err
+	}
+	for i, n := range nodes {
+		switch w := n.Value().Data().(type) {
+		case []float32:
+			g := grads[i].Data().([]float32)
+			apply(o, w, g, o.state[i].m32, o.state[i].v32, lr, true)
+			if clearGrads {
+				clear(g)
+			}
+		case []float64:
+			g := grads[i].Data().([]float64)
+			apply(o, w, g, o.state[i].m64, o.state[i].v64, lr, true)
+			if clearGrads {
+				clear(g)
+			}
+		}
+	}
+	o.t++
+	return nil
+}
+
+// verify runs stepGrads' first pass: it reports an error naming the
+// parameter when a gradient, or the update it gives, is not finite (or a
+// gradient does not match its weights), and changes nothing.
+func (o *optimizer) verify(nodes G.Nodes, grads []G.Value, lr float64) error {
 	if o.state == nil {
 		o.state = make([]moments, len(nodes))
 	}
@@ -140,23 +177,6 @@ func (o *optimizer) stepGrads(nodes G.Nodes, grads []G.Value, lr float64, clearG
 			return fmt.Errorf("models: the update of %s is not finite; weights not updated", n.Name())
 		}
 	}
-	for i, n := range nodes {
-		switch w := n.Value().Data().(type) {
-		case []float32:
-			g := grads[i].Data().([]float32)
-			apply(o, w, g, o.state[i].m32, o.state[i].v32, lr, true)
-			if clearGrads {
-				clear(g)
-			}
-		case []float64:
-			g := grads[i].Data().([]float64)
-			apply(o, w, g, o.state[i].m64, o.state[i].v64, lr, true)
-			if clearGrads {
-				clear(g)
-			}
-		}
-	}
-	o.t++
 	return nil
 }
 

@@ -383,26 +383,44 @@ func (t *Trainer) afterStep(loss float64, err error) (float64, error) {
 
 // update steps the solver with the gradients of a batch whose loss was
 // loss (the gradients are in t.built.Learnables).
-func (t *Trainer) update(loss float64) (float64, error) {
+func (t *Trainer) update(loss float64) (_ float64, err error) {
+	defer func() {
+		if err != nil { // a refused step leaves no gradient behind for the next one to add to
+			clearNodeGrads(t.lossp.nodes)
+			if t.par != nil {
+				t.par.clearGrads()
+			}
+		}
+	}()
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		clearNodeGrads(t.lossp.nodes)
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
 	}
-	if err := t.lossp.step(t.lr); err != nil {
-		return loss, err
-	}
+	var grads []G.Value
 	if t.par != nil {
-		if err := t.solver.step(t.built.Learnables, t.lr); err != nil {
+		var err error
+		if grads, err = t.solver.dualGrads(t.built.Learnables); err != nil {
 			return loss, err
 		}
-		return loss, nil
+	} else {
+		grads = t.gradVals[:0]
+		for _, n := range t.gradNodes {
+			grads = append(grads, n.Value())
+		}
+		t.gradVals = grads
 	}
-	grads := t.gradVals[:0]
-	for _, n := range t.gradNodes {
-		grads = append(grads, n.Value())
+	if len(t.lossp.nodes) > 0 {
+		// the encoder's update is checked before the loss's parameters
+		// move, so that a refused step leaves both as they were
+		if err := t.solver.verify(t.built.Learnables, grads, t.lr); err != nil {
+			return loss, err
+		}
+		if err := t.lossp.step(t.lr); err != nil {
+			return loss, err
+		}
 	}
-	t.gradVals = grads
-	if err := t.solver.stepGrads(t.built.Learnables, grads, t.lr, false); err != nil {
+	// the machine of the data-parallel step adds each run's gradient into
+	// the dual values: they are cleared; the single graph overwrites its own
+	if err := t.solver.stepGrads(t.built.Learnables, grads, t.lr, t.par != nil); err != nil {
 		return loss, err
 	}
 	return loss, nil
