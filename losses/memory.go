@@ -20,6 +20,9 @@ type Referenced interface {
 // LossRef implements Referenced.
 func (c Contrastive) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 	c.Ref = ref
+	if ref != nil && c.Miner == nil {
+		return c.refFast(emb, labels)
+	}
 	return c.Loss(emb, labels)
 }
 
@@ -32,6 +35,11 @@ func (t Triplet) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 // LossRef implements Referenced.
 func (l NTXent) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 	l.Ref = ref
+	if ref != nil && l.Miner == nil {
+		if n, ok, err := l.refFast(emb, labels); ok {
+			return n, err
+		}
+	}
 	return l.Loss(emb, labels)
 }
 
