@@ -101,14 +101,14 @@ type refKernel struct {
 	stats int // numbers per row
 	// row32/row64 write row i's stats from its batch part xa (B values)
 	// and reference part xr (R values).
-	row32 func(i int, xa, xr []float32, la, lr []int, st []float32, tmp []float32)
-	row64 func(i int, xa, xr []float64, la, lr []int, st []float64, tmp []float64)
+	row32 func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32)
+	row64 func(i int, xa, xr []float64, la, lr []int, idx *refIndex, st []float64, tmp *[2][]float64)
 	// value reduces the per-row stats (B×stats) to the loss.
 	value func(st []float64) float64
 	// grad32/grad64 write the gradient of part x (the batch's when ref is
 	// false) of row i, times g.
-	grad32 func(i int, ref bool, x []float32, la, lr []int, st, all []float64, g float64, dx []float32, tmp []float32)
-	grad64 func(i int, ref bool, x []float64, la, lr []int, st, all []float64, g float64, dx []float64, tmp []float64)
+	grad32 func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32)
+	grad64 func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64)
 }
 
 // refLoss builds the three kinds of op of a reference loss.
@@ -121,6 +121,7 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 	id := refOps.Add(1)
 	name := fmt.Sprintf("%s#%d(%dx%d)", k.name, id, b, c)
 	var sbuf reused
+	var sidx refIndex
 	stats, err := apply(name+"-stats", dt, 2,
 		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, k.stats}, nil },
 		func(in []G.Value) (G.Value, error) {
@@ -131,11 +132,11 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 			switch xa := data(in[0]).(type) {
 			case []float32:
 				t, st := reuse[float32](&sbuf, dt, b, k.stats)
-				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, st, k.row32)
+				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, &sidx, st, k.row32)
 				return t, err
 			case []float64:
 				t, st := reuse[float64](&sbuf, dt, b, k.stats)
-				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, st, k.row64)
+				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, &sidx, st, k.row64)
 				return t, err
 			}
 			return nil, fmt.Errorf("graph: %s: unsupported dtype %v", name, dt)
@@ -149,6 +150,7 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 		res := make(G.Nodes, 5)
 		for w, cols := range []int{b, c} {
 			var gbuf reused
+			var gidx refIndex
 			n, err := apply(fmt.Sprintf("%s_d%d", name, w), dt, 2,
 				func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, cols}, nil },
 				func(v []G.Value) (G.Value, error) {
@@ -163,10 +165,10 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 					switch x := data(v[w]).(type) {
 					case []float32:
 						t, dx := reuse[float32](&gbuf, dt, b, cols)
-						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, g, dx, k.value, k.grad32)
+						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad32)
 					case []float64:
 						t, dx := reuse[float64](&gbuf, dt, b, cols)
-						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, g, dx, k.value, k.grad64)
+						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad64)
 					}
 					return nil, fmt.Errorf("graph: %s gradient: unsupported dtype %v", name, dt)
 				}, in[0], in[1], in[2], in[3], in[4], grad)
@@ -244,22 +246,24 @@ func statsOf(name string, st any, n int, buf []float64) ([]float64, error) {
 	return nil, fmt.Errorf("graph: %s: stats hold %T; want %d values", name, st, n)
 }
 
-func refRows[T float](name string, b, c, ns int, xa []T, xr any, la, lr []int, st []T, row func(int, []T, []T, []int, []int, []T, []T)) error {
+func refRows[T float](name string, b, c, ns int, xa []T, xr any, la, lr []int, idx *refIndex, st []T,
+	row func(int, []T, []T, []int, []int, *refIndex, []T, *[2][]T)) error {
 	r, ok := xr.([]T)
 	if !ok || len(r) != b*c || len(xa) != b*b {
 		return fmt.Errorf("graph: %s: matrices hold %d and %T values; want %d and %d", name, len(xa), xr, b*b, b*c)
 	}
+	idx.build(la, lr)
 	parallelRows(b, b+c, func(lo, hi int) {
-		tmp := make([]T, b+c)
+		tmp := [2][]T{make([]T, b+c), make([]T, b+c)}
 		for i := lo; i < hi; i++ {
-			row(i, xa[i*b:(i+1)*b], r[i*c:(i+1)*c], la, lr, st[i*ns:(i+1)*ns], tmp)
+			row(i, xa[i*b:(i+1)*b], r[i*c:(i+1)*c], la, lr, idx, st[i*ns:(i+1)*ns], &tmp)
 		}
 	})
 	return nil
 }
 
-func refGrad[T float](name string, ref bool, b, cols, ns int, x []T, st any, la, lr []int, g float64, dx []T, value func([]float64) float64,
-	grad func(int, bool, []T, []int, []int, []float64, []float64, float64, []T, []T)) error {
+func refGrad[T float](name string, ref bool, b, cols, ns int, x []T, st any, la, lr []int, idx *refIndex, g float64, dx []T,
+	grad func(int, bool, []T, []int, []int, *refIndex, []float64, []float64, float64, []T, *[2][]T)) error {
 	all, err := statsOf(name, st, b*ns, nil)
 	if err != nil {
 		return err
@@ -267,10 +271,13 @@ func refGrad[T float](name string, ref bool, b, cols, ns int, x []T, st any, la,
 	if len(x) != b*cols {
 		return fmt.Errorf("graph: %s gradient: matrix holds %d values; want %d", name, len(x), b*cols)
 	}
+	if ref {
+		idx.build(la, lr)
+	}
 	parallelRows(b, cols, func(lo, hi int) {
-		tmp := make([]T, cols)
+		tmp := [2][]T{make([]T, cols), make([]T, cols)}
 		for i := lo; i < hi; i++ {
-			grad(i, ref, x[i*cols:(i+1)*cols], la, lr, all[i*ns:(i+1)*ns], all, g, dx[i*cols:(i+1)*cols], tmp)
+			grad(i, ref, x[i*cols:(i+1)*cols], la, lr, idx, all[i*ns:(i+1)*ns], all, g, dx[i*cols:(i+1)*cols], &tmp)
 		}
 	})
 	return nil
@@ -310,19 +317,21 @@ func RefNTXent(a, r, labels, refLabels *G.Node, scale float64, mean bool) (*G.No
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale == 0 {
 		return nil, fmt.Errorf("graph: ref nt-xent: scale is %v; want a finite non-zero value", scale)
 	}
-	k := &refKernel{name: fmt.Sprintf("refntxent(scale=%v,mean=%t)", scale, mean), stats: 4}
-	k.row32 = func(i int, xa, xr []float32, la, lr []int, st, tmp []float32) {
-		ntxentRow(i, scale, xa, xr, la, lr, st, tmp)
+	k := &refKernel{name: fmt.Sprintf("refntxent(scale=%v,mean=%t)", scale, mean), stats: 5}
+	k.row32 = func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32) {
+		ntxentRowFast(i, scale, xa, xr, la, lr, idx, st, tmp)
 	}
-	k.row64 = func(i int, xa, xr []float64, la, lr []int, st, tmp []float64) {
-		ntxentRow(i, scale, xa, xr, la, lr, st, tmp)
+	k.row64 = func(i int, xa, xr []float64, la, lr []int, idx *refIndex, st []float64, tmp *[2][]float64) {
+		ntxentRowFast(i, scale, xa, xr, la, lr, idx, st, tmp)
 	}
-	// stats per row: lse, S, ℓ (the row's sum), #positives
+	// stats per row: the shift m and log Σ_neg e^{z − m} (lse is their
+	// sum, kept apart so that z − lse loses nothing to lse's rounding), S,
+	// ℓ (the row's sum), #positives
 	k.value = func(st []float64) float64 {
 		var s, n float64
-		for i := 0; i < len(st); i += 4 {
-			s += st[i+2]
-			n += st[i+3]
+		for i := 0; i < len(st); i += 5 {
+			s += st[i+3]
+			n += st[i+4]
 		}
 		if mean {
 			s /= max(n, 1)
@@ -334,16 +343,16 @@ func RefNTXent(a, r, labels, refLabels *G.Node, scale float64, mean bool) (*G.No
 			return g * scale
 		}
 		var n float64
-		for i := 3; i < len(all); i += 4 {
+		for i := 4; i < len(all); i += 5 {
 			n += all[i]
 		}
 		return g * scale / max(n, 1)
 	}
-	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, st, all []float64, g float64, dx, tmp []float32) {
-		ntxentGrad(i, ref, scale, x, la, lr, st, coef(all, g), dx, tmp)
+	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32) {
+		ntxentGradFast(i, ref, scale, x, la, lr, idx, st, coef(all, g), dx, tmp)
 	}
-	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, st, all []float64, g float64, dx, tmp []float64) {
-		ntxentGrad(i, ref, scale, x, la, lr, st, coef(all, g), dx, tmp)
+	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64) {
+		ntxentGradFast(i, ref, scale, x, la, lr, idx, st, coef(all, g), dx, tmp)
 	}
 	return refLoss(k, a, r, labels, refLabels)
 }
@@ -407,9 +416,9 @@ func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, st, tmp 
 			npos++
 		}
 	}
-	st[3] = T(npos)
+	st[4] = T(npos)
 	if !has {
-		st[0], st[1], st[2] = 0, 0, 0
+		st[0], st[1], st[2], st[3] = 0, 0, 0, 0
 		return
 	}
 	u := tmp[:b+len(xr)]
@@ -431,45 +440,45 @@ func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, st, tmp 
 			s += float64(u[b+j])
 		}
 	}
-	lse := T(float64(m) + math.Log(s))
+	ls := T(math.Log(s))
 	var sum, sig float64
 	for j, x := range xa {
 		if j != i && la[j] == li {
-			sp, sg := softplusSigmoid(lse - c*x)
+			sp, sg := softplusSigmoid((m - c*x) + ls)
 			sum += float64(sp)
 			sig += float64(sg)
 		}
 	}
 	for j, x := range xr {
 		if lr[j] == li {
-			sp, sg := softplusSigmoid(lse - c*x)
+			sp, sg := softplusSigmoid((m - c*x) + ls)
 			sum += float64(sp)
 			sig += float64(sg)
 		}
 	}
-	st[0], st[1], st[2] = lse, T(sig), T(sum)
+	st[0], st[1], st[2], st[3] = m, ls, T(sig), T(sum)
 }
 
 // ntxentGrad writes k·(−σ(lse − z) or S·e^{z − lse}) for row i's part x.
 func ntxentGrad[T float](i int, ref bool, scale float64, x []T, la, lr []int, st []float64, k float64, dx, tmp []T) {
 	c := T(scale)
 	li := la[i]
-	if st[1] == 0 || k == 0 { // no negative, or no positive: no gradient
+	if st[2] == 0 || k == 0 { // no negative, or no positive: no gradient
 		clear(dx)
 		return
 	}
-	lse := T(st[0])
+	m, ls := T(st[0]), T(st[1])
 	u := tmp[:len(x)]
 	for j, v := range x {
-		u[j] = c*v - lse
+		u[j] = (c*v - m) - ls
 	}
 	expInPlace(u) // e^{z − lse}: ≤ 1 for a negative
-	kn, kp := T(k*st[1]), T(k)
-	ls := la
+	kn, kp := T(k*st[2]), T(k)
+	labels := la
 	if ref {
-		ls = lr
+		labels = lr
 	}
-	for j, l := range ls {
+	for j, l := range labels {
 		switch pairClass(li, j, i, l, ref) {
 		case 1:
 			dx[j] = -kp / (1 + u[j]) // σ(lse − z) = 1/(1 + e^{z − lse})
@@ -501,8 +510,12 @@ func RefContrastive(a, r, labels, refLabels *G.Node, h RefHinges) (*G.Node, erro
 		return nil, fmt.Errorf("graph: ref contrastive: unknown reduction %v", h.Reduction)
 	}
 	k := &refKernel{name: fmt.Sprintf("refcontrastive(%+v)", h), stats: 6}
-	k.row32 = func(i int, xa, xr []float32, la, lr []int, st, _ []float32) { hingeRow(i, h, xa, xr, la, lr, st) }
-	k.row64 = func(i int, xa, xr []float64, la, lr []int, st, _ []float64) { hingeRow(i, h, xa, xr, la, lr, st) }
+	k.row32 = func(i int, xa, xr []float32, la, lr []int, _ *refIndex, st []float32, _ *[2][]float32) {
+		hingeRow(i, h, xa, xr, la, lr, st)
+	}
+	k.row64 = func(i int, xa, xr []float64, la, lr []int, _ *refIndex, st []float64, _ *[2][]float64) {
+		hingeRow(i, h, xa, xr, la, lr, st)
+	}
 	// stats per row: Σ pos terms, #pos terms > 0, Σ neg terms, #neg > 0, #pos, #neg
 	sums := func(st []float64) (t [6]float64) {
 		for i := 0; i < len(st); i += 6 {
@@ -538,11 +551,11 @@ func RefContrastive(a, r, labels, refLabels *G.Node, h RefHinges) (*G.Node, erro
 		}
 		return t[0]*kp + t[2]*kn
 	}
-	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, _, all []float64, g float64, dx, _ []float32) {
+	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, _ *refIndex, _, all []float64, g float64, dx []float32, _ *[2][]float32) {
 		kp, kn := coefs(all)
 		hingeGradRow(i, ref, h, x, la, lr, g*kp, g*kn, dx)
 	}
-	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, _, all []float64, g float64, dx, _ []float64) {
+	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, _ *refIndex, _, all []float64, g float64, dx []float64, _ *[2][]float64) {
 		kp, kn := coefs(all)
 		hingeGradRow(i, ref, h, x, la, lr, g*kp, g*kn, dx)
 	}
