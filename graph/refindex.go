@@ -289,3 +289,127 @@ func ntxentGradFast[T float](i int, ref bool, scale float64, x []T, la, lr []int
 		dx[j] = -kp / (1 + u[q]) // σ(lse − z) = 1/(1 + e^{z − lse})
 	}
 }
+
+// hingeRowFast is hingeRow for a reference set without empty slots: the
+// reference part is summed as negatives over a copy of the row in which
+// the positives (listed by idx) hold a value whose negative hinge is 0,
+// then the positives are summed from their list; no label is read per
+// column.
+func hingeRowFast[T float](i int, h RefHinges, xa, xr []T, la, lr []int, idx *refIndex, st []T, tmp *[2][]T) {
+	if !idx.valid || h.NegScale == 0 {
+		hingeRow(i, h, xa, xr, la, lr, st)
+		return
+	}
+	ps, pa, ns, na := T(h.PosScale), T(h.PosOffset), T(h.NegScale), T(h.NegOffset)
+	li := la[i]
+	pc := idx.positives(i)
+	var sp, sn float64
+	var cp, cn, np, nn int
+	pos := func(x T) {
+		np++
+		if t := ps*x + pa; t > 0 {
+			if v := hinge1(t, h.Squared); v > 0 {
+				sp += float64(v)
+				cp++
+			}
+		}
+	}
+	neg := func(x T) {
+		nn++
+		if t := ns*x + na; t > 0 {
+			if v := hinge1(t, h.Squared); v > 0 {
+				sn += float64(v)
+				cn++
+			}
+		}
+	}
+	for j, x := range xa {
+		if j == i {
+			continue
+		}
+		if la[j] == li {
+			pos(x)
+		} else {
+			neg(x)
+		}
+	}
+	u := tmp[0][:len(xr)]
+	copy(u, xr)
+	off := T(math.Inf(-1)) // ns·off + na = −∞: no negative term
+	if ns < 0 {
+		off = T(math.Inf(1))
+	}
+	for _, j := range pc {
+		u[j] = off
+	}
+	var s0, s1 float64
+	var c0, c1 int
+	n := len(u) &^ 1
+	for j := 0; j < n; j += 2 {
+		v := u[j : j+2 : j+2]
+		if t := ns*v[0] + na; t > 0 {
+			if w := hinge1(t, h.Squared); w > 0 {
+				s0 += float64(w)
+				c0++
+			}
+		}
+		if t := ns*v[1] + na; t > 0 {
+			if w := hinge1(t, h.Squared); w > 0 {
+				s1 += float64(w)
+				c1++
+			}
+		}
+	}
+	if n < len(u) {
+		if t := ns*u[n] + na; t > 0 {
+			if w := hinge1(t, h.Squared); w > 0 {
+				s0 += float64(w)
+				c0++
+			}
+		}
+	}
+	sn += s0 + s1
+	cn += c0 + c1
+	nn += len(xr) - len(pc)
+	for _, j := range pc {
+		pos(xr[j])
+	}
+	st[0], st[1], st[2], st[3], st[4], st[5] = T(sp), T(cp), T(sn), T(cn), T(np), T(nn)
+}
+
+// hingeGradFast is hingeGradRow for the reference part without empty
+// slots: every column is written as a negative, then the positives
+// (listed by idx) are overwritten.
+func hingeGradFast[T float](i int, ref bool, h RefHinges, x []T, la, lr []int, idx *refIndex, kp, kn float64, dx []T) {
+	if !ref || !idx.valid {
+		hingeGradRow(i, ref, h, x, la, lr, kp, kn, dx)
+		return
+	}
+	ps, pa, ns, na := T(h.PosScale), T(h.PosOffset), T(h.NegScale), T(h.NegOffset)
+	gp, gn := T(kp*h.PosScale), T(kn*h.NegScale)
+	dx = dx[:len(x)]
+	if h.Squared {
+		gn2 := 2 * gn
+		for j, v := range x {
+			dx[j] = gn2 * max(ns*v+na, 0)
+		}
+	} else {
+		for j, v := range x {
+			var d T
+			if ns*v+na > 0 {
+				d = gn
+			}
+			dx[j] = d
+		}
+	}
+	for _, j := range idx.positives(i) {
+		var d T
+		if t := ps*x[j] + pa; t > 0 {
+			d = gp
+			if h.Squared {
+				d *= 2 * t
+			}
+		}
+		dx[j] = d
+	}
+}

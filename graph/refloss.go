@@ -510,11 +510,11 @@ func RefContrastive(a, r, labels, refLabels *G.Node, h RefHinges) (*G.Node, erro
 		return nil, fmt.Errorf("graph: ref contrastive: unknown reduction %v", h.Reduction)
 	}
 	k := &refKernel{name: fmt.Sprintf("refcontrastive(%+v)", h), stats: 6}
-	k.row32 = func(i int, xa, xr []float32, la, lr []int, _ *refIndex, st []float32, _ *[2][]float32) {
-		hingeRow(i, h, xa, xr, la, lr, st)
+	k.row32 = func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32) {
+		hingeRowFast(i, h, xa, xr, la, lr, idx, st, tmp)
 	}
-	k.row64 = func(i int, xa, xr []float64, la, lr []int, _ *refIndex, st []float64, _ *[2][]float64) {
-		hingeRow(i, h, xa, xr, la, lr, st)
+	k.row64 = func(i int, xa, xr []float64, la, lr []int, idx *refIndex, st []float64, tmp *[2][]float64) {
+		hingeRowFast(i, h, xa, xr, la, lr, idx, st, tmp)
 	}
 	// stats per row: Σ pos terms, #pos terms > 0, Σ neg terms, #neg > 0, #pos, #neg
 	sums := func(st []float64) (t [6]float64) {
@@ -551,13 +551,13 @@ func RefContrastive(a, r, labels, refLabels *G.Node, h RefHinges) (*G.Node, erro
 		}
 		return t[0]*kp + t[2]*kn
 	}
-	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, _ *refIndex, _, all []float64, g float64, dx []float32, _ *[2][]float32) {
+	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float32, _ *[2][]float32) {
 		kp, kn := coefs(all)
-		hingeGradRow(i, ref, h, x, la, lr, g*kp, g*kn, dx)
+		hingeGradFast(i, ref, h, x, la, lr, idx, g*kp, g*kn, dx)
 	}
-	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, _ *refIndex, _, all []float64, g float64, dx []float64, _ *[2][]float64) {
+	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float64, _ *[2][]float64) {
 		kp, kn := coefs(all)
-		hingeGradRow(i, ref, h, x, la, lr, g*kp, g*kn, dx)
+		hingeGradFast(i, ref, h, x, la, lr, idx, g*kp, g*kn, dx)
 	}
 	return refLoss(k, a, r, labels, refLabels)
 }
