@@ -221,15 +221,20 @@ func (t Triplet) refLoss(e *graph.Expr, dist graph.Distance, emb, labels *G.Node
 	if err != nil {
 		return nil, err
 	}
-	raw, pos, neg := pairs(name, e, dist, nil, t.Ref, emb, labels, d)
-	m, _ := orient(e, dist, raw)
-	dp := e.MaskedRowMax(m, pos)                                              // farthest positive
-	dn := e.Do(func() (*G.Node, error) { return graph.MaskedRowMin(m, neg) }) // closest negative
-	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                              // d(a,p) − d(a,n) + ε
+	a, r := refMatrices(e, dist, t.Ref, emb) // the batch's B×B and B×R matrices
+	if e.Err() != nil {
+		return end(name, e, nil)
+	}
+	sign := 1.0 // oriented: smaller is closer
+	if dist.LargerIsCloser() {
+		sign = -1
+	}
+	// farthest positive − closest negative, and the anchors with a triplet
+	gap, has := e.Do2(func() (*G.Node, *G.Node, error) { return graph.RefBatchHard(a, r, labels, t.Ref.Labels, sign) })
+	v := e.Add(gap, e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
 	if t.SoftMargin {
 		terms = e.Softplus(v)
 	}
-	has := e.Mul(e.AnyInRow(pos), e.AnyInRow(neg)) // anchors with a triplet
 	return end(name, e, reduce(e, red, terms, has))
 }
