@@ -12,6 +12,7 @@ import (
 	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/graph/gemm"
 	"github.com/contrastive-go/contrastive/losses"
+	"github.com/contrastive-go/contrastive/mining"
 	"github.com/contrastive-go/contrastive/models"
 )
 
@@ -27,9 +28,16 @@ type memoryStepCase struct {
 func memoryStepCases() []memoryStepCase {
 	contrastive := func() losses.Referenced { return losses.ContrastivePML() }
 	ntxent := func() losses.Referenced { return losses.NewNTXent() }
+	triplet := func() losses.Referenced { // batch hard, with or without a memory
+		t := losses.TripletPML()
+		t.Miner = mining.BatchHard{}
+		return t
+	}
 	return []memoryStepCase{
 		{name: "contrastive", loss: contrastive},
 		{name: "contrastive/xbm=8192", size: 8192, loss: contrastive},
+		{name: "triplet", loss: triplet},
+		{name: "triplet/xbm=8192", size: 8192, loss: triplet},
 		{name: "ntxent", loss: ntxent},
 		{name: "ntxent/moco=128", size: 128, moco: true, loss: ntxent}, // MoCo's cost that does not grow with the queue
 		{name: "ntxent/moco=8192", size: 8192, moco: true, loss: ntxent},
@@ -88,9 +96,10 @@ func newMemoryTrainer(tb testing.TB, tc memoryStepCase, bs, workers int) (*model
 
 // BenchmarkMemoryStep times a ConvNet training step (B = 100, D = 64, Adam)
 // with a full memory against the same loss without one: XBM at 8,192 rows
-// around the contrastive loss, MoCo at 8,192 and 65,536 keys with NT-Xent
-// (MoCo's step includes the key encoder's forward pass and the momentum
-// update). The memory's extra work is the B×Q×D products of the pairwise
+// around the contrastive loss and around the batch-hard triplet loss, MoCo
+// at 128, 8,192 and 65,536 keys with NT-Xent (MoCo's step includes the key
+// encoder's forward pass and the momentum update, which do not grow with
+// the queue: the 128 case measures them). The memory's extra work is the B×Q×D products of the pairwise
 // matrix and of its gradient (BenchmarkMemoryProduct) and O(B·Q) passes
 // over the loss's B×(B+Q) matrices. Run the cases interleaved, e.g.
 //
