@@ -99,9 +99,11 @@ func newMemoryTrainer(tb testing.TB, tc memoryStepCase, bs, workers int) (*model
 // around the contrastive loss and around the batch-hard triplet loss, MoCo
 // at 128, 8,192 and 65,536 keys with NT-Xent (MoCo's step includes the key
 // encoder's forward pass and the momentum update, which do not grow with
-// the queue: the 128 case measures them). The memory's extra work is the B×Q×D products of the pairwise
-// matrix and of its gradient (BenchmarkMemoryProduct) and O(B·Q) passes
-// over the loss's B×(B+Q) matrices. Run the cases interleaved, e.g.
+// the queue: the 128 case measures them). The memory's extra work is the
+// B×Q×D products of the pairwise matrix and of its gradient
+// (BenchmarkMemoryProduct; BenchmarkMemoryProductBare for the products
+// alone) and a few passes over the loss's B×Q matrix (graph.RefNTXent,
+// graph.RefContrastive, graph.RefBatchHard). Run the cases interleaved, e.g.
 //
 //	go test ./bench -run '^$' -bench 'Memory' -benchtime 20x -count 5
 func BenchmarkMemoryStep(b *testing.B) {
