@@ -64,7 +64,7 @@ func RefBatchHard(a, r, labels, refLabels *G.Node, sign float64) (gap, has *G.No
 	has, err = apply(name+"-has", dt, 1,
 		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b}, nil },
 		func(in []G.Value) (G.Value, error) {
-			all, err := statsOf(name, data(in[0]), b*ns, nil)
+			all, err := statsOf(name, data(in[0]), b, ns, ns, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -87,7 +87,7 @@ func RefBatchHard(a, r, labels, refLabels *G.Node, sign float64) (gap, has *G.No
 		}
 	}
 	o.f32 = func(in [][]float32, out []float32) error {
-		all, err := statsOf(name, in[2], b*ns, nil)
+		all, err := statsOf(name, in[2], b, ns, ns, nil)
 		if err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func RefBatchHard(a, r, labels, refLabels *G.Node, sign float64) (gap, has *G.No
 		return nil
 	}
 	o.f64 = func(in [][]float64, out []float64) error {
-		all, err := statsOf(name, in[2], b*ns, nil)
+		all, err := statsOf(name, in[2], b, ns, ns, nil)
 		if err != nil {
 			return err
 		}

@@ -187,14 +187,15 @@ func softplusSigmoidSums[T float](t, e []T) (sp, sg float64) {
 // and sigmoid are vector passes. When the negatives' share of the total is
 // under 1/1000 (a positive dominates the row) it falls back to ntxentRow,
 // so the difference loses no more than about 10⁻¹³ relative in float64.
-func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx *refIndex, st []T, tmp *[2][]T) {
+func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx *refIndex, row []T, tmp *[2][]T) {
 	if !idx.valid {
-		ntxentRow(i, scale, xa, xr, la, lr, st, tmp[0])
+		ntxentRow(i, scale, xa, xr, la, lr, row)
 		return
 	}
 	c := T(scale)
 	li := la[i]
 	b := len(xa)
+	u, st := row[:b+len(xr)], row[b+len(xr):]
 	pc := idx.positives(i)
 	m := extremeOf(xr, c)
 	nposB := 0
@@ -210,9 +211,9 @@ func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx 
 	st[4] = T(npos)
 	if npos == b-1+len(xr) { // no negative
 		st[0], st[1], st[2], st[3] = 0, 0, 0, 0
+		clear(u)
 		return
 	}
-	u := tmp[0][:b+len(xr)]
 	affineInto(u[:b], xa, c, -m)
 	affineInto(u[b:], xr, c, -m)
 	expInPlace(u)
@@ -233,7 +234,7 @@ func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx 
 	}
 	neg := all - pos
 	if !(neg >= 1e-3*all) {
-		ntxentRow(i, scale, xa, xr, la, lr, st, tmp[0])
+		ntxentRow(i, scale, xa, xr, la, lr, row)
 		return
 	}
 	ls := T(math.Log(neg)) // lse = m + ls
@@ -246,48 +247,8 @@ func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx 
 	for _, j := range pc {
 		t = append(t, (m-c*xr[j])+ls)
 	}
-	sum, sig := softplusSigmoidSums(t, u[:len(t)])
+	sum, sig := softplusSigmoidSums(t, tmp[0][:len(t)])
 	st[0], st[1], st[2], st[3] = m, ls, T(sig), T(sum)
-}
-
-// ntxentGradFast is ntxentGrad for the reference part without empty
-// slots: every column is written as a negative's k·S·e^{z − lse} (one
-// affine pass and one vector exponential, the factor folded into the
-// exponent), then the positives (listed by idx) are overwritten.
-func ntxentGradFast[T float](i int, ref bool, scale float64, x []T, la, lr []int, idx *refIndex, st []float64, k float64, dx []T, tmp *[2][]T) {
-	if !ref || !idx.valid {
-		ntxentGrad(i, ref, scale, x, la, lr, st, k, dx, tmp[0])
-		return
-	}
-	if st[2] == 0 || k == 0 {
-		clear(dx)
-		return
-	}
-	c, m := T(scale), T(st[0])
-	kn := k * st[2]
-	// k·S·e^{z − m − ls} = e^{(z − m) + (log|k·S| − ls)}
-	off := T(math.Log(math.Abs(kn)) - st[1])
-	dx = dx[:len(x)]
-	for j, v := range x {
-		dx[j] = (c*v - m) + off
-	}
-	expInPlace(dx)
-	if kn < 0 {
-		for j, v := range dx {
-			dx[j] = -v
-		}
-	}
-	pc := idx.positives(i)
-	u := tmp[0][:len(pc)]
-	ls := T(st[1])
-	for q, j := range pc {
-		u[q] = (c*x[j] - m) - ls
-	}
-	expInPlace(u)
-	kp := T(k)
-	for q, j := range pc {
-		dx[j] = -kp / (1 + u[q]) // σ(lse − z) = 1/(1 + e^{z − lse})
-	}
 }
 
 // hingeRowFast is hingeRow for a reference set without empty slots: the

@@ -99,6 +99,9 @@ func checkRef(what string, a, r, labels, refLabels *G.Node) (b, c int, err error
 type refKernel struct {
 	name  string
 	stats int // numbers per row
+	// wide rows hold, before the stats, B + R values per row for the
+	// derivative ops (the B×(B+R) exponentials of NT-Xent)
+	wide bool
 	// row32/row64 write row i's stats from its batch part xa (B values)
 	// and reference part xr (R values).
 	row32 func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32)
@@ -107,8 +110,9 @@ type refKernel struct {
 	value func(st []float64) float64
 	// grad32/grad64 write the gradient of part x (the batch's when ref is
 	// false) of row i, times g.
-	grad32 func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32)
-	grad64 func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64)
+	// with u the row's wide values of this part (nil unless wide).
+	grad32 func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32, u []float32)
+	grad64 func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64, u []float64)
 }
 
 // refLoss builds the three kinds of op of a reference loss.
@@ -118,12 +122,16 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	dt := a.Dtype()
+	stride := k.stats
+	if k.wide {
+		stride += b + c
+	}
 	id := refOps.Add(1)
 	name := fmt.Sprintf("%s#%d(%dx%d)", k.name, id, b, c)
 	var sbuf reused
 	var sidx refIndex
 	stats, err := apply(name+"-stats", dt, 2,
-		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, k.stats}, nil },
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, stride}, nil },
 		func(in []G.Value) (G.Value, error) {
 			la, lr, err := refLabelsOf(name, in[2], in[3], b, c)
 			if err != nil {
@@ -131,12 +139,12 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 			}
 			switch xa := data(in[0]).(type) {
 			case []float32:
-				t, st := reuse[float32](&sbuf, dt, b, k.stats)
-				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, &sidx, st, k.row32)
+				t, st := reuse[float32](&sbuf, dt, b, stride)
+				err := refRows(name, b, c, stride, xa, data(in[1]), la, lr, &sidx, st, k.row32)
 				return t, err
 			case []float64:
-				t, st := reuse[float64](&sbuf, dt, b, k.stats)
-				err := refRows(name, b, c, k.stats, xa, data(in[1]), la, lr, &sidx, st, k.row64)
+				t, st := reuse[float64](&sbuf, dt, b, stride)
+				err := refRows(name, b, c, stride, xa, data(in[1]), la, lr, &sidx, st, k.row64)
 				return t, err
 			}
 			return nil, fmt.Errorf("graph: %s: unsupported dtype %v", name, dt)
@@ -165,10 +173,10 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 					switch x := data(v[w]).(type) {
 					case []float32:
 						t, dx := reuse[float32](&gbuf, dt, b, cols)
-						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad32)
+						return t, refGrad(name, w == 1, b, c, stride, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad32)
 					case []float64:
 						t, dx := reuse[float64](&gbuf, dt, b, cols)
-						return t, refGrad(name, w == 1, b, cols, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad64)
+						return t, refGrad(name, w == 1, b, c, stride, k.stats, x, data(v[4]), la, lr, &gidx, g, dx, k.grad64)
 					}
 					return nil, fmt.Errorf("graph: %s gradient: unsupported dtype %v", name, dt)
 				}, in[0], in[1], in[2], in[3], in[4], grad)
@@ -181,7 +189,7 @@ func refLoss(k *refKernel, a, r, labels, refLabels *G.Node) (*G.Node, error) {
 	}
 	var all []float64
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		all, err = statsOf(name, data(in[4]), b*k.stats, all)
+		all, err = statsOf(name, data(in[4]), b, stride, k.stats, all)
 		if err != nil {
 			return nil, err
 		}
@@ -223,27 +231,33 @@ func scalarOf(v G.Value) (float64, error) {
 	return 0, fmt.Errorf("want a scalar gradient, got %T", v.Data())
 }
 
-// statsOf copies the per-row stats (n values) into a float64 slice.
-func statsOf(name string, st any, n int, buf []float64) ([]float64, error) {
+// statsOf copies the per-row stats (the last ns of each of b rows of
+// stride values) into a float64 slice (b×ns).
+func statsOf(name string, st any, b, stride, ns int, buf []float64) ([]float64, error) {
+	n := b * ns
 	if cap(buf) < n {
 		buf = make([]float64, n)
 	}
 	buf = buf[:n]
 	switch s := st.(type) {
 	case []float32:
-		if len(s) == n {
-			for i, v := range s {
-				buf[i] = float64(v)
+		if len(s) == b*stride {
+			for i := 0; i < b; i++ {
+				for q, v := range s[(i+1)*stride-ns : (i+1)*stride] {
+					buf[i*ns+q] = float64(v)
+				}
 			}
 			return buf, nil
 		}
 	case []float64:
-		if len(s) == n {
-			copy(buf, s)
+		if len(s) == b*stride {
+			for i := 0; i < b; i++ {
+				copy(buf[i*ns:(i+1)*ns], s[(i+1)*stride-ns:(i+1)*stride])
+			}
 			return buf, nil
 		}
 	}
-	return nil, fmt.Errorf("graph: %s: stats hold %T; want %d values", name, st, n)
+	return nil, fmt.Errorf("graph: %s: stats hold %T; want %d×%d values", name, st, b, stride)
 }
 
 func refRows[T float](name string, b, c, ns int, xa []T, xr any, la, lr []int, idx *refIndex, st []T,
@@ -262,11 +276,16 @@ func refRows[T float](name string, b, c, ns int, xa []T, xr any, la, lr []int, i
 	return nil
 }
 
-func refGrad[T float](name string, ref bool, b, cols, ns int, x []T, st any, la, lr []int, idx *refIndex, g float64, dx []T,
-	grad func(int, bool, []T, []int, []int, *refIndex, []float64, []float64, float64, []T, *[2][]T)) error {
-	all, err := statsOf(name, st, b*ns, nil)
+func refGrad[T float](name string, ref bool, b, c, stride, ns int, x []T, st any, la, lr []int, idx *refIndex, g float64, dx []T,
+	grad func(int, bool, []T, []int, []int, *refIndex, []float64, []float64, float64, []T, *[2][]T, []T)) error {
+	all, err := statsOf(name, st, b, stride, ns, nil)
 	if err != nil {
 		return err
+	}
+	wide, _ := st.([]T) // the type was checked by statsOf
+	cols, u0 := b, 0    // this part's columns, and where its wide values start
+	if ref {
+		cols, u0 = c, b
 	}
 	if len(x) != b*cols {
 		return fmt.Errorf("graph: %s gradient: matrix holds %d values; want %d", name, len(x), b*cols)
@@ -277,7 +296,11 @@ func refGrad[T float](name string, ref bool, b, cols, ns int, x []T, st any, la,
 	parallelRows(b, cols, func(lo, hi int) {
 		tmp := [2][]T{make([]T, cols), make([]T, cols)}
 		for i := lo; i < hi; i++ {
-			grad(i, ref, x[i*cols:(i+1)*cols], la, lr, idx, all[i*ns:(i+1)*ns], all, g, dx[i*cols:(i+1)*cols], &tmp)
+			var u []T
+			if stride > ns {
+				u = wide[i*stride+u0 : i*stride+u0+cols]
+			}
+			grad(i, ref, x[i*cols:(i+1)*cols], la, lr, idx, all[i*ns:(i+1)*ns], all, g, dx[i*cols:(i+1)*cols], &tmp, u)
 		}
 	})
 	return nil
@@ -317,7 +340,7 @@ func RefNTXent(a, r, labels, refLabels *G.Node, scale float64, mean bool) (*G.No
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale == 0 {
 		return nil, fmt.Errorf("graph: ref nt-xent: scale is %v; want a finite non-zero value", scale)
 	}
-	k := &refKernel{name: fmt.Sprintf("refntxent(scale=%v,mean=%t)", scale, mean), stats: 5}
+	k := &refKernel{name: fmt.Sprintf("refntxent(scale=%v,mean=%t)", scale, mean), stats: 5, wide: true}
 	k.row32 = func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32) {
 		ntxentRowFast(i, scale, xa, xr, la, lr, idx, st, tmp)
 	}
@@ -348,11 +371,11 @@ func RefNTXent(a, r, labels, refLabels *G.Node, scale float64, mean bool) (*G.No
 		}
 		return g * scale / max(n, 1)
 	}
-	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32) {
-		ntxentGradFast(i, ref, scale, x, la, lr, idx, st, coef(all, g), dx, tmp)
+	k.grad32 = func(i int, ref bool, _ []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, _ *[2][]float32, u []float32) {
+		ntxentGradU(i, ref, la, lr, idx, st, coef(all, g), dx, u)
 	}
-	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64) {
-		ntxentGradFast(i, ref, scale, x, la, lr, idx, st, coef(all, g), dx, tmp)
+	k.grad64 = func(i int, ref bool, _ []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, _ *[2][]float64, u []float64) {
+		ntxentGradU(i, ref, la, lr, idx, st, coef(all, g), dx, u)
 	}
 	return refLoss(k, a, r, labels, refLabels)
 }
@@ -389,10 +412,14 @@ func softplusSigmoid[T float](t T) (T, T) {
 	return T(sp), T(e / (1 + e))
 }
 
-func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, st, tmp []T) {
+// ntxentRow writes row i's wide values u_j = e^{z_ij − m} (B + R of them,
+// m the largest logit among the negatives) and its stats (m, log Σ_neg u,
+// S, ℓ, #positives) into row.
+func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, row []T) {
 	c := T(scale)
 	li := la[i]
 	b := len(xa)
+	u, st := row[:b+len(xr)], row[b+len(xr):]
 	// the largest logit among the negatives
 	m, has := T(0), false
 	for j, x := range xa {
@@ -419,9 +446,9 @@ func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, st, tmp 
 	st[4] = T(npos)
 	if !has {
 		st[0], st[1], st[2], st[3] = 0, 0, 0, 0
+		clear(u)
 		return
 	}
-	u := tmp[:b+len(xr)]
 	for j, x := range xa {
 		u[j] = c*x - m
 	}
@@ -459,21 +486,34 @@ func ntxentRow[T float](i int, scale float64, xa, xr []T, la, lr []int, st, tmp 
 	st[0], st[1], st[2], st[3] = m, ls, T(sig), T(sum)
 }
 
-// ntxentGrad writes k·(−σ(lse − z) or S·e^{z − lse}) for row i's part x.
-func ntxentGrad[T float](i int, ref bool, scale float64, x []T, la, lr []int, st []float64, k float64, dx, tmp []T) {
-	c := T(scale)
-	li := la[i]
+// ntxentGradU writes row i's gradient of one part (the batch's or the
+// reference set's columns) from that part's wide values u = e^{z − m}:
+// with e^{z − lse} = u·e^{−ls},
+//
+//	k·S·e^{−ls}·u for a negative,  −k/(1 + u·e^{−ls}) for a positive
+//
+// (σ(lse − z) = 1/(1 + e^{z − lse}); u may be +Inf for a positive far
+// above the negatives, which gives 0). With a full reference set the
+// reference part is written as negatives in one pass and the positives
+// (listed by idx) overwritten.
+func ntxentGradU[T float](i int, ref bool, la, lr []int, idx *refIndex, st []float64, k float64, dx, u []T) {
+	dx = dx[:len(u)]
 	if st[2] == 0 || k == 0 { // no negative, or no positive: no gradient
 		clear(dx)
 		return
 	}
-	m, ls := T(st[0]), T(st[1])
-	u := tmp[:len(x)]
-	for j, v := range x {
-		u[j] = (c*v - m) - ls
+	einv := math.Exp(-st[1])
+	kn, kp, e := T(k*st[2]*einv), T(k), T(einv)
+	if ref && idx.valid {
+		for j, v := range u {
+			dx[j] = kn * v
+		}
+		for _, j := range idx.positives(i) {
+			dx[j] = -kp / (1 + u[j]*e)
+		}
+		return
 	}
-	expInPlace(u) // e^{z − lse}: ≤ 1 for a negative
-	kn, kp := T(k*st[2]), T(k)
+	li := la[i]
 	labels := la
 	if ref {
 		labels = lr
@@ -481,7 +521,7 @@ func ntxentGrad[T float](i int, ref bool, scale float64, x []T, la, lr []int, st
 	for j, l := range labels {
 		switch pairClass(li, j, i, l, ref) {
 		case 1:
-			dx[j] = -kp / (1 + u[j]) // σ(lse − z) = 1/(1 + e^{z − lse})
+			dx[j] = -kp / (1 + u[j]*e)
 		case -1:
 			dx[j] = kn * u[j]
 		default:
@@ -551,11 +591,11 @@ func RefContrastive(a, r, labels, refLabels *G.Node, h RefHinges) (*G.Node, erro
 		}
 		return t[0]*kp + t[2]*kn
 	}
-	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float32, _ *[2][]float32) {
+	k.grad32 = func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float32, _ *[2][]float32, _ []float32) {
 		kp, kn := coefs(all)
 		hingeGradFast(i, ref, h, x, la, lr, idx, g*kp, g*kn, dx)
 	}
-	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float64, _ *[2][]float64) {
+	k.grad64 = func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, _, all []float64, g float64, dx []float64, _ *[2][]float64, _ []float64) {
 		kp, kn := coefs(all)
 		hingeGradFast(i, ref, h, x, la, lr, idx, g*kp, g*kn, dx)
 	}
