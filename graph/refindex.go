@@ -214,9 +214,10 @@ func ntxentRowFast[T float](i int, scale float64, xa, xr []T, la, lr []int, idx 
 		clear(u)
 		return
 	}
-	affineInto(u[:b], xa, c, -m)
-	affineInto(u[b:], xr, c, -m)
-	expInPlace(u)
+	z := tmp[1][:len(u)] // the shifted logits in a scratch row that stays in cache
+	affineInto(z[:b], xa, c, -m)
+	affineInto(z[b:], xr, c, -m)
+	expInto(u, z)
 	all := sum64(u[b:])
 	var pos float64
 	for j := range xa {

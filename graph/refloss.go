@@ -392,6 +392,17 @@ func expInPlace[T float](v []T) {
 	}
 }
 
+// expInto sets dst[j] = e^{src[j]} (dst at least as long as src).
+func expInto[T float](dst, src []T) {
+	if w, ok := any(src).([]float32); ok {
+		vmath.Exp(any(dst).([]float32), w)
+		return
+	}
+	for j, t := range src {
+		dst[j] = T(math.Exp(float64(t)))
+	}
+}
+
 // softplusSigmoid returns softplus(t) = log(1 + e^t) and σ(t), stable for
 // any t, from one exponential.
 func softplusSigmoid[T float](t T) (T, T) {
