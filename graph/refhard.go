@@ -183,23 +183,8 @@ func hardRow[T float](i int, sign T, xa, xr []T, la, lr []int, idx *refIndex, st
 				pj, pv = b+int(j), m
 			}
 		}
-		// negatives: the row with the positives set to +∞ (oriented)
-		u := tmp[0][:len(xr)]
-		for j, x := range xr {
-			u[j] = sign * x
-		}
-		inf := T(math.Inf(1))
-		for _, j := range idx.positives(i) {
-			u[j] = inf
-		}
-		k, best := -1, inf
-		for j, m := range u {
-			if m < best {
-				k, best = j, m
-			}
-		}
-		if k >= 0 && (nj < 0 || best < nv) {
-			nj, nv = b+k, best
+		if k, m := hardestRefNegative(sign, xr, lr, li, idx.positives(i), tmp[0]); k >= 0 && (nj < 0 || m < nv) {
+			nj, nv = b+k, m
 		}
 	} else {
 		for j, x := range xr {
@@ -224,4 +209,57 @@ func hardRow[T float](i int, sign T, xa, xr []T, la, lr []int, idx *refIndex, st
 	st[0], st[1], st[2] = pv, nv, 1
 	st[3], st[4] = T(pj/4096), T(pj%4096)
 	st[5], st[6] = T(nj/4096), T(nj%4096)
+}
+
+// hardestRefNegative returns the first reference column with the smallest
+// m = sign·x among those whose label is not li (pc lists the others; every
+// label is ≥ 0), and its m; −1 when there is none. The closest column of
+// all is the answer when it is a negative (it is then also the first among
+// the negatives); otherwise the row is scanned again with the positives
+// set to +∞ in the scratch row u.
+func hardestRefNegative[T float](sign T, xr []T, lr []int, li int, pc []int32, u []T) (int, T) {
+	if k := firstExtreme(xr, sign < 0); k < 0 || lr[k] != li {
+		if k < 0 {
+			return -1, 0
+		}
+		return k, sign * xr[k]
+	}
+	u = u[:len(xr)]
+	for j, x := range xr {
+		u[j] = sign * x
+	}
+	inf := T(math.Inf(1))
+	for _, j := range pc {
+		u[j] = inf
+	}
+	k, best := -1, inf
+	for j, m := range u {
+		if m < best {
+			k, best = j, m
+		}
+	}
+	return k, best
+}
+
+// firstExtreme returns the index of the first minimum of x (the first
+// maximum when max), or −1 for an empty x.
+func firstExtreme[T float](x []T, max bool) int {
+	if len(x) == 0 {
+		return -1
+	}
+	k, best := 0, x[0]
+	if max {
+		for j, v := range x {
+			if v > best {
+				k, best = j, v
+			}
+		}
+		return k
+	}
+	for j, v := range x {
+		if v < best {
+			k, best = j, v
+		}
+	}
+	return k
 }
