@@ -13,14 +13,17 @@ import (
 
 // Losses of a batch against itself and a reference set (a cross-batch
 // memory or a MoCo queue, Wang et al. 2020; He et al. 2020), each in three
-// ops that never build a B×(B+R) matrix: a forward-only op that makes one
-// pass over each row of the two matrices (the batch's B×B and the
-// reference set's B×R), comparing the labels inline instead of reading
-// label masks, and writes a few numbers per row; a scalar op that reduces
-// those; and one derivative op per matrix that makes one more pass. The
-// composition they replace (a concatenated matrix, two concatenated masks,
-// a scale, a masked log-sum-exp or hinge sums and counts, each with its
-// gradient) makes about twenty passes over B×(B+R) values.
+// ops that never concatenate the batch's B×B matrix with the reference
+// set's B×R one nor build a label mask: a forward-only op that reads each
+// row of the two matrices a few times while it is in cache (the reference
+// set's columns grouped by label once per run, refIndex, so that a full
+// reference set needs no label test per column) and writes a few numbers
+// per row (NT-Xent also the row's exponentials, which its derivative
+// reuses); a scalar op that reduces those; and one derivative op per
+// matrix that makes one pass. The composition they replace (a
+// concatenated matrix, two concatenated masks, a scale, a masked
+// log-sum-exp or hinge sums and counts, each with its gradient) makes
+// about twenty passes over B×(B+R) values.
 //
 // The pairs are those of package losses' reference sets: (i, j) with j a
 // row of the batch other than i, or a row of the reference set whose label
@@ -102,15 +105,16 @@ type refKernel struct {
 	// wide rows hold, before the stats, B + R values per row for the
 	// derivative ops (the B×(B+R) exponentials of NT-Xent)
 	wide bool
-	// row32/row64 write row i's stats from its batch part xa (B values)
-	// and reference part xr (R values).
+	// row32/row64 write row i's stats (after its B + R wide values, when
+	// wide) into st from its batch part xa (B values) and reference part xr
+	// (R values); tmp holds two scratch rows of B + R values.
 	row32 func(i int, xa, xr []float32, la, lr []int, idx *refIndex, st []float32, tmp *[2][]float32)
 	row64 func(i int, xa, xr []float64, la, lr []int, idx *refIndex, st []float64, tmp *[2][]float64)
 	// value reduces the per-row stats (B×stats) to the loss.
 	value func(st []float64) float64
 	// grad32/grad64 write the gradient of part x (the batch's when ref is
-	// false) of row i, times g.
-	// with u the row's wide values of this part (nil unless wide).
+	// false) of row i, times g, from the row's stats st, all rows' stats
+	// and u, the row's wide values of this part (nil unless wide).
 	grad32 func(i int, ref bool, x []float32, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float32, tmp *[2][]float32, u []float32)
 	grad64 func(i int, ref bool, x []float64, la, lr []int, idx *refIndex, st, all []float64, g float64, dx []float64, tmp *[2][]float64, u []float64)
 }
@@ -334,8 +338,11 @@ func pairClass(li, j, i int, lj int, ref bool) int {
 //
 //	∂L/∂x_ij = scale·k·( −σ(lse_i − z_ij) for a positive, S_i·e^{z_ij − lse_i} for a negative )
 //
-// with S_i = Σ_{j pos} σ(lse_i − z_ij) and k the divisor's inverse. float32
-// exponentials use package vmath; sums are float64.
+// with S_i = Σ_{j pos} σ(lse_i − z_ij) and k the divisor's inverse. One
+// exponential per pair: the forward op keeps e^{z − m} (m a row shift) in
+// its B×(B+R+5) output and the derivative ops scale it. float32
+// exponentials use package vmath; sums are float64. Memory: one
+// B×(B+R+5) buffer and the two gradients, reused from run to run.
 func RefNTXent(a, r, labels, refLabels *G.Node, scale float64, mean bool) (*G.Node, error) {
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || scale == 0 {
 		return nil, fmt.Errorf("graph: ref nt-xent: scale is %v; want a finite non-zero value", scale)
