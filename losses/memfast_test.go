@@ -153,3 +153,40 @@ func TestRefFastGradient(t *testing.T) {
 		})
 	}
 }
+
+// TestRefFastParallelRows: on a memory large enough for the row-parallel
+// kernels (40 rows × 2,040 partners, over graph's parallel threshold) the
+// fused losses still match the composition.
+func TestRefFastParallelRows(t *testing.T) {
+	const b, d, r = 40, 4, 2000
+	labels := make([]int, b)
+	for i := range labels {
+		labels[i] = i % 7
+	}
+	refLabels := make([]int, r)
+	for j := range refLabels {
+		refLabels[j] = (3 * j) % 9
+	}
+	x, ref := randEmb(221, b, d, 1), randEmb(222, r, d, 1)
+	for _, l := range []losses.Referenced{losses.NewNTXent(), losses.ContrastivePML(), losses.TripletPML()} {
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(fmt.Sprintf("%T/%v", l, dt), func(t *testing.T) {
+				abs, rel := 1e-12, 1e-12
+				if dt == tensor.Float32 {
+					abs, rel = 1e-4, 1e-4
+				}
+				got, gotGrad := refValueGrad(t, l, true, dt, x, labels, ref, refLabels)
+				if _, ok := l.(losses.Triplet); ok { // the oracle: the loss of the batch with the memory appended
+					all := append(append([]float64(nil), x...), ref...)
+					allL := append(append([]int(nil), labels...), refLabels...)
+					want := refTripletHardOracle(metric{"euclidean", true}, 0.05, "mean-nonzero", rows(all, d), allL, b)
+					graphtest.RequireClose(t, want, got, abs, rel, "loss")
+					return
+				}
+				want, wantGrad := refValueGrad(t, l, false, dt, x, labels, ref, refLabels)
+				graphtest.RequireClose(t, want, got, abs, rel, "loss")
+				graphtest.RequireAllClose(t, wantGrad, gotGrad, abs, rel, "gradient")
+			})
+		}
+	}
+}
