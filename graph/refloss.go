@@ -298,7 +298,7 @@ func refGrad[T float](name string, ref bool, b, c, stride, ns int, x []T, st any
 		idx.build(la, lr)
 	}
 	parallelRows(b, cols, func(lo, hi int) {
-		tmp := [2][]T{make([]T, cols), make([]T, cols)}
+		var tmp [2][]T // no derivative kernel needs scratch rows
 		for i := lo; i < hi; i++ {
 			var u []T
 			if stride > ns {
