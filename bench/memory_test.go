@@ -5,11 +5,14 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/graph/gemm"
 	"github.com/contrastive-go/contrastive/losses"
+	"github.com/contrastive-go/contrastive/mining"
 	"github.com/contrastive-go/contrastive/models"
 )
 
@@ -25,10 +28,18 @@ type memoryStepCase struct {
 func memoryStepCases() []memoryStepCase {
 	contrastive := func() losses.Referenced { return losses.ContrastivePML() }
 	ntxent := func() losses.Referenced { return losses.NewNTXent() }
+	triplet := func() losses.Referenced { // batch hard, with or without a memory
+		t := losses.TripletPML()
+		t.Miner = mining.BatchHard{}
+		return t
+	}
 	return []memoryStepCase{
 		{name: "contrastive", loss: contrastive},
 		{name: "contrastive/xbm=8192", size: 8192, loss: contrastive},
+		{name: "triplet", loss: triplet},
+		{name: "triplet/xbm=8192", size: 8192, loss: triplet},
 		{name: "ntxent", loss: ntxent},
+		{name: "ntxent/moco=128", size: 128, moco: true, loss: ntxent}, // MoCo's cost that does not grow with the queue
 		{name: "ntxent/moco=8192", size: 8192, moco: true, loss: ntxent},
 		{name: "ntxent/moco=65536", size: 65536, moco: true, loss: ntxent},
 	}
@@ -85,11 +96,14 @@ func newMemoryTrainer(tb testing.TB, tc memoryStepCase, bs, workers int) (*model
 
 // BenchmarkMemoryStep times a ConvNet training step (B = 100, D = 64, Adam)
 // with a full memory against the same loss without one: XBM at 8,192 rows
-// around the contrastive loss, MoCo at 8,192 and 65,536 keys with NT-Xent
-// (MoCo's step includes the key encoder's forward pass and the momentum
-// update). The memory's extra work is the B×Q×D products of the pairwise
-// matrix and of its gradient (BenchmarkMemoryProduct) and O(B·Q) passes
-// over the loss's B×(B+Q) matrices. Run the cases interleaved, e.g.
+// around the contrastive loss and around the batch-hard triplet loss, MoCo
+// at 128, 8,192 and 65,536 keys with NT-Xent (MoCo's step includes the key
+// encoder's forward pass and the momentum update, which do not grow with
+// the queue: the 128 case measures them). The memory's extra work is the
+// B×Q×D products of the pairwise matrix and of its gradient
+// (BenchmarkMemoryProduct; BenchmarkMemoryProductBare for the products
+// alone) and a few passes over the loss's B×Q matrix (graph.RefNTXent,
+// graph.RefContrastive, graph.RefBatchHard). Run the cases interleaved, e.g.
 //
 //	go test ./bench -run '^$' -bench 'Memory' -benchtime 20x -count 5
 func BenchmarkMemoryStep(b *testing.B) {
@@ -134,10 +148,23 @@ func stepBatch(bs, k int) ([]float32, []int) {
 // cosine matrix between the batch (B×64) and a queue of Q rows, and its
 // gradient with respect to the batch (two B×Q×64 products), summed to a
 // scalar.
+//
+// The euclidean cases take the contrastive loss's distance (Euclidean on
+// L2-normalised rows, ContrastivePML) instead of the cosine: the baseline
+// of the XBM case of BenchmarkMemoryStep.
 func BenchmarkMemoryProduct(b *testing.B) {
 	const bs, d = 100, 64
-	for _, q := range []int{8192, 65536} {
-		b.Run(fmt.Sprintf("B=%d/Q=%d/D=%d", bs, q, d), func(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		q    int
+		dist graph.Distance
+	}{
+		{"", 8192, graph.Cosine{}},
+		{"", 65536, graph.Cosine{}},
+		{"/euclidean", 8192, graph.Euclidean{Normalize: true}},
+	} {
+		q := c.q
+		b.Run(fmt.Sprintf("B=%d/Q=%d/D=%d%s", bs, q, d, c.name), func(b *testing.B) {
 			g := G.NewGraph()
 			r := rand.New(rand.NewPCG(seed, 5))
 			v := make([]float32, bs*d)
@@ -154,7 +181,7 @@ func BenchmarkMemoryProduct(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, err := graph.Cosine{}.Matrix(emb, ref)
+			m, err := c.dist.Matrix(emb, ref)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -175,6 +202,38 @@ func BenchmarkMemoryProduct(b *testing.B) {
 					b.Fatal(err)
 				}
 				vm.Reset()
+			}
+			reportCPU(b, cpu)
+		})
+	}
+}
+
+// BenchmarkMemoryProductBare times the two float32 matrix products alone
+// that a memory of Q rows must add to a step at least, with the kernels the
+// graphs use: the B×Q matrix S = E·Mᵀ of the batch E (B×64) against the
+// queue M (Q×64), and the batch's gradient dE = dS·M (B×Q by Q×64); the
+// queue gets no gradient. It is the strict floor of a memory's overhead
+// (BenchmarkMemoryProduct adds what any loss on the cosine matrix needs:
+// normalising the queue, reading the matrix and writing its gradient).
+func BenchmarkMemoryProductBare(b *testing.B) {
+	const bs, d = 100, 64
+	for _, q := range []int{8192, 65536} {
+		b.Run(fmt.Sprintf("B=%d/Q=%d/D=%d", bs, q, d), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(seed, 6))
+			e, m := make([]float32, bs*d), make([]float32, q*d)
+			for i := range e {
+				e[i] = float32(r.NormFloat64())
+			}
+			for i := range m {
+				m[i] = float32(r.NormFloat64())
+			}
+			s, de := make([]float32, bs*q), make([]float32, bs*d)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				gemm.Sgemm(blas.NoTrans, blas.Trans, bs, q, d, 1, e, d, m, d, 0, s, q)
+				gemm.Sgemm(blas.NoTrans, blas.NoTrans, bs, d, q, 1, s, q, m, d, 0, de, d)
 			}
 			reportCPU(b, cpu)
 		})

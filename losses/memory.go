@@ -20,6 +20,9 @@ type Referenced interface {
 // LossRef implements Referenced.
 func (c Contrastive) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 	c.Ref = ref
+	if ref != nil && c.Miner == nil {
+		return c.refFast(emb, labels)
+	}
 	return c.Loss(emb, labels)
 }
 
@@ -32,6 +35,11 @@ func (t Triplet) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 // LossRef implements Referenced.
 func (l NTXent) LossRef(emb, labels *G.Node, ref *Ref) (*G.Node, error) {
 	l.Ref = ref
+	if ref != nil && l.Miner == nil {
+		if n, ok, err := l.refFast(emb, labels); ok {
+			return n, err
+		}
+	}
 	return l.Loss(emb, labels)
 }
 
@@ -213,15 +221,20 @@ func (t Triplet) refLoss(e *graph.Expr, dist graph.Distance, emb, labels *G.Node
 	if err != nil {
 		return nil, err
 	}
-	raw, pos, neg := pairs(name, e, dist, nil, t.Ref, emb, labels, d)
-	m, _ := orient(e, dist, raw)
-	dp := e.MaskedRowMax(m, pos)                                              // farthest positive
-	dn := e.Do(func() (*G.Node, error) { return graph.MaskedRowMin(m, neg) }) // closest negative
-	v := e.Add(e.Sub(dp, dn), e.Const(t.Margin))                              // d(a,p) − d(a,n) + ε
+	a, r := refMatrices(e, dist, t.Ref, emb) // the batch's B×B and B×R matrices
+	if e.Err() != nil {
+		return end(name, e, nil)
+	}
+	sign := 1.0 // oriented: smaller is closer
+	if dist.LargerIsCloser() {
+		sign = -1
+	}
+	// farthest positive − closest negative, and the anchors with a triplet
+	gap, has := e.Do2(func() (*G.Node, *G.Node, error) { return graph.RefBatchHard(a, r, labels, t.Ref.Labels, sign) })
+	v := e.Add(gap, e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
 	if t.SoftMargin {
 		terms = e.Softplus(v)
 	}
-	has := e.Mul(e.AnyInRow(pos), e.AnyInRow(neg)) // anchors with a triplet
 	return end(name, e, reduce(e, red, terms, has))
 }
