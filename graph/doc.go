@@ -59,7 +59,9 @@
 // w ≠ 0), DiagonalCrossEntropy (each active row's softmax cross-entropy
 // against its diagonal, N-pair) and ActiveDot (the dot products of the
 // active rows of a fixed-capacity selection, the matrix product over the
-// filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row. Expr's
+// filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row; GatherRows
+// selects rows by index (N-pair's anchors and positives) into a buffer it
+// reuses, and scatters the gradient back into another. Expr's
 // Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
 // of non-scalar float operands, and WeightedMean, are fused ops too (one
 // pass into a reused buffer, where Gorgonia allocates a result, and a

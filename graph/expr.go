@@ -198,6 +198,11 @@ func (e *Expr) Mean(x *G.Node) *G.Node {
 // Gather returns the entries of x at the flat indices idx (see Gather).
 func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
 
+// GatherRows returns the rows of x at idx (see GatherRows).
+func (e *Expr) GatherRows(x, idx *G.Node) *G.Node {
+	return e.binary("gather rows", GatherRows, x, idx)
+}
+
 // SubCol returns x − v broadcast along columns (see SubCol).
 func (e *Expr) SubCol(x, v *G.Node) *G.Node { return e.binary("subcol", SubCol, x, v) }
 

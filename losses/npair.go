@@ -84,8 +84,8 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	e := graph.NewExpr(dt)
-	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
-	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
+	anchors := e.GatherRows(emb, anchorIdx) // C×D, f_i
+	positives := e.GatherRows(emb, posIdx)  // C×D, f_i⁺
 	// logits: C×C, s(f_i, f_j⁺)
 	var logits *G.Node
 	if dist := distanceOr(l.Distance, graph.DotProduct{}); dist == (graph.DotProduct{}) {
