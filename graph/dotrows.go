@@ -75,9 +75,13 @@ func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
 		return nil
 	}
 	product(false, true, n, n, d, 1, x, d, y, d, 0, out, c)
+	dense := allActive(act[:n])
 	for i := 0; i < n; i++ {
 		clear(out[i*c+n : (i+1)*c])
 		row := out[i*c : i*c+n]
+		if dense {
+			continue
+		}
 		if act[i] == 0 {
 			clear(row)
 			continue
@@ -104,8 +108,13 @@ func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
 		return nil
 	}
 	S := get[T](s, n*n) // the active block of g, inactive rows and columns 0
+	dense := allActive(act[:n])
 	for i := 0; i < n; i++ {
 		row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
+		if dense {
+			copy(row, gr)
+			continue
+		}
 		if act[i] == 0 {
 			clear(row)
 			continue
