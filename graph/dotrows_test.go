@@ -167,3 +167,47 @@ func TestGatherRows(t *testing.T) {
 	_, err = graph.GatherRows(vecNode(g, tensor.Float64, "v", x), intVec(g, idx))
 	require.ErrorContains(t, err, "graph: gather rows: x must be a B×D matrix")
 }
+
+// TestSqNormSum checks SqNormSum against the loop Σ_i w_i Σ_k x_ik² in
+// float64 and float32, with weights that skip rows, are fractional and
+// repeat, its derivative against central differences, and the float32
+// derivative against the float64 one.
+func TestSqNormSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(59, 60))
+	const c, d = 6, 7 // d not a multiple of the four accumulators
+	x := randMatrix(r, c, d, 1)
+	w := []float64{1, 0, 2.5, 1, 0, 0.5}
+	var want float64
+	for i := 0; i < c; i++ {
+		for k := 0; k < d; k++ {
+			want += w[i] * x[i*d+k] * x[i*d+k]
+		}
+	}
+	grad := func(dt tensor.Dtype) (float64, []float64) {
+		g := G.NewGraph()
+		xn := typedNode(g, dt, "x", x, c, d)
+		s, err := graph.SqNormSum(xn, vecNode(g, dt, "w", w))
+		require.NoError(t, err)
+		var val G.Value
+		G.Read(s, &val)
+		gs, err := G.Grad(s, xn)
+		require.NoError(t, err)
+		dx := run(t, g, gs[0])
+		v, err := graphtest.Float64s(val)
+		require.NoError(t, err)
+		return v[0], dx
+	}
+	v64, g64 := grad(tensor.Float64)
+	graphtest.RequireClose(t, want, v64, 1e-13, 1e-13, "float64 value")
+	v32, g32 := grad(tensor.Float32)
+	graphtest.RequireClose(t, want, v32, 1e-5, 1e-5, "float32 value")
+	graphtest.RequireAllClose(t, g64, g32, 1e-6, 1e-5, "float32 gradient")
+	graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+		xn := matNode(g, "x", c, d, x)
+		s, err := graph.SqNormSum(xn, vecNode(g, tensor.Float64, "w", w))
+		return s, []*G.Node{xn}, err
+	}, graphtest.GradOptions{})
+	g := G.NewGraph()
+	_, err := graph.SqNormSum(matNode(g, "x", c, d, x), vecNode(g, tensor.Float64, "w", w[:3]))
+	require.ErrorContains(t, err, "graph: squared norm sum: w must be a float64 vector of length 6")
+}

@@ -245,6 +245,11 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
 }
 
+// SqNormSum returns Σ_i w_i·||x_i||² (see SqNormSum).
+func (e *Expr) SqNormSum(x, w *G.Node) *G.Node {
+	return e.binary("squared norm sum", SqNormSum, x, w)
+}
+
 // DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see
 // DiagonalCrossEntropy).
 func (e *Expr) DiagonalCrossEntropy(z, active *G.Node) *G.Node {
