@@ -224,13 +224,7 @@ func sumOf[T float](n int, x []T) (float64, error) {
 	if err := checkLen("sum", x, n); err != nil {
 		return 0, err
 	}
-	return blockSum(n, func(lo, hi int) float64 {
-		var s float64
-		for _, v := range x[lo:hi] {
-			s += float64(v)
-		}
-		return s
-	}), nil
+	return blockSum(n, func(lo, hi int) float64 { return sum64(x[lo:hi]) }), nil
 }
 
 func fill[T float](dx, g []T) error {

@@ -312,6 +312,11 @@ func (e *Expr) Matrix(d Distance, x, y *G.Node) *G.Node {
 	return e.binary("matrix", d.Matrix, x, y)
 }
 
+// ScaledMatrix returns k·d(x, y) (see ScaledMatrix).
+func (e *Expr) ScaledMatrix(d Distance, x, y *G.Node, k float64) *G.Node {
+	return e.binary("scaled matrix", func(x, y *G.Node) (*G.Node, error) { return ScaledMatrix(d, x, y, k) }, x, y)
+}
+
 // StopGradient returns a node with x's value through which no gradient
 // flows (a reference set, a memory bank).
 func (e *Expr) StopGradient(x *G.Node) *G.Node { return e.unary("stop gradient", stopGradient, x) }

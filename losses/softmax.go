@@ -138,13 +138,17 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mini
 		return nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
 	}
 	d = distanceOr(d, defD)
-	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
-	if miner != nil { // mined pairs enter as sets
-		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
-	}
 	sign := 1.0 // z = −d/τ, or s/τ for a similarity: one pass over the matrix
 	if d.LargerIsCloser() {
 		sign = -1
+	}
+	if miner == nil && ref == nil { // the batch alone: 1/τ is the matrix product's factor
+		z = e.ScaledMatrix(d, emb, emb, -sign/tau)
+		return e, z, e.LabelMask(labels, graph.SameLabel), e.LabelMask(labels, graph.DifferentLabel), nil
+	}
+	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
+	if miner != nil { // mined pairs enter as sets
+		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
 	return e, e.Scale(raw, -sign/tau), pos, neg, nil
 }
