@@ -107,29 +107,27 @@ func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
 	if n == 0 {
 		return nil
 	}
-	S := get[T](s, n*n) // the active block of g, inactive rows and columns 0
-	dense := allActive(act[:n])
-	for i := 0; i < n; i++ {
-		row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
-		if dense {
-			copy(row, gr)
-			continue
-		}
-		if act[i] == 0 {
-			clear(row)
-			continue
-		}
-		for j, a := range act[:n] {
-			row[j] = 0
-			if a != 0 {
-				row[j] = gr[j]
+	S, ld := g, c // the active block of g (leading dimension ld), inactive rows and columns 0
+	if !allActive(act[:n]) {
+		S, ld = get[T](s, n*n), n
+		for i := 0; i < n; i++ {
+			row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
+			if act[i] == 0 {
+				clear(row)
+				continue
+			}
+			for j, a := range act[:n] {
+				row[j] = 0
+				if a != 0 {
+					row[j] = gr[j]
+				}
 			}
 		}
 	}
 	if w == 0 {
-		product(false, false, n, d, n, 1, S, n, y, d, 0, dx, d)
+		product(false, false, n, d, n, 1, S, ld, y, d, 0, dx, d)
 	} else {
-		product(true, false, n, d, n, 1, S, n, x, d, 0, dx, d)
+		product(true, false, n, d, n, 1, S, ld, x, d, 0, dx, d)
 	}
 	return nil
 }
