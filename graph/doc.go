@@ -61,7 +61,10 @@
 // active rows of a fixed-capacity selection, the matrix product over the
 // filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row; GatherRows
 // selects rows by index (N-pair's anchors and positives) into a buffer it
-// reuses, and scatters the gradient back into another. Expr's
+// reuses, and scatters the gradient back into another; SqNormSum is
+// Σ_i w_i·||x_i||² (N-pair's embedding penalty); ScaledMatrix is k·d(x, y)
+// with k the factor of the matrix product for dot products and cosines
+// (a softmax loss's 1/τ, no pass of its own). Expr's
 // Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
 // of non-scalar float operands, and WeightedMean, are fused ops too (one
 // pass into a reused buffer, where Gorgonia allocates a result, and a

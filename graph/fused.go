@@ -304,15 +304,17 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 	}
 	// S = ∂L/∂(x_i·y_j) up to the factor −2 of the distances
 	var S []T
-	if kind == pairDot && !self {
+	switch {
+	case kind == pairDot && !self:
 		S = g
-	} else {
+	case kind == pairDot: // x feeds both sides: S = g + gᵀ
+		S = get[T](&s[0], b*r)
+		symmetrizeInto(S, g, b)
+	default:
 		S = get[T](&s[0], b*r)
 		parallelRows(b, r, func(lo, hi int) {
 			gs, os, ss := g[lo*r:hi*r], out[lo*r:hi*r], S[lo*r:hi*r]
 			switch kind {
-			case pairDot:
-				copy(ss, gs)
 			case pairSq:
 				for j, o := range os {
 					ss[j] = 0
@@ -330,7 +332,7 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 			}
 		})
 	}
-	if self { // x feeds both sides: S + Sᵀ
+	if self && kind != pairDot { // x feeds both sides: S + Sᵀ
 		symmetrize(S, b)
 	}
 	alpha := T(scale) // 1 except for a scaled dot product
@@ -378,15 +380,19 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 }
 
 // symTile is the side of the tiles of symmetrize.
-const symTile = 32
+const symTile = 64
 
-// symmetrize sets the b×b matrix S to S + Sᵀ, a pair of tiles at a time:
-// the tile below the diagonal is copied row by row into a small buffer,
-// added there, and copied back, so that no pass walks a column of S (at
-// b = 1024 a column's entries are 4 KiB apart, all in one set of the
-// level-1 cache). Tile rows run in parallel for a large S; every entry is
-// written by one goroutine.
-func symmetrize[T float](S []T, b int) {
+// symmetrize sets the b×b matrix S to S + Sᵀ in place (symmetrizeInto).
+func symmetrize[T float](S []T, b int) { symmetrizeInto(S, S, b) }
+
+// symmetrizeInto sets dst to src + srcᵀ (b×b; dst may be src), a pair of
+// tiles at a time: the tile below the diagonal is copied row by row into a
+// small buffer, added there, and copied back, so that no pass walks a
+// column (at b = 1024 a column's entries are 4 KiB apart, all in one set
+// of the level-1 cache). Tile rows run in parallel for a large matrix;
+// every entry is written by one goroutine.
+func symmetrizeInto[T float](dst, src []T, b int) {
+	const mask = symTile*symTile - 1
 	nt := (b + symTile - 1) / symTile
 	parallelRows(nt, b*symTile, func(lo, hi int) {
 		var buf [symTile * symTile]T
@@ -394,26 +400,29 @@ func symmetrize[T float](S []T, b int) {
 			i0, i1 := t*symTile, min((t+1)*symTile, b)
 			for i := i0; i < i1; i++ { // the diagonal tile
 				for j := i + 1; j < i1; j++ {
-					v := S[i*b+j] + S[j*b+i]
-					S[i*b+j], S[j*b+i] = v, v
+					v := src[i*b+j] + src[j*b+i]
+					dst[i*b+j], dst[j*b+i] = v, v
 				}
-				S[i*b+i] *= 2
+				dst[i*b+i] = 2 * src[i*b+i]
 			}
 			h := i1 - i0
 			for j0 := i1; j0 < b; j0 += symTile {
 				j1 := min(j0+symTile, b)
-				for j := j0; j < j1; j++ { // buf[j−j0][i−i0] = S_ji
-					copy(buf[(j-j0)*symTile:(j-j0)*symTile+h], S[j*b+i0:j*b+i1])
+				for j := j0; j < j1; j++ { // buf[j−j0][i−i0] = src_ji
+					copy(buf[(j-j0)*symTile:(j-j0)*symTile+h], src[j*b+i0:j*b+i1])
 				}
 				for i := i0; i < i1; i++ {
-					row := S[i*b+j0 : i*b+j1]
-					for jj, v := range row {
-						v += buf[jj*symTile+i-i0]
-						row[jj], buf[jj*symTile+i-i0] = v, v
+					srow := src[i*b+j0 : i*b+j1]
+					drow := dst[i*b+j0 : i*b+j1]
+					drow = drow[:len(srow)]
+					for jj, v := range srow {
+						k := (jj*symTile + i - i0) & mask
+						v += buf[k]
+						drow[jj], buf[k] = v, v
 					}
 				}
 				for j := j0; j < j1; j++ {
-					copy(S[j*b+i0:j*b+i1], buf[(j-j0)*symTile:(j-j0)*symTile+h])
+					copy(dst[j*b+i0:j*b+i1], buf[(j-j0)*symTile:(j-j0)*symTile+h])
 				}
 			}
 		}
@@ -463,6 +472,33 @@ func maskedRow(kind rowRed, x, mask *G.Node) (*G.Node, error) {
 	return applyFused(o, x, mask)
 }
 
+// maskedDot returns Σ_j m_j·x_j over the non-zero m_j (a masked-out x_j
+// is not read, so it may be infinite), on four accumulators.
+func maskedDot[T float](x, m []T) T {
+	var s0, s1, s2, s3 T
+	j := 0
+	for ; j+4 <= len(m); j += 4 {
+		if w := m[j]; w != 0 {
+			s0 += w * x[j]
+		}
+		if w := m[j+1]; w != 0 {
+			s1 += w * x[j+1]
+		}
+		if w := m[j+2]; w != 0 {
+			s2 += w * x[j+2]
+		}
+		if w := m[j+3]; w != 0 {
+			s3 += w * x[j+3]
+		}
+	}
+	for ; j < len(m); j++ {
+		if w := m[j]; w != 0 {
+			s0 += w * x[j]
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // extremeAt returns the column of the masked extreme of a row, −1 if none.
 func extremeAt[T float](x, m []T, max bool) int {
 	best := -1
@@ -493,13 +529,7 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 		for i := lo; i < hi; i++ {
 			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
 			if kind == redSum {
-				var s T
-				for j, w := range mr {
-					if w != 0 {
-						s += w * xr[j]
-					}
-				}
-				out[i] = s
+				out[i] = maskedDot(xr, mr)
 				continue
 			}
 			if kind == redMax || kind == redMin {

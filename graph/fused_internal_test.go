@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSymmetrize checks the tiled S + Sᵀ against the direct loop for sizes
+// TestSymmetrize checks the tiled S + Sᵀ, into another matrix and in
+// place, against the direct loop for sizes
 // below, at and across the tile side (partial tiles at the edge), on one
 // core and on the parallel path (b·tile past parallelMin).
 func TestSymmetrize(t *testing.T) {
@@ -25,7 +26,10 @@ func TestSymmetrize(t *testing.T) {
 					want[i*b+j] = s[i*b+j] + s[j*b+i] // exact in either order
 				}
 			}
-			symmetrize(s, b)
+			dst := make([]float64, b*b)
+			symmetrizeInto(dst, s, b) // into another matrix
+			require.Equal(t, want, dst)
+			symmetrize(s, b) // in place
 			require.Equal(t, want, s)
 		})
 	}
@@ -75,5 +79,19 @@ func TestFillMask(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkSymmetrize times S + Sᵀ at the self matrix's size of a
+// 1024-row batch.
+func BenchmarkSymmetrize(b *testing.B) {
+	const n = 1024
+	s := make([]float32, n*n)
+	for i := range s {
+		s[i] = float32(i % 7)
+	}
+	b.SetBytes(int64(4 * n * n))
+	for i := 0; i < b.N; i++ {
+		symmetrize(s, n)
 	}
 }
