@@ -245,6 +245,15 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
 }
 
+// MaskedCrossEntropy returns log Σ_j mask_ij·e^{z_ij} − w_i·Σ_j
+// target_ij·z_ij per row (see MaskedCrossEntropy).
+func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
+	if !e.ok("masked cross-entropy", z, mask, target, w) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return MaskedCrossEntropy(z, mask, target, w) })
+}
+
 // SqNormSum returns Σ_i w_i·||x_i||² (see SqNormSum).
 func (e *Expr) SqNormSum(x, w *G.Node) *G.Node {
 	return e.binary("squared norm sum", SqNormSum, x, w)

@@ -190,14 +190,14 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	lse := e.MaskedLogSumExp(z, others) // log Σ_{a≠i} e^{z_ia}
-	has := e.AnyInRow(pos)              // anchors with a positive
+	has := e.AnyInRow(pos) // anchors with a positive
 	if l.RequireNegatives {
 		has = e.Mul(has, e.Do(func() (*G.Node, error) { return anyInBatch(neg) })) // … in a batch with a negative pair
 	}
-	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
-	meanPos := e.Div(e.MaskedRowSum(z, pos), count)               // 1/|P(i)| Σ_p z_ip
-	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
+	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has)) // |P(i)|, or 1 for rows without positives
+	// L_i = log Σ_{a≠i} e^{z_ia} − 1/|P(i)| Σ_p z_ip, one op
+	rows := e.MaskedCrossEntropy(z, others, pos, e.Div(e.Const(1), count))
+	return end(name, e, reduce(e, red, rows, has)) // over anchors with a positive
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).
