@@ -64,7 +64,9 @@
 // reuses, and scatters the gradient back into another; SqNormSum is
 // Σ_i w_i·||x_i||² (N-pair's embedding penalty); ScaledMatrix is k·d(x, y)
 // with k the factor of the matrix product for dot products and cosines
-// (a softmax loss's 1/τ, no pass of its own). Expr's
+// (a softmax loss's 1/τ, no pass of its own); MaskedCrossEntropy is a
+// row's log-sum-exp over a mask minus w_i·Σ_j target_ij·z_ij (SupCon's
+// term per anchor) with a one-pass derivative. Expr's
 // Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
 // of non-scalar float operands, and WeightedMean, are fused ops too (one
 // pass into a reused buffer, where Gorgonia allocates a result, and a
