@@ -87,8 +87,18 @@ func expRow[T float](dst, src []T) {
 }
 
 // softmaxRow sets tmp[j] = e^{z_j − m} for the active j (0 elsewhere),
-// with m the active maximum, and returns m and Σ_j tmp[j].
-func softmaxRow[T float](zr, a, tmp []T) (mx T, s float64) {
+// with m the active maximum, and returns m and Σ_j tmp[j]. dense says
+// that every entry of a is active (N-pair's filled prefix): then no mask
+// is read, and the maximum and the sum run on four accumulators.
+func softmaxRow[T float](zr, a, tmp []T, dense bool) (mx T, s float64) {
+	if dense {
+		mx = maxOf(zr)
+		for j, v := range zr {
+			tmp[j] = v - mx
+		}
+		expRow(tmp, tmp)
+		return mx, sum64(tmp)
+	}
 	first := true
 	for j, v := range zr {
 		if a[j] != 0 && (first || v > mx) {
@@ -108,6 +118,45 @@ func softmaxRow[T float](zr, a, tmp []T) (mx T, s float64) {
 	return mx, s
 }
 
+// allActive reports whether every entry of a is non-zero.
+func allActive[T float](a []T) bool {
+	for _, v := range a {
+		if v == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxOf returns the largest entry of a non-empty x.
+func maxOf[T float](x []T) T {
+	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		m0, m1, m2, m3 = max(m0, x[j]), max(m1, x[j+1]), max(m2, x[j+2]), max(m3, x[j+3])
+	}
+	for ; j < len(x); j++ {
+		m0 = max(m0, x[j])
+	}
+	return max(m0, m1, m2, m3)
+}
+
+// sum64 returns Σ x in float64, on four accumulators.
+func sum64[T float](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		s0 += float64(x[j])
+		s1 += float64(x[j+1])
+		s2 += float64(x[j+2])
+		s3 += float64(x[j+3])
+	}
+	for ; j < len(x); j++ {
+		s0 += float64(x[j])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 	z, a := in[0], in[1]
 	if err := checkLen("diagonal cross-entropy", z, c*c); err != nil {
@@ -117,6 +166,7 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 		return 0, err
 	}
 	n := activePrefix(a) // columns past it are inactive
+	dense := allActive(a[:n])
 	parallelRows(c, n, func(lo, hi int) {
 		tmp := make([]T, n)
 		for i := lo; i < hi; i++ {
@@ -125,7 +175,7 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 				continue
 			}
 			zr := z[i*c : i*c+n]
-			mx, s := softmaxRow(zr, a[:n], tmp)
+			mx, s := softmaxRow(zr, a[:n], tmp, dense)
 			part[i] = float64(a[i]) * (float64(mx) + math.Log(s) - float64(zr[i]))
 		}
 	})
@@ -148,6 +198,7 @@ func diagXentGrad[T float](c int, in [][]T, dz []T) error {
 		return fmt.Errorf("graph: diagonal cross-entropy gradient: want a scalar gradient, got %d values", len(g))
 	}
 	n := activePrefix(a) // columns past it are inactive
+	dense := allActive(a[:n])
 	parallelRows(c, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dr := dz[i*c : (i+1)*c]
@@ -157,7 +208,7 @@ func diagXentGrad[T float](c int, in [][]T, dz []T) error {
 			}
 			clear(dr[n:])
 			dr = dr[:n]
-			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr)
+			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr, dense)
 			f := g[0] * a[i] * T(1/s)
 			for j := range dr {
 				dr[j] *= f

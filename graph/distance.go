@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -158,4 +159,37 @@ func Orient(d Distance, m *G.Node) (*G.Node, error) {
 		return G.Neg(m)
 	}
 	return affine(m, -1, 0)
+}
+
+// ScaledMatrix returns k·d(x, y), the B×R matrix of d scaled by a finite
+// k: the logits s/τ (k = 1/τ) or −d/τ (k = −1/τ) of a softmax loss. For
+// DotProduct and Cosine the factor is that of the matrix product itself
+// (one op, no pass of its own over the B×R matrix, nor in the gradient);
+// for the other distances it is Scale of d.Matrix.
+func ScaledMatrix(d Distance, x, y *G.Node, k float64) (*G.Node, error) {
+	if d == nil {
+		return nil, fmt.Errorf("graph: nil distance")
+	}
+	if math.IsNaN(k) || math.IsInf(k, 0) {
+		return nil, fmt.Errorf("graph: scaled matrix: factor %v must be finite", k)
+	}
+	normalize, dot := false, false
+	switch dd := d.(type) {
+	case DotProduct:
+		normalize, dot = dd.Normalize, true
+	case Cosine:
+		normalize, dot = true, true
+	}
+	if !dot {
+		m, err := d.Matrix(x, y)
+		if err != nil {
+			return nil, err
+		}
+		return Scale(m, k)
+	}
+	x, y, err := prepare(x, y, normalize)
+	if err != nil {
+		return nil, err
+	}
+	return scaledPairMatrix(pairDot, x, y, k)
 }

@@ -59,7 +59,14 @@
 // w ≠ 0), DiagonalCrossEntropy (each active row's softmax cross-entropy
 // against its diagonal, N-pair) and ActiveDot (the dot products of the
 // active rows of a fixed-capacity selection, the matrix product over the
-// filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row. Expr's
+// filled prefix only); MaskedRowSum is Σ_j mask_ij·x_ij per row; GatherRows
+// selects rows by index (N-pair's anchors and positives) into a buffer it
+// reuses, and scatters the gradient back into another; SqNormSum is
+// Σ_i w_i·||x_i||² (N-pair's embedding penalty); ScaledMatrix is k·d(x, y)
+// with k the factor of the matrix product for dot products and cosines
+// (a softmax loss's 1/τ, no pass of its own); MaskedCrossEntropy is a
+// row's log-sum-exp over a mask minus w_i·Σ_j target_ij·z_ij (SupCon's
+// term per anchor) with a one-pass derivative. Expr's
 // Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
 // of non-scalar float operands, and WeightedMean, are fused ops too (one
 // pass into a reused buffer, where Gorgonia allocates a result, and a

@@ -75,9 +75,13 @@ func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
 		return nil
 	}
 	product(false, true, n, n, d, 1, x, d, y, d, 0, out, c)
+	dense := allActive(act[:n])
 	for i := 0; i < n; i++ {
 		clear(out[i*c+n : (i+1)*c])
 		row := out[i*c : i*c+n]
+		if dense {
+			continue
+		}
 		if act[i] == 0 {
 			clear(row)
 			continue
@@ -103,24 +107,139 @@ func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
 	if n == 0 {
 		return nil
 	}
-	S := get[T](s, n*n) // the active block of g, inactive rows and columns 0
-	for i := 0; i < n; i++ {
-		row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
-		if act[i] == 0 {
-			clear(row)
-			continue
-		}
-		for j, a := range act[:n] {
-			row[j] = 0
-			if a != 0 {
-				row[j] = gr[j]
+	S, ld := g, c // the active block of g (leading dimension ld), inactive rows and columns 0
+	if !allActive(act[:n]) {
+		S, ld = get[T](s, n*n), n
+		for i := 0; i < n; i++ {
+			row, gr := S[i*n:(i+1)*n], g[i*c:i*c+n]
+			if act[i] == 0 {
+				clear(row)
+				continue
+			}
+			for j, a := range act[:n] {
+				row[j] = 0
+				if a != 0 {
+					row[j] = gr[j]
+				}
 			}
 		}
 	}
 	if w == 0 {
-		product(false, false, n, d, n, 1, S, n, y, d, 0, dx, d)
+		product(false, false, n, d, n, 1, S, ld, y, d, 0, dx, d)
 	} else {
-		product(true, false, n, d, n, 1, S, n, x, d, 0, dx, d)
+		product(true, false, n, d, n, 1, S, ld, x, d, 0, dx, d)
+	}
+	return nil
+}
+
+// SqNormSum returns the scalar Σ_i w_i·||x_i||² for x of C×D and a weight
+// vector w of length C (no gradient): N-pair's embedding penalty (Sohn
+// 2016) in one op, where Square, a row sum and a weighted sum are three
+// ops and a C×D temporary. Rows with w_i = 0 (a selection's padding) are
+// not read. The derivative op writes dx_i = 2·g·w_i·x_i.
+func SqNormSum(x, w *G.Node) (*G.Node, error) {
+	if x == nil || w == nil {
+		return nil, fmt.Errorf("graph: squared norm sum: nil input")
+	}
+	if _, err := FloatDtype("squared norm sum input", x); err != nil {
+		return nil, err
+	}
+	if x.Dims() != 2 {
+		return nil, fmt.Errorf("graph: squared norm sum: x must be a C×D matrix; got shape %v", x.Shape())
+	}
+	c, d := x.Shape()[0], x.Shape()[1]
+	if w.Dims() != 1 || w.Shape()[0] != c || w.Dtype() != x.Dtype() {
+		return nil, fmt.Errorf("graph: squared norm sum: w must be a %v vector of length %d; got %v %v", x.Dtype(), c, w.Dtype(), w.Shape())
+	}
+	name := fmt.Sprintf("sqnormsum(%dx%d)", c, d)
+	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, d}}, name: name + "_dx"}
+		g.f32 = func(v [][]float32, dx []float32) error { return sqNormSumGrad(c, d, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return sqNormSumGrad(c, d, v, dx) }
+		n, err := applyFused(g, in[0], in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	return applyScalar(o, func(in []G.Value) (G.Value, error) {
+		switch o.dt {
+		case tensor.Float32:
+			v, err := fusedFloats[float32](name, in)
+			if err != nil {
+				return nil, err
+			}
+			s, err := sqNormSum(c, d, v)
+			return G.NewF32(float32(s)), err
+		case tensor.Float64:
+			v, err := fusedFloats[float64](name, in)
+			if err != nil {
+				return nil, err
+			}
+			s, err := sqNormSum(c, d, v)
+			return G.NewF64(s), err
+		}
+		return nil, fmt.Errorf("graph: squared norm sum: unsupported dtype %v", o.dt)
+	}, x, w)
+}
+
+func sqNormSum[T float](c, d int, in [][]T) (float64, error) {
+	x, w := in[0], in[1]
+	if err := checkLen("squared norm sum", x, c*d); err != nil {
+		return 0, err
+	}
+	if err := checkLen("squared norm sum", w, c); err != nil {
+		return 0, err
+	}
+	var s float64
+	for i, wi := range w {
+		if wi != 0 {
+			s += float64(wi) * dotRow(x[i*d:(i+1)*d])
+		}
+	}
+	return s, nil
+}
+
+// dotRow returns ||r||² in float64, on four accumulators.
+func dotRow[T float](r []T) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(r); j += 4 {
+		a, b, c, d := float64(r[j]), float64(r[j+1]), float64(r[j+2]), float64(r[j+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; j < len(r); j++ {
+		s0 += float64(r[j]) * float64(r[j])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func sqNormSumGrad[T float](c, d int, in [][]T, dx []T) error {
+	x, w, g := in[0], in[1], in[2]
+	if err := checkLen("squared norm sum gradient", x, c*d); err != nil {
+		return err
+	}
+	if err := checkLen("squared norm sum gradient", w, c); err != nil {
+		return err
+	}
+	if len(g) != 1 {
+		return fmt.Errorf("graph: squared norm sum gradient: want a scalar gradient, got %d values", len(g))
+	}
+	for i, wi := range w {
+		row := dx[i*d : (i+1)*d]
+		if wi == 0 {
+			clear(row)
+			continue
+		}
+		f := 2 * g[0] * wi
+		for k, v := range x[i*d : (i+1)*d] {
+			row[k] = f * v
+		}
 	}
 	return nil
 }

@@ -224,13 +224,7 @@ func sumOf[T float](n int, x []T) (float64, error) {
 	if err := checkLen("sum", x, n); err != nil {
 		return 0, err
 	}
-	return blockSum(n, func(lo, hi int) float64 {
-		var s float64
-		for _, v := range x[lo:hi] {
-			s += float64(v)
-		}
-		return s
-	}), nil
+	return blockSum(n, func(lo, hi int) float64 { return sum64(x[lo:hi]) }), nil
 }
 
 func fill[T float](dx, g []T) error {
@@ -275,14 +269,26 @@ func sumRowsFwd[T float](b, c int, in [][]T, out []T) error {
 	}
 	parallelRows(b, c, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			var s T
-			for _, v := range x[i*c : (i+1)*c] {
-				s += v
-			}
-			out[i] = s
+			out[i] = sum4(x[i*c : (i+1)*c])
 		}
 	})
 	return nil
+}
+
+// sum4 returns Σ x in T, on four accumulators.
+func sum4[T float](x []T) T {
+	var s0, s1, s2, s3 T
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		s0 += x[j]
+		s1 += x[j+1]
+		s2 += x[j+2]
+		s3 += x[j+3]
+	}
+	for ; j < len(x); j++ {
+		s0 += x[j]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func spreadRows[T float](b, c int, in [][]T, dx []T) error {

@@ -198,6 +198,11 @@ func (e *Expr) Mean(x *G.Node) *G.Node {
 // Gather returns the entries of x at the flat indices idx (see Gather).
 func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
 
+// GatherRows returns the rows of x at idx (see GatherRows).
+func (e *Expr) GatherRows(x, idx *G.Node) *G.Node {
+	return e.binary("gather rows", GatherRows, x, idx)
+}
+
 // SubCol returns x − v broadcast along columns (see SubCol).
 func (e *Expr) SubCol(x, v *G.Node) *G.Node { return e.binary("subcol", SubCol, x, v) }
 
@@ -238,6 +243,20 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 		return nil
 	}
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
+}
+
+// MaskedCrossEntropy returns log Σ_j mask_ij·e^{z_ij} − w_i·Σ_j
+// target_ij·z_ij per row (see MaskedCrossEntropy).
+func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
+	if !e.ok("masked cross-entropy", z, mask, target, w) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return MaskedCrossEntropy(z, mask, target, w) })
+}
+
+// SqNormSum returns Σ_i w_i·||x_i||² (see SqNormSum).
+func (e *Expr) SqNormSum(x, w *G.Node) *G.Node {
+	return e.binary("squared norm sum", SqNormSum, x, w)
 }
 
 // DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see
@@ -300,6 +319,11 @@ func (e *Expr) Matrix(d Distance, x, y *G.Node) *G.Node {
 		return nil
 	}
 	return e.binary("matrix", d.Matrix, x, y)
+}
+
+// ScaledMatrix returns k·d(x, y) (see ScaledMatrix).
+func (e *Expr) ScaledMatrix(d Distance, x, y *G.Node, k float64) *G.Node {
+	return e.binary("scaled matrix", func(x, y *G.Node) (*G.Node, error) { return ScaledMatrix(d, x, y, k) }, x, y)
 }
 
 // StopGradient returns a node with x's value through which no gradient

@@ -24,6 +24,21 @@ func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
 		tmp := make([]float32, c)
 		for i := lo; i < hi; i++ {
 			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			if kind == redLSE && c > 0 {
+				// Shifted by the row's maximum over every column (no mask
+				// read): exact unless the masked sum is so small that its
+				// terms lose precision (or the row is empty or not finite);
+				// then by the masked maximum below.
+				mx := maxOf(xr)
+				for j, v := range xr {
+					tmp[j] = v - mx
+				}
+				vmath.Exp(tmp, tmp)
+				if s := maskedSum32(tmp, mr); s >= lseShiftMin && s <= math.MaxFloat64 {
+					out[i] = float32(float64(mx) + math.Log(s))
+					continue
+				}
+			}
 			k := extremeAt(xr, mr, true)
 			var mx float32
 			if k >= 0 {
@@ -53,6 +68,39 @@ func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
 			}
 		}
 	})
+}
+
+// lseShiftMin is the smallest masked sum Σ_j m_ij·e^{x_ij − max_j x_ij}
+// that lseRows32 takes as it is: its largest term is then above
+// 1e-20/C, and a term that underflows float32 (below 1e-38) changes
+// it by less than 1e-15 relative.
+const lseShiftMin = 1e-20
+
+// maskedSum32 returns Σ_j m_j·t_j over the non-zero m_j in float64, on
+// four accumulators.
+func maskedSum32(t, m []float32) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(m); j += 4 {
+		if w := m[j]; w != 0 {
+			s0 += float64(w * t[j])
+		}
+		if w := m[j+1]; w != 0 {
+			s1 += float64(w * t[j+1])
+		}
+		if w := m[j+2]; w != 0 {
+			s2 += float64(w * t[j+2])
+		}
+		if w := m[j+3]; w != 0 {
+			s3 += float64(w * t[j+3])
+		}
+	}
+	for ; j < len(m); j++ {
+		if w := m[j]; w != 0 {
+			s0 += float64(w * t[j])
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // lseGrad32 is maskedRowGrad for redLSE and redLog1pSE:

@@ -32,6 +32,12 @@ func TestVectorPathsFloat32(t *testing.T) {
 	}
 	for j := 0; j < cols; j++ {
 		mask[5*cols+j] = 0 // an empty row
+		if mask[7*cols+j] == 0 {
+			x[7*cols+j] = 150 // unmasked far above the masked: the masked maximum's shift
+		}
+		if mask[8*cols+j] == 0 {
+			x[8*cols+j] = 30 // unmasked above the masked, within the row maximum's shift
+		}
 	}
 	v := randMatrix(r, rows, 1, 4)
 	has := make([]float64, rows)

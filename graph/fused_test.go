@@ -475,3 +475,88 @@ func TestSumsLargeBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestScaledMatrix checks k·d(x, y) against k times the naive loops for
+// every distance (the dot products fold k into the product, the others
+// scale after), self and cross, in float64 and float32 (the float32
+// gradient against the float64 one), both gradients against central
+// differences, and refuses a factor that is not finite.
+func TestScaledMatrix(t *testing.T) {
+	r := rand.New(rand.NewPCG(75, 76))
+	const b, ref, d, k = 5, 4, 3, -1 / 0.07
+	x, y := randMatrix(r, b, d, 1), randMatrix(r, ref, d, 1)
+	wSelf, wCross := randMatrix(r, b, b, 1), randMatrix(r, b, ref, 1)
+	for _, tc := range distances() {
+		for _, self := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/self=%t", tc.name, self), func(t *testing.T) {
+				rows, yv, w := ref, y, wCross
+				if self {
+					rows, yv, w = b, x, wSelf
+				}
+				want := naivePairwise(x, yv, b, rows, d, tc.kind, tc.normalize)
+				for i := range want {
+					want[i] *= k
+				}
+				grads := func(dt tensor.Dtype) (val []float64, gs [][]float64) {
+					g := G.NewGraph()
+					xn := typedNode(g, dt, "x", x, b, d)
+					yn, wrt := xn, []*G.Node{xn}
+					if !self {
+						yn = typedNode(g, dt, "y", y, ref, d)
+						wrt = append(wrt, yn)
+					}
+					m, err := graph.ScaledMatrix(tc.d, xn, yn, k)
+					require.NoError(t, err)
+					var mv G.Value
+					G.Read(m, &mv)
+					p, err := G.HadamardProd(m, G.NewConstant(graph.DenseOf(dt, w, b, rows)))
+					require.NoError(t, err)
+					cost, err := G.Sum(p)
+					require.NoError(t, err)
+					gn, err := G.Grad(cost, wrt...)
+					require.NoError(t, err)
+					vals := make([]G.Value, len(gn))
+					for i, n := range gn {
+						G.Read(n, &vals[i])
+					}
+					mach := G.NewTapeMachine(g)
+					defer mach.Close()
+					require.NoError(t, mach.RunAll())
+					val, err = graphtest.Float64s(mv)
+					require.NoError(t, err)
+					for _, v := range vals {
+						f, err := graphtest.Float64s(v)
+						require.NoError(t, err)
+						gs = append(gs, f)
+					}
+					return val, gs
+				}
+				v64, g64 := grads(tensor.Float64)
+				graphtest.RequireAllClose(t, want, v64, 1e-10, 1e-10, "float64 value")
+				v32, g32 := grads(tensor.Float32)
+				graphtest.RequireAllClose(t, want, v32, 1e-4, 1e-5, "float32 value")
+				for i := range g64 {
+					graphtest.RequireAllClose(t, g64[i], g32[i], 1e-3, 1e-4, "float32 gradient")
+				}
+				graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+					xn := matNode(g, "x", b, d, x)
+					yn, wrt := xn, []*G.Node{xn}
+					if !self {
+						yn = matNode(g, "y", ref, d, y)
+						wrt = append(wrt, yn)
+					}
+					m, err := graph.ScaledMatrix(tc.d, xn, yn, k)
+					if err != nil {
+						return nil, nil, err
+					}
+					c, err := linear(m, w)
+					return c, wrt, err
+				}, graphtest.GradOptions{})
+			})
+		}
+	}
+	g := G.NewGraph()
+	xn := matNode(g, "x", b, d, x)
+	_, err := graph.ScaledMatrix(graph.Cosine{}, xn, xn, math.Inf(1))
+	require.ErrorContains(t, err, "graph: scaled matrix: factor +Inf must be finite")
+}

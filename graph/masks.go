@@ -62,16 +62,17 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	name := fmt.Sprintf("labelmask(%v,self=%t,%v)", kind, self, dt)
 	shape := func(s []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{s[0][0], s[len(s)-1][0]}, nil }
 	var buf reused // the mask is written into one buffer, reused from run to run
+	var ms maskScratch
 	do := func(in []G.Value) (G.Value, error) {
 		a := in[0].Data().([]int)
 		b := in[len(in)-1].Data().([]int)
 		if dt == tensor.Float32 {
 			t, out := reuse[float32](&buf, dt, len(a), len(b))
-			fillMask(out, a, b, kind, self)
+			fillMask(out, a, b, kind, self, &ms)
 			return t, nil
 		}
 		t, out := reuse[float64](&buf, dt, len(a), len(b))
-		fillMask(out, a, b, kind, self)
+		fillMask(out, a, b, kind, self, &ms)
 		return t, nil
 	}
 	if self {
@@ -80,30 +81,90 @@ func labelMask(labels, ref *G.Node, kind MaskKind, dt tensor.Dtype, self bool) (
 	return apply(name, dt, 2, shape, do, labels, ref)
 }
 
-// fillMask writes every entry of the mask into out, without a branch per
-// pair: 1 where the labels agree (SameLabel) or differ, else 0; a negative
-// reference label (an empty slot of a queue, self false) pairs with nothing.
-func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool) {
-	var on, off T = 1, 0 // value where the labels agree, and where they differ
+// fillMask writes every entry of the mask into out: 1 where the labels
+// agree (SameLabel) or differ, else 0; a negative reference label (an
+// empty slot of a queue, self false) pairs with nothing. Each row is first
+// set as a whole (cleared, or copied from a template row of the "differ"
+// value), then the few columns whose label equals the row's are set one by
+// one, from the columns grouped by label (s keeps the scratch).
+func fillMask[T float](out []T, a, b []int, kind MaskKind, self bool, s *maskScratch) {
+	s.group(b)
+	tmpl := get[T](&s.tmpl, len(b)) // DifferentLabel's row before its label's columns: 1, 0 at empty slots
 	if kind != SameLabel {
-		on, off = 0, 1
+		for j, lj := range b {
+			tmpl[j] = 1
+			if !self && lj < 0 {
+				tmpl[j] = 0
+			}
+		}
+	}
+	var on T = 1 // value where the labels agree
+	if kind != SameLabel {
+		on = 0
 	}
 	for i, li := range a {
 		row := out[i*len(b) : (i+1)*len(b)]
-		for j, lj := range b {
-			v := off
-			if li == lj {
-				v = on
+		if kind == SameLabel {
+			clear(row)
+		} else {
+			copy(row, tmpl)
+		}
+		if self || li >= 0 {
+			for _, j := range s.columns(li) {
+				row[j] = on
 			}
-			if !self && lj < 0 {
-				v = 0
-			}
-			row[j] = v
 		}
 		if self && kind == SameLabel {
 			row[i] = 0
 		}
 	}
+}
+
+// maskScratch groups the columns of a label vector by label, reused from
+// run to run: pos holds the column indices sorted by label (stable), and
+// start maps a label to its first position in pos and end to one past its
+// last.
+type maskScratch struct {
+	pos        []int
+	start, end map[int]int
+	tmpl       scratch
+}
+
+// group indexes the columns of b.
+func (s *maskScratch) group(b []int) {
+	if s.start == nil {
+		s.start, s.end = map[int]int{}, map[int]int{}
+	}
+	clear(s.start)
+	clear(s.end)
+	for _, l := range b { // counts
+		s.end[l]++
+	}
+	n := 0
+	for _, l := range b { // offsets, labels in order of first appearance
+		if _, ok := s.start[l]; !ok {
+			s.start[l] = n
+			n += s.end[l]
+			s.end[l] = s.start[l] // from here on the next free position
+		}
+	}
+	if cap(s.pos) < len(b) {
+		s.pos = make([]int, len(b))
+	}
+	s.pos = s.pos[:len(b)]
+	for j, l := range b {
+		s.pos[s.end[l]] = j
+		s.end[l]++
+	}
+}
+
+// columns returns the columns whose label is l.
+func (s *maskScratch) columns(l int) []int {
+	st, ok := s.start[l]
+	if !ok {
+		return nil
+	}
+	return s.pos[st:s.end[l]]
 }
 
 // AnyInRow returns a length-B vector holding 1 where row i of the mask has a

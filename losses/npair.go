@@ -84,8 +84,8 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	e := graph.NewExpr(dt)
-	anchors := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, anchorIdx, 0) }) // C×D, f_i
-	positives := e.Do(func() (*G.Node, error) { return G.ByIndices(emb, posIdx, 0) })  // C×D, f_i⁺
+	anchors := e.GatherRows(emb, anchorIdx) // C×D, f_i
+	positives := e.GatherRows(emb, posIdx)  // C×D, f_i⁺
 	// logits: C×C, s(f_i, f_j⁺)
 	var logits *G.Node
 	if dist := distanceOr(l.Distance, graph.DotProduct{}); dist == (graph.DotProduct{}) {
@@ -94,10 +94,11 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 		logits = e.Neg(logits) // −d(f_i, f_j⁺)
 	}
 	// log(1 + Σ_{j≠i} e^{f_iᵀf_j⁺ − f_iᵀf_i⁺}) = −log softmax_i(i): cross-entropy against the diagonal
-	loss := e.DivAtLeastOne(e.DiagonalCrossEntropy(logits, valid), e.Sum(valid)) // 1/N Σ_i
+	n := e.Sum(valid)                                                 // N
+	loss := e.DivAtLeastOne(e.DiagonalCrossEntropy(logits, valid), n) // 1/N Σ_i
 	if l.L2 != 0 {
-		sqNorm := func(f *G.Node) *G.Node { return e.WeightedMean(e.Sum(e.Square(f), 1), valid) } // 1/N Σ_i ||f_i||²
-		loss = e.Add(loss, e.Scale(e.Add(sqNorm(anchors), sqNorm(positives)), 0.25*l.L2))
+		penalty := e.Add(e.SqNormSum(anchors, valid), e.SqNormSum(positives, valid)) // Σ_i ||f_i||² + ||f_i⁺||²
+		loss = e.Add(loss, e.Scale(e.DivAtLeastOne(penalty, n), 0.25*l.L2))          // + ¼λ · 1/N Σ_i …
 	}
 	return end(name, e, loss)
 }

@@ -138,13 +138,17 @@ func logits(name string, d, defD graph.Distance, tau, defTau float64, miner mini
 		return nil, nil, nil, nil, fmt.Errorf("losses: %s: temperature is %v; want a finite value > 0 (0 means %v)", name, tau, defTau)
 	}
 	d = distanceOr(d, defD)
-	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
-	if miner != nil { // mined pairs enter as sets
-		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
-	}
 	sign := 1.0 // z = −d/τ, or s/τ for a similarity: one pass over the matrix
 	if d.LargerIsCloser() {
 		sign = -1
+	}
+	if miner == nil && ref == nil { // the batch alone: 1/τ is the matrix product's factor
+		z = e.ScaledMatrix(d, emb, emb, -sign/tau)
+		return e, z, e.LabelMask(labels, graph.SameLabel), e.LabelMask(labels, graph.DifferentLabel), nil
+	}
+	raw, pos, neg := pairs(name, e, d, miner, ref, emb, labels, dim)
+	if miner != nil { // mined pairs enter as sets
+		pos, neg = e.Indicator(pos, 0), e.Indicator(neg, 0)
 	}
 	return e, e.Scale(raw, -sign/tau), pos, neg, nil
 }
@@ -186,14 +190,14 @@ func (l SupCon) Loss(emb, labels *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	lse := e.MaskedLogSumExp(z, others) // log Σ_{a≠i} e^{z_ia}
-	has := e.AnyInRow(pos)              // anchors with a positive
+	has := e.AnyInRow(pos) // anchors with a positive
 	if l.RequireNegatives {
 		has = e.Mul(has, e.Do(func() (*G.Node, error) { return anyInBatch(neg) })) // … in a batch with a negative pair
 	}
-	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has))         // |P(i)|, or 1 for rows without positives
-	meanPos := e.Div(e.MaskedRowSum(z, pos), count)               // 1/|P(i)| Σ_p z_ip
-	return end(name, e, reduce(e, red, e.Sub(lse, meanPos), has)) // over anchors with a positive
+	count := e.Add(e.Sum(pos, 1), e.Sub(e.Const(1), has)) // |P(i)|, or 1 for rows without positives
+	// L_i = log Σ_{a≠i} e^{z_ia} − 1/|P(i)| Σ_p z_ip, one op
+	rows := e.MaskedCrossEntropy(z, others, pos, e.Div(e.Const(1), count))
+	return end(name, e, reduce(e, red, rows, has)) // over anchors with a positive
 }
 
 // Loss returns the scalar loss of embeddings (B×D) with labels (Int, B).

@@ -22,13 +22,17 @@ import (
 )
 
 // Close reports whether |a − b| ≤ abs + rel·max(|a|, |b|). Unlike a pure
-// relative test it works at 0; NaN is never close to anything.
+// relative test it works at 0; NaN is never close to anything, and an
+// infinity only to itself.
 func Close(a, b, abs, rel float64) bool {
 	if math.IsNaN(a) || math.IsNaN(b) {
 		return false
 	}
 	if a == b { // also equal infinities
 		return true
+	}
+	if math.IsInf(a, 0) || math.IsInf(b, 0) { // rel·∞ would let anything pass
+		return false
 	}
 	return math.Abs(a-b) <= abs+rel*math.Max(math.Abs(a), math.Abs(b))
 }
