@@ -136,23 +136,6 @@ func affineInto[T float](u, x []T, c, off T) {
 	}
 }
 
-// sum64 is Σ u in float64 with four accumulators.
-func sum64[T float](u []T) float64 {
-	var s0, s1, s2, s3 float64
-	n := len(u) &^ 3
-	for j := 0; j < n; j += 4 {
-		v := u[j : j+4 : j+4]
-		s0 += float64(v[0])
-		s1 += float64(v[1])
-		s2 += float64(v[2])
-		s3 += float64(v[3])
-	}
-	for _, v := range u[n:] {
-		s0 += float64(v)
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // softplusSigmoidSums returns Σ softplus(t_k) and Σ σ(t_k), overwriting e
 // (as long as t): e^{−|t|} evaluated as one vector, then log(1 + ·).
 func softplusSigmoidSums[T float](t, e []T) (sp, sg float64) {
