@@ -165,23 +165,9 @@ func SqNormSum(x, w *G.Node) (*G.Node, error) {
 		return G.Nodes{n, nil}, nil
 	}
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		switch o.dt {
-		case tensor.Float32:
-			v, err := fusedFloats[float32](name, in)
-			if err != nil {
-				return nil, err
-			}
-			s, err := sqNormSum(c, d, v)
-			return G.NewF32(float32(s)), err
-		case tensor.Float64:
-			v, err := fusedFloats[float64](name, in)
-			if err != nil {
-				return nil, err
-			}
-			s, err := sqNormSum(c, d, v)
-			return G.NewF64(s), err
-		}
-		return nil, fmt.Errorf("graph: squared norm sum: unsupported dtype %v", o.dt)
+		return scalarDo(name, o.dt, in,
+			func(v [][]float32) (float64, error) { return sqNormSum(c, d, v) },
+			func(v [][]float64) (float64, error) { return sqNormSum(c, d, v) })
 	}, x, w)
 }
 

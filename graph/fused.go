@@ -910,6 +910,28 @@ func applyScalar(o *fusedOp, do func(in []G.Value) (G.Value, error), inputs ...*
 	return n, nil
 }
 
+// scalarDo runs the float32 or float64 body of a scalar op on its inputs
+// (their flat backings, dtype dt) and wraps the sum in a scalar value.
+func scalarDo(name string, dt tensor.Dtype, in []G.Value, f32 func([][]float32) (float64, error), f64 func([][]float64) (float64, error)) (G.Value, error) {
+	switch dt {
+	case tensor.Float32:
+		v, err := fusedFloats[float32](name, in)
+		if err != nil {
+			return nil, err
+		}
+		s, err := f32(v)
+		return G.NewF32(float32(s)), err
+	case tensor.Float64:
+		v, err := fusedFloats[float64](name, in)
+		if err != nil {
+			return nil, err
+		}
+		s, err := f64(v)
+		return G.NewF64(s), err
+	}
+	return nil, fmt.Errorf("graph: %s: unsupported dtype %v", name, dt)
+}
+
 func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (float64, error) {
 	if err := checkLen("hinge sum", x, n); err != nil {
 		return 0, err
@@ -1006,23 +1028,9 @@ func SoftplusSum(x, p, n, c *G.Node, scale float64) (*G.Node, error) {
 		return G.Nodes{d, nil, nil, nil}, nil
 	}
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		switch o.dt {
-		case tensor.Float32:
-			v, err := fusedFloats[float32](name, in)
-			if err != nil {
-				return nil, err
-			}
-			t, err := softplusSum(size, scale, v)
-			return G.NewF32(float32(t)), err
-		case tensor.Float64:
-			v, err := fusedFloats[float64](name, in)
-			if err != nil {
-				return nil, err
-			}
-			t, err := softplusSum(size, scale, v)
-			return G.NewF64(t), err
-		}
-		return nil, fmt.Errorf("graph: softplus sum: unsupported dtype %v", o.dt)
+		return scalarDo(name, o.dt, in,
+			func(v [][]float32) (float64, error) { return softplusSum(size, scale, v) },
+			func(v [][]float64) (float64, error) { return softplusSum(size, scale, v) })
 	}, x, p, n, c)
 }
 
