@@ -315,7 +315,12 @@ func (t *Trainer) Step(x []float32, labels []int) (float64, error) {
 // StepContext is Step that also stops, with ctx's error and the weights
 // untouched, when ctx is done while the shards of a data-parallel step are
 // running.
-func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (float64, error) {
+func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (_ float64, err error) {
+	defer func() {
+		if err != nil { // a failed or refused step leaves no gradient behind for the next one to add to
+			t.clearGrads()
+		}
+	}()
 	in := t.model.Config.Inputs()
 	if len(labels) != t.batch || len(x) != t.batch*in {
 		return 0, fmt.Errorf("models: batch has %d labels and %d features; want %d and %d", len(labels), len(x), t.batch, t.batch*in)
@@ -367,6 +372,16 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (f
 	return t.afterStep(t.update(loss))
 }
 
+// clearGrads zeroes the gradients that the machines add into from run to
+// run: a loss's own parameters', and the replicas' (data-parallel step).
+// The single graph's encoder gradients are overwritten by each run.
+func (t *Trainer) clearGrads() {
+	clearNodeGrads(t.lossp.nodes)
+	if t.par != nil {
+		t.par.clearGrads()
+	}
+}
+
 // afterStep calls the loss's AfterStep (AfterStepper) once the update of
 // a step has succeeded, and passes update's result on.
 func (t *Trainer) afterStep(loss float64, err error) (float64, error) {
@@ -383,15 +398,7 @@ func (t *Trainer) afterStep(loss float64, err error) (float64, error) {
 
 // update steps the solver with the gradients of a batch whose loss was
 // loss (the gradients are in t.built.Learnables).
-func (t *Trainer) update(loss float64) (_ float64, err error) {
-	defer func() {
-		if err != nil { // a refused step leaves no gradient behind for the next one to add to
-			clearNodeGrads(t.lossp.nodes)
-			if t.par != nil {
-				t.par.clearGrads()
-			}
-		}
-	}()
+func (t *Trainer) update(loss float64) (float64, error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("models: loss is %v; weights not updated", loss)
 	}
