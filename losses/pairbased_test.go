@@ -18,7 +18,7 @@ import (
 
 // Tests of the pair-based losses of issue 14 (multi-similarity, circle,
 // generalised lifted structure, margin, debiased and hard-negative
-// contrastive): the same checks as losses_test.go runs on the seed's losses,
+// contrastive): the same checks as losses_test.go runs on the survey's losses,
 // against naive float64 oracles written from the papers' formulas.
 
 // lse returns log Σ e^{x}, or −Inf for no terms (naive, shifted by the max).
