@@ -534,23 +534,28 @@ func (o options) miners(shards int) (tm mining.TripletMiner, pm mining.PairMiner
 	if shards > 1 {
 		allTriplets = saturatingProduct(anchorPositives, b-o.K)
 	}
+	md, _ := o.distance(o.MinerDist) // the miner's own distance (nil: the loss's)
 	switch o.Miner {
 	case "batch-hard":
-		tm = mining.BatchHard{}
+		tm = mining.BatchHard{Distance: md}
 	case "semi-hard":
-		tm = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives}
+		tm = mining.SemiHard{Margin: o.Margin, Fallback: mining.FallbackHardest, Capacity: anchorPositives, Distance: md}
 	case "all":
-		tm = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets}
+		tm = mining.AllTriplets{OnlyViolating: true, Margin: o.Margin, Capacity: allTriplets, Distance: md}
 	case "distance-weighted":
 		d := mining.NewDistanceWeighted(o.Seed)
-		d.Capacity = anchorPositives
+		d.Capacity, d.Distance = anchorPositives, md
 		tm = d
 	case "multi-similarity":
-		pm = mining.MultiSimilarityPML()
+		ms := mining.MultiSimilarityPML()
+		ms.Distance = md
+		pm = ms
 	case "pair-margin":
-		pm = mining.PairMarginPML()
+		pmm := mining.PairMarginPML()
+		pmm.Distance = md
+		pm = pmm
 	case "easy-hard":
-		eh := mining.BatchEasyHard{Pos: strategies[o.PosStrat], Neg: strategies[o.NegStrat]}
+		eh := mining.BatchEasyHard{Pos: strategies[o.PosStrat], Neg: strategies[o.NegStrat], Distance: md}
 		if o.Loss == "triplet" {
 			tm = eh
 		} else {
@@ -560,10 +565,6 @@ func (o options) miners(shards int) (tm mining.TripletMiner, pm mining.PairMiner
 		if o.Loss == "triplet" {
 			tm = mining.AllTriplets{Capacity: allTriplets}
 		}
-	}
-	md, _ := o.distance(o.MinerDist)
-	if md != nil && o.Miner != "none" {
-		tm, pm = withMinerDistance(tm, md), withMinerDistance(pm, md)
 	}
 	if o.Warmup > 0 && tm != nil {
 		// The warm-up of mining.BatchHardWithWarmup, before any -miner.
@@ -1137,38 +1138,6 @@ func (o options) distance(name string) (graph.Distance, error) {
 		return graph.Lp{P: o.LpP}, nil
 	}
 	return nil, usagef("unknown distance %q (want one of %s)", name, strings.Join(distNames, ", "))
-}
-
-// withMinerDistance returns m reading d, for the miners the command builds.
-func withMinerDistance[M any](m M, d graph.Distance) M {
-	var out any = m
-	if out == nil {
-		return m
-	}
-	switch v := out.(type) {
-	case mining.BatchHard:
-		v.Distance = d
-		out = v
-	case mining.SemiHard:
-		v.Distance = d
-		out = v
-	case mining.AllTriplets:
-		v.Distance = d
-		out = v
-	case mining.DistanceWeighted:
-		v.Distance = d
-		out = v
-	case mining.MultiSimilarity:
-		v.Distance = d
-		out = v
-	case mining.PairMargin:
-		v.Distance = d
-		out = v
-	case mining.BatchEasyHard:
-		v.Distance = d
-		out = v
-	}
-	return out.(M)
 }
 
 // validateOptions checks -swap, the easy-hard strategies and the distances.
