@@ -187,10 +187,10 @@ func hingeCount[T float](scale, offset float64, squared bool, x, w []T) int {
 	return n
 }
 
-// Scale returns c·x elementwise for a tensor x, in one op writing into a
-// buffer it reuses from run to run (Gorgonia's Mul by a constant
-// allocates its output and its gradient every run); the gradient is c·g,
-// one op. A scalar x is G.Mul's.
+// Scale returns c·x elementwise for a tensor x: Affine with no offset, one
+// op writing into a buffer it reuses from run to run (Gorgonia's Mul by a
+// constant allocates its output and its gradient every run); the gradient
+// is c·g, one op, and none for a NoGradient input. A scalar x is G.Mul's.
 func Scale(x *G.Node, c float64) (*G.Node, error) {
 	if x == nil {
 		return nil, fmt.Errorf("graph: scale: nil input")
@@ -204,30 +204,5 @@ func Scale(x *G.Node, c float64) (*G.Node, error) {
 	if x.IsScalar() {
 		return G.Mul(x, constant(x.Dtype(), c))
 	}
-	shape := x.Shape().Clone()
-	name := fmt.Sprintf("scale(%v,%v)", c, shape)
-	mk := func(name string) *fusedOp {
-		o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: shape.Clone()}, name: name}
-		o.f32 = func(in [][]float32, out []float32) error { return scaleInto(in[len(in)-1], c, out) }
-		o.f64 = func(in [][]float64, out []float64) error { return scaleInto(in[len(in)-1], c, out) }
-		return o
-	}
-	o := mk(name)
-	o.wrt = []bool{!NoGradient(x)}
-	o.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		d, err := applyFused(mk(name+"_dx"), grad) // c·g
-		return G.Nodes{d}, err
-	}
-	return applyFused(o, x)
-}
-
-func scaleInto[T float](x []T, c float64, out []T) error {
-	if err := checkLen("scale", x, len(out)); err != nil {
-		return err
-	}
-	k := T(c)
-	for i, v := range x {
-		out[i] = k * v
-	}
-	return nil
+	return affine(x, c, 0)
 }

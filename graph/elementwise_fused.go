@@ -102,7 +102,7 @@ func affine(x *G.Node, scale, offset float64) (*G.Node, error) {
 		name: fmt.Sprintf("affine(scale=%v,offset=%v,%v)", scale, offset, shape)}
 	o.f32 = func(in [][]float32, out []float32) error { return affineFwd(n, scale, offset, in, out) }
 	o.f64 = func(in [][]float64, out []float64) error { return affineFwd(n, scale, offset, in, out) }
-	o.wrt = []bool{true}
+	o.wrt = []bool{!NoGradient(x)}
 	o.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		d, err := affine(grad, scale, 0)
 		return G.Nodes{d}, err
