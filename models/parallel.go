@@ -331,7 +331,7 @@ func (e *embedReplica) run(x []float32) (G.Value, error) {
 		return nil, err
 	}
 	defer e.vm.Reset()
-	if err := e.vm.RunAll(); err != nil {
+	if err := graph.Run(e.vm); err != nil {
 		return nil, err
 	}
 	return e.out, nil
@@ -526,7 +526,7 @@ func (p *parallel) runReplica(st *stepState, c chunk, x []float32, publish bool)
 		return err
 	}
 	defer r.vm.Reset()
-	if err := r.vm.RunAll(); err != nil {
+	if err := graph.Run(r.vm); err != nil {
 		select {
 		case <-st.abort: // Gorgonia's wrapping hides errAborted from errors.Is
 			return errAborted
@@ -549,7 +549,7 @@ func (p *parallel) runLoss(st *stepState) (float64, error) {
 		return 0, err
 	}
 	p.lvm.Reset()
-	if err := p.lvm.RunAll(); err != nil {
+	if err := graph.Run(p.lvm); err != nil {
 		return 0, fmt.Errorf("models: loss: %w", err)
 	}
 	g, ok := p.dEmb.Value().(tensor.Tensor)

@@ -10,6 +10,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
 )
 
 // Loss is what the training loop needs of an objective: a scalar node from
@@ -356,7 +358,7 @@ func (t *Trainer) StepContext(ctx context.Context, x []float32, labels []int) (_
 		return 0, err
 	}
 	defer t.vm.Reset()
-	if err := t.vm.RunAll(); err != nil {
+	if err := graph.Run(t.vm); err != nil {
 		return 0, fmt.Errorf("models: forward/backward: %w", err)
 	}
 	var loss float64
