@@ -15,7 +15,6 @@ import (
 //go:linkname tapeRunall gorgonia.org/gorgonia.(*tapeMachine).runall
 func tapeRunall(m unsafe.Pointer, errChan chan error, doneChan chan struct{})
 
-
 // Run runs vm to the end, as vm.RunAll does, but on the calling goroutine.
 //
 // Gorgonia's TapeMachine.RunAll locks the calling goroutine to its OS
