@@ -122,6 +122,16 @@
 // NoInputGradient for the data at the bottom of a network, whose gradient
 // nobody reads.
 //
+// # Running a machine
+//
+// Run(vm) runs a compiled TapeMachine to the end on the calling goroutine,
+// as vm.RunAll does. RunAll locks its caller to the OS thread and starts a
+// new goroutine for the tape on every call, so each run hands the
+// processor from one OS thread to another and back; when several machines
+// run at once on few cores (the data-parallel replicas of package models),
+// each handoff waits for the OS scheduler. Package models runs all its
+// machines with Run.
+//
 // # Gorgonia v0.9.18
 //
 // This package works around the following, each pinned by a test:
