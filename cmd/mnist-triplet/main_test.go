@@ -398,3 +398,29 @@ func TestParamLossSmoke(t *testing.T) {
 	require.Equal(t, 16, model.Config.Dim)
 	require.Equal(t, []int{10, 16}, []int(l.Proxies.Shape()))
 }
+
+// TestModelFlag: each -model value builds its encoder (hybrid: the
+// ConvNet with models.DefaultHybrid's dense branch) with its default
+// epochs, and -seed and -dim reach it.
+func TestModelFlag(t *testing.T) {
+	for _, tc := range []struct {
+		model  string
+		want   models.Config
+		epochs int
+	}{
+		{"cnn", models.DefaultConvNet(32), 4},
+		{"mlp", models.DefaultMLP(32), 8},
+		{"hybrid", models.DefaultHybrid(32), 4},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			o, err := parseFlags([]string{"-model", tc.model, "-dim", "32", "-seed", "7"}, io.Discard)
+			require.NoError(t, err)
+			want := tc.want
+			want.Seed = 7
+			require.Equal(t, want, o.modelConfig())
+			require.Equal(t, tc.epochs, o.Epochs)
+		})
+	}
+	_, err := parseFlags([]string{"-model", "resnet"}, io.Discard)
+	require.EqualError(t, err, `unknown -model "resnet" (want cnn, mlp or hybrid)`)
+}
