@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -203,4 +204,65 @@ func TestHybridConfigErrors(t *testing.T) {
 	require.Equal(t, 5, l.Config.Dense)
 	require.Equal(t, "dense.weight", l.Params[4].Name) // after conv0 and conv1
 	require.Equal(t, h.Params[4].Value.Data(), l.Params[4].Value.Data())
+}
+
+// BenchmarkHybridCost times what the dense branch adds: a training step of
+// batch-hard triplet loss at B = 100 (10 classes × 10, Adam) with 1 and 2
+// workers, and embedding 10,000 inputs in batches of 500 with 2 workers,
+// for DefaultConvNet(64) and DefaultHybrid(64). Building the graphs and a
+// warm-up step are outside the timed loop. Run the two encoders in
+// alternating processes (-bench 'HybridCost/cnn', then 'HybridCost/hybrid',
+// repeated) to compare them on a shared machine.
+func BenchmarkHybridCost(b *testing.B) {
+	const bs, n = 100, 10000
+	r := rand.New(rand.NewPCG(1, 3))
+	x := make([]float32, n*784)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	labels := make([]int, bs)
+	for i := range labels {
+		labels[i] = i / 10
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  models.Config
+	}{{"cnn", models.DefaultConvNet(64)}, {"hybrid", models.DefaultHybrid(64)}} {
+		for _, w := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/step/B=%d/workers=%d", tc.name, bs, w), func(b *testing.B) {
+				m, err := models.New(tc.cfg)
+				require.NoError(b, err)
+				cfg := models.DefaultTrainConfig()
+				cfg.Workers = w
+				tr, err := models.NewTrainer(m, batchHard(), bs, cfg)
+				require.NoError(b, err)
+				defer tr.Close()
+				_, err = tr.Step(x[:bs*784], labels) // warm-up: buffers and Adam's moments
+				require.NoError(b, err)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if _, err := tr.Step(x[:bs*784], labels); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(bs*b.N)/b.Elapsed().Seconds(), "samples/s")
+			})
+		}
+		b.Run(fmt.Sprintf("%s/embed/N=%d/workers=2", tc.name, n), func(b *testing.B) {
+			m, err := models.New(tc.cfg)
+			require.NoError(b, err)
+			e, err := models.NewEmbedder(m, 500, 2)
+			require.NoError(b, err)
+			defer e.Close()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := e.Embed(x, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
 }

@@ -76,10 +76,12 @@ func DefaultConvNet(dim int) Config {
 // The convolutions need neighbouring pixels to be neighbours in the image;
 // the dense branch does not (permuting the input permutes its weights'
 // rows), so the encoder learns on images whose pixel order carries no
-// locality, where the ConvNet alone does not: on pixel-permuted MNIST
-// (cmd/mnist-triplet -transform permute, 4 epochs) the ConvNet's test
-// precision@1 (0.960) stayed below nearest-neighbour search on the raw
-// pixels (0.969); see the README for the hybrid's figures.
+// locality, where the ConvNet alone does not. On pixel-permuted MNIST
+// (cmd/mnist-triplet -transform permute: semi-hard triplet loss, 4 epochs,
+// seed 1) the ConvNet's test precision@1 was 0.960, below nearest-neighbour
+// search on the raw pixels (0.969), and this encoder's 0.980 (MAP@R 0.905
+// → 0.967); on MNIST itself it gives 0.991 as the ConvNet does (0.992).
+// A step costs about 1.1–1.3× the ConvNet's (BenchmarkHybridCost).
 func DefaultHybrid(dim int) Config {
 	c := DefaultConvNet(dim)
 	c.Dense = 256
