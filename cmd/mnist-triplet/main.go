@@ -128,9 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("mnist-triplet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.Data, "data", "", "directory with the four MNIST IDX .gz files (default: the GoMNIST module's data folder)")
-	fs.StringVar(&o.Model, "model", "cnn", "encoder: cnn (two conv blocks), mlp (784-256-128) or hybrid (cnn plus a 784-256 fully connected branch on the raw pixels, which needs no pixel locality: it also learns -transform permute)")
+	fs.StringVar(&o.Model, "model", "hybrid", "encoder: hybrid (cnn plus a 784-256 fully connected branch on the raw pixels, which needs no pixel locality: it also learns -transform permute), cnn (two conv blocks) or mlp (784-256-128)")
 	fs.IntVar(&o.Dim, "dim", 64, "embedding dimension")
-	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for cnn and hybrid, 8 for mlp)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for hybrid and cnn, 8 for mlp)")
 	fs.IntVar(&o.P, "p", 10, "classes per batch (batch = P×K)")
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
 	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted, margin's α)")
@@ -208,7 +208,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 func (o options) validate() error {
 	if _, ok := defaultEpochs[o.Model]; !ok {
-		return usagef("unknown -model %q (want cnn, mlp or hybrid)", o.Model)
+		return usagef("unknown -model %q (want hybrid, cnn or mlp)", o.Model)
 	}
 	if !contains(lossNames, o.Loss) {
 		return usagef("unknown -loss %q (want one of %s)", o.Loss, strings.Join(lossNames, ", "))
