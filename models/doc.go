@@ -10,6 +10,8 @@
 //
 //	MLP      flatten → [Linear → ReLU]×len(Hidden) → Linear(Dim)
 //	ConvNet  [Conv k×k (valid) → ReLU → MaxPool 2×2]×len(Hidden) → flatten → Linear(Dim)
+//	ConvNet with Dense > 0 (DefaultHybrid)
+//	         [conv blocks → flatten | flatten → Linear(Dense) → ReLU] concatenated → Linear(Dim)
 //
 // optionally followed by L2 normalisation. Initialisation is deterministic
 // from Config.Seed: He-normal before ReLU (He et al. 2015), Glorot-normal for

@@ -55,7 +55,9 @@ func gorgoniaL2Normalize(x *G.Node) (*G.Node, error) {
 // gorgoniaEncoder is the encoder as this package built it before graph.Linear,
 // graph.Conv2D and graph.MaxPool2D, from Gorgonia's own ops: Mul and
 // BroadcastAdd for linear layers, Rectify, Conv2d and MaxPool2D, then L2
-// normalisation from Square, Sum, Sqrt and a broadcast division. It is the reference the new ops must reproduce.
+// normalisation from Square, Sum, Sqrt and a broadcast division; a
+// ConvNet's dense branch (Config.Dense) is Mul, BroadcastAdd and Rectify on
+// the input, joined to the conv features by Concat. It is the reference the new ops must reproduce.
 func gorgoniaEncoder(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, error) {
 	if c.Arch == models.MLP {
 		h := x
@@ -101,6 +103,19 @@ func gorgoniaEncoder(c models.Config, x *G.Node, p G.Nodes, b int) (*G.Node, err
 		return nil, err
 	}
 	n := len(c.Hidden)
+	if c.Dense > 0 { // the raw input's branch, ReLU(x·W + b), after the conv features
+		d, err := gorgoniaLinear(x, p[2*n], p[2*n+1])
+		if err != nil {
+			return nil, err
+		}
+		if d, err = G.Rectify(d); err != nil {
+			return nil, err
+		}
+		if h, err = G.Concat(1, h, d); err != nil {
+			return nil, err
+		}
+		n++
+	}
 	if h, err = gorgoniaLinear(h, p[2*n], p[2*n+1]); err != nil {
 		return nil, err
 	}
@@ -173,6 +188,10 @@ func TestEncodersMatchGorgoniaOps(t *testing.T) {
 	def := models.DefaultConvNet(16)
 	def64 := def
 	def64.Float64 = true
+	smallHybrid := small
+	smallHybrid.Dense = 6
+	hybrid64 := models.DefaultHybrid(16)
+	hybrid64.Float64 = true
 	for _, tc := range []struct {
 		name string
 		cfg  models.Config
@@ -183,6 +202,10 @@ func TestEncodersMatchGorgoniaOps(t *testing.T) {
 		{"small/float32", small, 3, 1e-5},
 		{"default/float64", def64, 6, 1e-12},
 		{"default/float32", def, 6, 2e-5},
+		{"small-hybrid/float64", func() models.Config { c := smallHybrid; c.Float64 = true; return c }(), 3, 1e-12},
+		{"small-hybrid/float32", smallHybrid, 3, 1e-5},
+		{"hybrid/float64", hybrid64, 6, 1e-12},
+		{"hybrid/float32", models.DefaultHybrid(16), 6, 2e-5},
 		{"mlp/float64", func() models.Config { c := models.DefaultMLP(16); c.Float64 = true; return c }(), 5, 1e-12},
 		{"mlp/float32", models.DefaultMLP(16), 5, 2e-5},
 	} {

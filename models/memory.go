@@ -82,7 +82,13 @@ func TrainingMemory(cfg Config, b int) (MemoryEstimate, error) {
 			act += ch*k*k*ho*wo + 3*float64(oc)*ho*wo + 2*float64(oc)*math.Floor(ho/2)*math.Floor(wo/2)
 			ch, h, w = float64(oc), (h-cfg.Kernel+1)/2, (w-cfg.Kernel+1)/2
 		}
-		params += (ch*float64(h)*float64(w) + 1) * float64(cfg.Dim)
+		feat := ch * float64(h) * float64(w)
+		if cfg.Dense > 0 { // the raw input's branch: product, bias, ReLU, and the concatenation
+			params += (in + 1) * float64(cfg.Dense)
+			act += 3*float64(cfg.Dense) + feat + float64(cfg.Dense)
+			feat += float64(cfg.Dense)
+		}
+		params += (feat + 1) * float64(cfg.Dim)
 	}
 	act += 5 * float64(cfg.Dim) // projection, bias, normalisation
 	fb := float64(b)

@@ -35,6 +35,13 @@ type Config struct {
 	// Kernel is the ConvNet's square kernel size (valid convolution, stride
 	// 1), each block followed by 2×2 max pooling.
 	Kernel int `json:"kernel,omitempty"`
+	// Dense is the width of a ConvNet's fully connected branch on the raw
+	// input (flattened image → Linear(Dense) → ReLU), whose features are
+	// concatenated with the flattened conv features before the projection
+	// to Dim; 0 (the default) builds none. Unlike the convolutions it does
+	// not depend on the order of the pixels (see DefaultHybrid). ConvNet
+	// only: an MLP's first layer already sees the raw input.
+	Dense int `json:"dense,omitempty"`
 	// Dim is the embedding dimension.
 	Dim int `json:"dim"`
 	// Normalize L2-normalises the embeddings.
@@ -56,6 +63,29 @@ func DefaultMLP(dim int) Config {
 // images, a linear projection to dim, and L2-normalised embeddings.
 func DefaultConvNet(dim int) Config {
 	return Config{Arch: ConvNet, Channels: 1, Height: 28, Width: 28, Hidden: []int{16, 32}, Kernel: 5, Dim: dim, Normalize: true, Seed: 1}
+}
+
+// DefaultHybrid returns DefaultConvNet(dim) with a fully connected branch
+// of 256 ReLU units on the raw 784 pixels (Dense = 256): for a batch of B
+// images (B×784 input),
+//
+//	conv:  [Conv 5×5 → ReLU → MaxPool 2×2] with 16, 32 channels → B×512
+//	dense: Linear(784→256) → ReLU                                  → B×256
+//	[conv | dense] (B×768) → Linear(768→dim) → L2 normalisation    → B×dim
+//
+// The convolutions need neighbouring pixels to be neighbours in the image;
+// the dense branch does not (permuting the input permutes its weights'
+// rows), so the encoder learns on images whose pixel order carries no
+// locality, where the ConvNet alone does not. On pixel-permuted MNIST
+// (cmd/mnist-triplet -transform permute: semi-hard triplet loss, 4 epochs,
+// seed 1) the ConvNet's test precision@1 was 0.960, below nearest-neighbour
+// search on the raw pixels (0.969), and this encoder's 0.980 (MAP@R 0.905
+// → 0.967); on MNIST itself it gives 0.991 as the ConvNet does (0.992).
+// A step costs about 1.1–1.3× the ConvNet's (BenchmarkHybridCost).
+func DefaultHybrid(dim int) Config {
+	c := DefaultConvNet(dim)
+	c.Dense = 256
+	return c
 }
 
 // Inputs returns the number of input features, Channels·Height·Width.
@@ -84,6 +114,12 @@ func (c Config) Validate() error {
 		if h < 1 {
 			return fmt.Errorf("models: hidden width %d is %d; want ≥ 1", i, h)
 		}
+	}
+	if c.Dense < 0 {
+		return fmt.Errorf("models: dense branch width is %d; want ≥ 0 (0: none)", c.Dense)
+	}
+	if c.Dense > 0 && c.Arch != ConvNet {
+		return fmt.Errorf("models: a dense branch (Dense %d) is a %s option; the %s architecture's first layer already sees the raw input", c.Dense, ConvNet, c.Arch)
 	}
 	if err := c.checkSize(); err != nil {
 		return err
@@ -137,7 +173,12 @@ func (c Config) checkSize() error {
 			n += (ch*float64(c.Kernel)*float64(c.Kernel) + 1) * float64(oc)
 			ch, h, w = float64(oc), (h-c.Kernel+1)/2, (w-c.Kernel+1)/2
 		}
-		n += (ch*float64(max(h, 0))*float64(max(w, 0)) + 1) * float64(c.Dim)
+		feat := ch * float64(max(h, 0)) * float64(max(w, 0))
+		if c.Dense > 0 { // raw input → Dense, then Dense more projection rows
+			feat += float64(c.Dense)
+			n += (in + 1) * float64(c.Dense)
+		}
+		n += (feat + 1) * float64(c.Dim)
 	}
 	if n > MaxParams {
 		return fmt.Errorf("models: the %s configuration has %.0f weights (%.1f GB as %v); the limit is MaxParams = %d", c.Arch, n, n*float64(c.Dtype().Size())/1e9, c.Dtype(), MaxParams)
@@ -224,6 +265,13 @@ func (m *Model) shapes() []paramShape {
 		ch, h, w = oc, (h-c.Kernel+1)/2, (w-c.Kernel+1)/2
 	}
 	in := ch * h * w
+	if c.Dense > 0 {
+		raw := c.Inputs()
+		out = append(out,
+			paramShape{"dense.weight", []int{raw, c.Dense}, "he", raw, c.Dense},
+			paramShape{"dense.bias", []int{1, c.Dense}, "zero", 0, 0})
+		in += c.Dense
+	}
 	return append(out,
 		paramShape{"proj.weight", []int{in, c.Dim}, "glorot", in, c.Dim},
 		paramShape{"proj.bias", []int{1, c.Dim}, "zero", 0, 0})
@@ -322,5 +370,17 @@ func (m *Model) convnet(x *G.Node, p G.Nodes, b int) (*G.Node, error) {
 		return nil, err
 	}
 	n := len(c.Hidden)
+	if c.Dense > 0 {
+		// the raw input's branch, x·W + b then ReLU in one op, its
+		// features next to the conv features: B×(C·H·W + Dense)
+		d, err := graph.Linear(x, p[2*n], p[2*n+1], graph.LinearOptions{ReLU: true, NoInputGradient: true})
+		if err != nil {
+			return nil, err
+		}
+		if h, err = graph.ConcatCols(h, d); err != nil {
+			return nil, err
+		}
+		n++
+	}
 	return linear(h, p[2*n], p[2*n+1])
 }

@@ -26,7 +26,9 @@ func smallConfigs() map[string]models.Config {
 	cnn := models.Config{Arch: models.ConvNet, Channels: 1, Height: 10, Width: 10, Hidden: []int{3, 4}, Kernel: 3, Dim: 4, Seed: 3}
 	mlp64 := mlp
 	mlp64.Float64 = true
-	return map[string]models.Config{"mlp": mlp, "cnn": cnn, "mlp-float64": mlp64}
+	hybrid := cnn // a ConvNet with a dense branch on the raw input (DefaultHybrid's shape)
+	hybrid.Dense = 5
+	return map[string]models.Config{"mlp": mlp, "cnn": cnn, "mlp-float64": mlp64, "hybrid": hybrid}
 }
 
 func randInputs(seed uint64, n, in int) []float32 {

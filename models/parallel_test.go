@@ -81,6 +81,9 @@ func TestParallelStepMatchesSingle(t *testing.T) {
 	cnn64 := cfgs["cnn"]
 	cnn64.Float64 = true
 	cfgs["cnn-float64"] = cnn64
+	hybrid64 := cfgs["hybrid"]
+	hybrid64.Float64 = true
+	cfgs["hybrid-float64"] = hybrid64
 	for name, cfg := range cfgs {
 		t.Run(name, func(t *testing.T) {
 			// Gradients summed over rows in another order differ by

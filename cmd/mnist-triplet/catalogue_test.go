@@ -408,7 +408,7 @@ func TestCatalogue(t *testing.T) {
 		{"-lr Inf (defect 7)", []string{"-lr", "Inf"}, 2, "-lr is +Inf"},
 		{"-epochs 1e12 (defect 5)", []string{"-epochs", "1000000000000"}, 2, "-epochs is 1000000000000; want ≤ 10000"},
 		{"-epochs MaxInt64 (defect 5)", []string{"-epochs", "9223372036854775807"}, 2, "-epochs is 9223372036854775807"},
-		{"-k 3000 (defect 6)", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model cnn -dim 64 needs about"},
+		{"-k 3000 (defect 6)", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model hybrid -dim 64 needs about"},
 		{"-dim 1000000 (defect 6)", []string{"-dim", "1000000"}, 2, "-dim 1000000 needs about"},
 		{"-k MaxInt64 (defect 7)", []string{"-k", "9223372036854775807"}, 2, "-k is 9223372036854775807 but MNIST has 60000 training images"},
 		{"-miner all -k 200 (defect 4)", []string{"-miner", "all", "-k", "200"}, 2, "AllTriplets.Capacity is 716400000 slots"},

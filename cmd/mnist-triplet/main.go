@@ -90,7 +90,7 @@ type options struct {
 }
 
 // defaultEpochs per model: measured to meet the README's targets on 2 cores.
-var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8}
+var defaultEpochs = map[string]int{"cnn": 4, "mlp": 8, "hybrid": 4}
 
 var (
 	minerNames = []string{"batch-hard", "semi-hard", "all", "distance-weighted", "multi-similarity", "pair-margin", "easy-hard", "none"}
@@ -128,9 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("mnist-triplet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.Data, "data", "", "directory with the four MNIST IDX .gz files (default: the GoMNIST module's data folder)")
-	fs.StringVar(&o.Model, "model", "cnn", "encoder: cnn (two conv blocks) or mlp (784-256-128)")
+	fs.StringVar(&o.Model, "model", "hybrid", "encoder: hybrid (cnn plus a 784-256 fully connected branch on the raw pixels, which needs no pixel locality: it also learns -transform permute), cnn (two conv blocks) or mlp (784-256-128)")
 	fs.IntVar(&o.Dim, "dim", 64, "embedding dimension")
-	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for cnn, 8 for mlp)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "training epochs (default: 4 for hybrid and cnn, 8 for mlp)")
 	fs.IntVar(&o.P, "p", 10, "classes per batch (batch = P×K)")
 	fs.IntVar(&o.K, "k", 10, "samples per class in a batch")
 	fs.Float64Var(&o.Margin, "margin", 0.2, "margin ε of the loss (triplet, contrastive negative margin, lifted, margin's α)")
@@ -208,7 +208,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 func (o options) validate() error {
 	if _, ok := defaultEpochs[o.Model]; !ok {
-		return usagef("unknown -model %q (want cnn or mlp)", o.Model)
+		return usagef("unknown -model %q (want hybrid, cnn or mlp)", o.Model)
 	}
 	if !contains(lossNames, o.Loss) {
 		return usagef("unknown -loss %q (want one of %s)", o.Loss, strings.Join(lossNames, ", "))
@@ -501,9 +501,14 @@ func (o options) checkMemory() error {
 
 // modelConfig returns the encoder's configuration.
 func (o options) modelConfig() models.Config {
-	cfg := models.DefaultConvNet(o.Dim)
-	if o.Model == "mlp" {
+	var cfg models.Config
+	switch o.Model {
+	case "mlp":
 		cfg = models.DefaultMLP(o.Dim)
+	case "hybrid":
+		cfg = models.DefaultHybrid(o.Dim)
+	default:
+		cfg = models.DefaultConvNet(o.Dim)
 	}
 	cfg.Seed = o.Seed
 	return cfg

@@ -103,15 +103,15 @@ func TestUsageErrors(t *testing.T) {
 		{"lr-1e300", []string{"-lr", "1e300"}, 2, "-lr is 1e+300"},
 		{"epochs-1e12", []string{"-epochs", "1000000000000"}, 2, "-epochs is 1000000000000; want ≤ 10000"},
 		{"epochs-maxint", []string{"-epochs", "9223372036854775807"}, 2, "-epochs is 9223372036854775807"},
-		{"k-3000", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model cnn -dim 64 needs about"},
+		{"k-3000", []string{"-k", "3000"}, 2, "-p 10 × -k 3000 with -model hybrid -dim 64 needs about"},
 		// 400 shards of 10×10 join into batches of 40,000 rows: the B×B
 		// matrices alone exceed the limit, though one shard's batch fits.
-		{"shards-400", []string{"-shards", "400"}, 2, "-p 10 × -k 10 × -shards 400 with -model cnn -dim 64 needs about"},
+		{"shards-400", []string{"-shards", "400"}, 2, "-p 10 × -k 10 × -shards 400 with -model hybrid -dim 64 needs about"},
 		{"k-overflow", []string{"-k", "9223372036854775807"}, 2, "MNIST has 60000 training images"},
 		{"dim-1e6", []string{"-dim", "1000000"}, 2, "-dim 1000000 needs about"},
 		{"dim-1e5", []string{"-model", "mlp", "-dim", "100000"}, 2, "the embeddings of the 70000 training and test images take 26.1 GiB"},
 		{"miner-all-k-200", []string{"-miner", "all", "-k", "200"}, 2, "-miner all with -p 10 -k 200: mining: AllTriplets.Capacity is 716400000 slots"},
-		{"eval-batch-huge", []string{"-eval-batch", "1000000000"}, 2, "-eval-batch 1000000000 with -model cnn needs about"},
+		{"eval-batch-huge", []string{"-eval-batch", "1000000000"}, 2, "-eval-batch 1000000000 with -model hybrid needs about"},
 		// memories (issue 14, part 3)
 		{"xbm<0", []string{"-xbm", "-1"}, 2, "-xbm is -1; want ≥ 0"},
 		{"moco<0", []string{"-moco", "-5"}, 2, "-moco is -5; want ≥ 0"},
@@ -397,4 +397,34 @@ func TestParamLossSmoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 16, model.Config.Dim)
 	require.Equal(t, []int{10, 16}, []int(l.Proxies.Shape()))
+}
+
+// TestModelFlag: each -model value builds its encoder (hybrid, the
+// default: the ConvNet with models.DefaultHybrid's dense branch) with its
+// default epochs, and -seed and -dim reach it.
+func TestModelFlag(t *testing.T) {
+	for _, tc := range []struct {
+		model  string
+		want   models.Config
+		epochs int
+	}{
+		{"cnn", models.DefaultConvNet(32), 4},
+		{"mlp", models.DefaultMLP(32), 8},
+		{"hybrid", models.DefaultHybrid(32), 4},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			o, err := parseFlags([]string{"-model", tc.model, "-dim", "32", "-seed", "7"}, io.Discard)
+			require.NoError(t, err)
+			want := tc.want
+			want.Seed = 7
+			require.Equal(t, want, o.modelConfig())
+			require.Equal(t, tc.epochs, o.Epochs)
+		})
+	}
+	o, err := parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "hybrid", o.Model, "the default encoder")
+	require.Equal(t, models.DefaultHybrid(64), o.modelConfig())
+	_, err = parseFlags([]string{"-model", "resnet"}, io.Discard)
+	require.EqualError(t, err, `unknown -model "resnet" (want hybrid, cnn or mlp)`)
 }
