@@ -34,6 +34,8 @@ func trainStepCases() []trainStepCase {
 		{name: "MLP", cfg: models.DefaultMLP(64), loss: bh, p: 10, k: 10},
 		{name: "ConvNet", cfg: models.DefaultConvNet(64), loss: bh, p: 10, k: 10},
 		{name: "MLP", cfg: models.DefaultMLP(64), loss: bh, p: 16, k: 16},
+		// the command's default encoder: the ConvNet plus a dense branch
+		{name: "Hybrid", cfg: models.DefaultHybrid(64), loss: bh, p: 10, k: 10},
 	}
 }
 
