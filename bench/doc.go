@@ -13,7 +13,8 @@
 // B ∈ {128, 256, 1024}, entries N(0, 1)/√D from a fixed seed) and a P×K
 // label vector with K = 4 (labels i/4). The graph, its gradient and the
 // TapeMachine are built once per sub-benchmark and one warm-up step runs
-// before the timer starts; the timed loop is RunAll + Reset only.
+// before the timer starts; the timed loop is graph.Run + Reset only (the
+// tape on the calling goroutine, as the trainer runs its steps).
 // BenchmarkBuild times graph construction, G.Grad and compilation alone.
 //
 //	cd /work/main   # the module root
