@@ -76,13 +76,17 @@ func DiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
 
 // expRow sets dst[j] = e^{src[j]} (vmath for float32, package math for
 // float64).
-func expRow[T float](dst, src []T) {
+func expRow[T float](dst, src []T) { expShiftRow(dst, src, 0) }
+
+// expShiftRow sets dst[j] = e^{src[j] − shift}, the difference rounded
+// to T first, in one pass (vmath for float32, package math for float64).
+func expShiftRow[T float](dst, src []T, shift T) {
 	if d32, ok := as32(dst); ok {
-		vmath.Exp(d32, any(src).([]float32))
+		vmath.ExpShift(d32, any(src).([]float32), float32(shift))
 		return
 	}
 	for j, v := range src {
-		dst[j] = T(math.Exp(float64(v)))
+		dst[j] = T(math.Exp(float64(v - shift)))
 	}
 }
 
@@ -93,10 +97,7 @@ func expRow[T float](dst, src []T) {
 func softmaxRow[T float](zr, a, tmp []T, dense bool) (mx T, s float64) {
 	if dense {
 		mx = maxOf(zr)
-		for j, v := range zr {
-			tmp[j] = v - mx
-		}
-		expRow(tmp, tmp)
+		expShiftRow(tmp, zr, mx)
 		return mx, sum64(tmp)
 	}
 	first := true
@@ -105,10 +106,7 @@ func softmaxRow[T float](zr, a, tmp []T, dense bool) (mx T, s float64) {
 			mx, first = v, false
 		}
 	}
-	for j, v := range zr {
-		tmp[j] = v - mx
-	}
-	expRow(tmp, tmp)
+	expShiftRow(tmp, zr, mx)
 	for j := range tmp {
 		if a[j] == 0 {
 			tmp[j] = 0
@@ -128,8 +126,13 @@ func allActive[T float](a []T) bool {
 	return true
 }
 
-// maxOf returns the largest entry of a non-empty x.
+// maxOf returns the largest entry of a non-empty x (with a NaN entry,
+// NaN or the largest of the others: the callers' shifted exponentials
+// carry the NaN either way).
 func maxOf[T float](x []T) T {
+	if x32, ok := as32(x); ok {
+		return T(vmath.Max(x32))
+	}
 	m0, m1, m2, m3 := x[0], x[0], x[0], x[0]
 	j := 0
 	for ; j+4 <= len(x); j += 4 {

@@ -30,10 +30,7 @@ func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
 				// terms lose precision (or the row is empty or not finite);
 				// then by the masked maximum below.
 				mx := maxOf(xr)
-				for j, v := range xr {
-					tmp[j] = v - mx
-				}
-				vmath.Exp(tmp, tmp)
+				vmath.ExpShift(tmp, xr, mx)
 				if s := maskedSum32(tmp, mr); s >= lseShiftMin && s <= math.MaxFloat64 {
 					out[i] = float32(float64(mx) + math.Log(s))
 					continue
@@ -47,10 +44,7 @@ func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
 			if kind == redLog1pSE && mx < 0 {
 				mx = 0
 			}
-			for j, v := range xr {
-				tmp[j] = v - mx
-			}
-			vmath.Exp(tmp, tmp)
+			vmath.ExpShift(tmp, xr, mx)
 			var s float64
 			for j, w := range mr {
 				if w != 0 {
@@ -110,10 +104,7 @@ func lseGrad32(b, c int, x, m, out, g, dx []float32) {
 		for i := lo; i < hi; i++ {
 			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			oi, gi := out[i], g[i]
-			for j, v := range xr {
-				dr[j] = v - oi
-			}
-			vmath.Exp(dr, dr)
+			vmath.ExpShift(dr, xr, oi)
 			for j, w := range mr {
 				if w == 0 {
 					dr[j] = 0

@@ -58,11 +58,12 @@ GLOBL lp7<>(SB), RODATA|NOPTR, $4
 DATA lp8<>+0(SB)/4, $0x3eaaaaaa
 GLOBL lp8<>(SB), RODATA|NOPTR, $4
 
-// func expAVX2(dst, src *float32, n int)
-TEXT ·expAVX2(SB), NOSPLIT, $0-24
+// func expAVX2(dst, src *float32, n int, shift float32)
+TEXT ·expAVX2(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y7
 	VBROADCASTSS exphi<>(SB), Y8
 	VBROADCASTSS explo<>(SB), Y9
 	VBROADCASTSS log2e<>(SB), Y10
@@ -73,6 +74,7 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	VBROADCASTSS inf<>(SB), Y15
 exploop:
 	VMOVUPS (SI), Y0
+	VSUBPS Y7, Y0, Y0            // x − shift, rounded as the scalar form rounds it
 	VMINPS Y8, Y0, Y1            // clamp x to [lo, hi]
 	VMAXPS Y9, Y1, Y1
 	VMULPS Y10, Y1, Y2           // n = round(x·log2 e)
@@ -220,4 +222,43 @@ plainlogloop:
 	SUBQ $8, CX
 	JNZ plainlogloop
 	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0             // four accumulators, all starting from x[0:8]
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+max32:
+	CMPQ CX, $32
+	JLT max8
+	VMAXPS (SI), Y0, Y0
+	VMAXPS 32(SI), Y1, Y1
+	VMAXPS 64(SI), Y2, Y2
+	VMAXPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP max32
+max8:
+	CMPQ CX, $8
+	JLT maxdone
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP max8
+maxdone:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1      // the eight lanes down to one
+	VMAXPS X1, X0, X0
+	VSHUFPS $0x4e, X0, X0, X1
+	VMAXPS X1, X0, X0
+	VSHUFPS $0xb1, X0, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
 	RET
