@@ -23,6 +23,20 @@ import (
 // a mask and a log-sum-exp; the derivative op is one pass,
 // dz_ij = g·a_i·(a_j·softmax_ij − δ_ij).
 func DiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
+	return diagonalCrossEntropy(z, active, false)
+}
+
+// MeanDiagonalCrossEntropy is DiagonalCrossEntropy divided by
+// max(1, Σ_i a_i): the mean over the active rows (N-pair's 1/N Σ_i), in
+// one op where a sum of a and a division are two more (and the division's
+// derivative two more again). The sum is rounded to z's dtype before the
+// division, as DivAtLeastOne of the two ops rounds it; the derivative
+// divides g the same way first.
+func MeanDiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
+	return diagonalCrossEntropy(z, active, true)
+}
+
+func diagonalCrossEntropy(z, active *G.Node, mean bool) (*G.Node, error) {
 	if z == nil || active == nil {
 		return nil, fmt.Errorf("graph: diagonal cross-entropy: nil input")
 	}
@@ -37,12 +51,15 @@ func DiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("graph: diagonal cross-entropy: active must be a %v vector of length %d; got %v %v", z.Dtype(), c, active.Dtype(), active.Shape())
 	}
 	name := fmt.Sprintf("diagxent(%d)", c)
+	if mean {
+		name = fmt.Sprintf("meandiagxent(%d)", c)
+	}
 	o := &fusedOp{opBase: opBase{dt: z.Dtype(), shape: tensor.ScalarShape()}, name: name}
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, c}}, name: name + "_dz"}
-		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, v, dz) }
-		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, v, dz) }
+		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, mean, v, dz) }
+		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, mean, v, dz) }
 		n, err := applyFused(g, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
@@ -61,14 +78,14 @@ func DiagonalCrossEntropy(z, active *G.Node) (*G.Node, error) {
 				return nil, err
 			}
 			s, err := diagXent(c, v, part)
-			return G.NewF32(float32(s)), err
+			return G.NewF32(meanOf(mean, float32(s), v[1])), err
 		case tensor.Float64:
 			v, err := fusedFloats[float64](name, in)
 			if err != nil {
 				return nil, err
 			}
 			s, err := diagXent(c, v, part)
-			return G.NewF64(s), err
+			return G.NewF64(meanOf(mean, s, v[1])), err
 		}
 		return nil, fmt.Errorf("graph: diagonal cross-entropy: unsupported dtype %v", o.dt)
 	}, z, active)
@@ -189,7 +206,16 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 	return s, nil
 }
 
-func diagXentGrad[T float](c int, in [][]T, dz []T) error {
+// meanOf returns s / max(1, Σ w) when mean is set (the sum of w rounded
+// to T first), else s.
+func meanOf[T float](mean bool, s T, w []T) T {
+	if !mean {
+		return s
+	}
+	return s / max(T(sum64(w)), 1)
+}
+
+func diagXentGrad[T float](c int, mean bool, in [][]T, dz []T) error {
 	z, a, g := in[0], in[1], in[2]
 	if err := checkLen("diagonal cross-entropy gradient", z, c*c); err != nil {
 		return err
@@ -200,7 +226,8 @@ func diagXentGrad[T float](c int, in [][]T, dz []T) error {
 	if len(g) != 1 {
 		return fmt.Errorf("graph: diagonal cross-entropy gradient: want a scalar gradient, got %d values", len(g))
 	}
-	n := activePrefix(a) // columns past it are inactive
+	g0 := meanOf(mean, g[0], a) // ∂L/∂(the sum)
+	n := activePrefix(a)        // columns past it are inactive
 	dense := allActive(a[:n])
 	parallelRows(c, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -212,11 +239,11 @@ func diagXentGrad[T float](c int, in [][]T, dz []T) error {
 			clear(dr[n:])
 			dr = dr[:n]
 			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr, dense)
-			f := g[0] * a[i] * T(1/s)
+			f := g0 * a[i] * T(1/s)
 			for j := range dr {
 				dr[j] *= f
 			}
-			dr[i] -= g[0] * a[i]
+			dr[i] -= g0 * a[i]
 		}
 	})
 	return nil

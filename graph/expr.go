@@ -245,6 +245,12 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
 }
 
+// HalvesDot returns the dot products of the active rows of the two halves
+// of x (see HalvesDot).
+func (e *Expr) HalvesDot(x, active *G.Node) *G.Node {
+	return e.binary("halves dot", HalvesDot, x, active)
+}
+
 // MaskedCrossEntropy returns log Σ_j mask_ij·e^{z_ij} − w_i·Σ_j
 // target_ij·z_ij per row (see MaskedCrossEntropy).
 func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
@@ -257,6 +263,18 @@ func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
 // SqNormSum returns Σ_i w_i·||x_i||² (see SqNormSum).
 func (e *Expr) SqNormSum(x, w *G.Node) *G.Node {
 	return e.binary("squared norm sum", SqNormSum, x, w)
+}
+
+// SqNormMean returns k·Σ_h Σ_i w_i·||x_{hC+i}||² / max(1, Σ w) (see
+// SqNormMean).
+func (e *Expr) SqNormMean(x, w *G.Node, k float64) *G.Node {
+	return e.binary("squared norm mean", func(x, w *G.Node) (*G.Node, error) { return SqNormMean(x, w, k) }, x, w)
+}
+
+// MeanDiagonalCrossEntropy returns the mean over the active rows of
+// DiagonalCrossEntropy's terms (see MeanDiagonalCrossEntropy).
+func (e *Expr) MeanDiagonalCrossEntropy(z, active *G.Node) *G.Node {
+	return e.binary("mean diagonal cross-entropy", MeanDiagonalCrossEntropy, z, active)
 }
 
 // DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see

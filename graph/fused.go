@@ -136,6 +136,45 @@ func parallelRows(n, cols int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
+// productMin is the work (multiply-adds m·n·k) from which parallelProduct
+// splits a matrix product over the cores: about 40 µs on one core.
+const productMin = 1 << 21
+
+// parallelProduct is product (C = alpha·op(A)·op(B) + beta·C) with the m
+// rows of C split into contiguous blocks, one per core, when the product is
+// large (m·n·k ≥ productMin and at least 24 rows a block). Each block is
+// a product of its rows of op(A) with all of op(B), so every entry is the
+// same sum over k as in one call.
+func parallelProduct[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	const rowStep = 24 // whole tiles of every gemm kernel (6, 24 and 4 rows)
+	p := min(runtime.GOMAXPROCS(0), m/rowStep)
+	if p < 2 || m*n*k < productMin {
+		product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	step := ((m+p-1)/p + rowStep - 1) / rowStep * rowStep
+	block := func(lo int) {
+		hi := min(lo+step, m)
+		var ab []T
+		if ta {
+			ab = a[lo:] // columns lo.. of A (rows of Aᵀ)
+		} else {
+			ab = a[lo*lda:] // rows lo.. of A
+		}
+		product(ta, tb, hi-lo, n, k, alpha, ab, lda, b, ldb, beta, c[lo*ldc:], ldc)
+	}
+	var wg sync.WaitGroup
+	for lo := step; lo < m; lo += step {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			block(lo)
+		}()
+	}
+	block(0) // the first block on the calling goroutine
+	wg.Wait()
+}
+
 // ---- pairwise matrix ----
 
 type pairKind int
@@ -248,7 +287,7 @@ func pairFwd[T float](kind pairKind, self bool, b, r, d int, eps, alpha float64,
 	if err := checkLen("pairmatrix", y, r*d); err != nil {
 		return err
 	}
-	product(false, true, b, r, d, T(alpha), x, d, y, d, 0, out, r)
+	parallelProduct(false, true, b, r, d, T(alpha), x, d, y, d, 0, out, r)
 	if kind == pairDot {
 		return nil
 	}
@@ -340,9 +379,9 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 		alpha = -2
 	}
 	if w == 0 {
-		product(false, false, b, d, r, alpha, S, r, y, d, 0, dx, d)
+		parallelProduct(false, false, b, d, r, alpha, S, r, y, d, 0, dx, d)
 	} else {
-		product(true, false, r, d, b, alpha, S, r, x, d, 0, dx, d)
+		parallelProduct(true, false, r, d, b, alpha, S, r, x, d, 0, dx, d)
 	}
 	if kind == pairDot {
 		return nil
