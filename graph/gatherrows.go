@@ -37,6 +37,7 @@ func GatherRows(x, idx *G.Node) (*G.Node, error) {
 	}
 	b, d, c := x.Shape()[0], x.Shape()[1], idx.Shape()[0]
 	o := &rowsOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{c, d}}, b: b}
+	o.name = o.format()
 	n, err := G.ApplyOp(o, x, idx)
 	if err != nil {
 		return nil, fmt.Errorf("graph: gather rows: %w", err)
@@ -51,6 +52,7 @@ type rowsOp struct {
 	opBase
 	b       int
 	scatter bool
+	name    string // String(), formatted once
 }
 
 func (o *rowsOp) Arity() int { return 2 }
@@ -58,9 +60,15 @@ func (o *rowsOp) Type() hm.Type {
 	t := nodeType(o.dt, 2)
 	return hm.NewFnType(t, G.TensorType{Dims: 1, Of: G.Int}, t)
 }
-func (o *rowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.String()) }
+func (o *rowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.format()) }
 func (o *rowsOp) Hashcode() uint32      { return hashOf(o) }
 func (o *rowsOp) String() string {
+	if o.name == "" {
+		return o.format()
+	}
+	return o.name
+}
+func (o *rowsOp) format() string {
 	if o.scatter {
 		return fmt.Sprintf("scatterrows(%d,%v,%v)", o.b, o.shape, o.dt)
 	}
@@ -76,6 +84,7 @@ func (o *rowsOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return make(G.Nodes, len(in)), nil
 	}
 	s := &rowsOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{o.b, o.shape[1]}}, b: o.b, scatter: true}
+	s.name = s.format()
 	n, err := G.ApplyOp(s, grad, in[1])
 	if err != nil {
 		return nil, fmt.Errorf("graph: gather rows gradient: %w", err)
