@@ -198,6 +198,14 @@ func (e *Expr) Mean(x *G.Node) *G.Node {
 // Gather returns the entries of x at the flat indices idx (see Gather).
 func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
 
+// GatherDiff returns x.flat[p_k] − x.flat[n_k] (see GatherDiff).
+func (e *Expr) GatherDiff(x, p, n *G.Node) *G.Node {
+	if !e.ok("gather diff", x, p, n) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return GatherDiff(x, p, n) })
+}
+
 // GatherRows returns the rows of x at idx (see GatherRows).
 func (e *Expr) GatherRows(x, idx *G.Node) *G.Node {
 	return e.binary("gather rows", GatherRows, x, idx)

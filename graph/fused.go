@@ -882,12 +882,13 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 
 // HingeSum returns the scalar Σ_ij w_ij·h(scale·x_ij + offset) with
 // h(t) = max(0, t), or max(0, t)² when squared, for x and w of one shape
-// (w, pair weights or a mask, gets no gradient). It is the sum of a
-// contrastive loss's hinge terms in one op, without the B×B temporaries of
-// the shift, the hinge, the square and the product; its derivative op is
-// one pass, g·w_ij·scale·h′.
+// (matrices or vectors; w, pair weights or a mask, gets no gradient). It
+// is the sum of a contrastive loss's hinge terms (or of a triplet loss's
+// over its mined slots) in one op, without the temporaries of the shift,
+// the hinge, the square and the product; its derivative op is one pass,
+// g·w_ij·scale·h′.
 func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
-	if err := checkMasked("hinge sum", x, w); err != nil {
+	if err := checkSameShape("hinge sum", x, w); err != nil {
 		return nil, err
 	}
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {

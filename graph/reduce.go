@@ -27,6 +27,22 @@ func checkMasked(what string, x, mask *G.Node) error {
 	return nil
 }
 
+// checkSameShape is checkMasked for x and w of any one shape (matrices or
+// vectors).
+func checkSameShape(what string, x, w *G.Node) error {
+	if x == nil || w == nil {
+		return fmt.Errorf("graph: %s: nil input", what)
+	}
+	if x.Dims() < 1 || !x.Shape().Eq(w.Shape()) {
+		return fmt.Errorf("graph: %s: x %v and w %v must be tensors of one shape", what, x.Shape(), w.Shape())
+	}
+	if x.Dtype() != w.Dtype() {
+		return fmt.Errorf("graph: %s: x is %v but w is %v", what, x.Dtype(), w.Dtype())
+	}
+	_, err := FloatDtype(what+" input", x)
+	return err
+}
+
 // MaskedRowMax returns the length-B vector of row maxima of x (B×C) over the
 // entries where mask is non-zero. The gradient goes to one entry per row (the
 // first maximum, by column index), unlike Gorgonia's Max, which hands every

@@ -1,0 +1,71 @@
+package graph_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/contrastive-go/contrastive/graph"
+	"github.com/contrastive-go/contrastive/graph/graphtest"
+)
+
+// TestGatherDiff checks GatherDiff against the difference of two Gathers:
+// the same values and gradient bit for bit, in float64 and float32, with
+// indices repeated within p, within n and across both (a triplet list's
+// layout: one entry of x is a positive of many triplets), an entry never
+// addressed, and a non-linear cost so that repeated gradients must add up;
+// the gradient against central differences, the float32 gradient against
+// the float64 one, and the errors.
+func TestGatherDiff(t *testing.T) {
+	r := rand.New(rand.NewPCG(97, 98))
+	const b = 5
+	x := randMatrix(r, b, b, 1)
+	p := []int{1, 1, 7, 12, 3, 0}
+	n := []int{2, 4, 1, 12, 24, 0} // 1 in both lists, 12 and 0 against themselves
+	w := randMatrix(r, 1, len(p), 1)
+	idx := func(g *G.ExprGraph, name string, v []int) *G.Node {
+		return G.NewVector(g, tensor.Int, G.WithShape(len(v)), G.WithName(name), G.WithValue(tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(append([]int(nil), v...)))))
+	}
+	cost := func(e *graph.Expr, d *G.Node) *G.Node { // Σ w ⊙ d², non-linear in d
+		return weighted(e, e.Mul(d, d), w)
+	}
+	fused := func(e *graph.Expr, xn *G.Node) *G.Node {
+		return cost(e, e.GatherDiff(xn, idx(xn.Graph(), "p", p), idx(xn.Graph(), "n", n)))
+	}
+	unfused := func(e *graph.Expr, xn *G.Node) *G.Node {
+		return cost(e, e.Sub(e.Gather(xn, idx(xn.Graph(), "p", p)), e.Gather(xn, idx(xn.Graph(), "n", n))))
+	}
+	var grads [2][]float64
+	for i, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		t.Run(fmt.Sprint(dt), func(t *testing.T) {
+			v, dx := valueAndGrad(t, dt, x, b, b, fused)
+			wv, wdx := valueAndGrad(t, dt, x, b, b, unfused)
+			require.Equal(t, wv, v, "value")
+			require.Equal(t, wdx, dx, "gradient")
+			grads[i] = dx
+		})
+	}
+	graphtest.RequireAllClose(t, grads[0], grads[1], 1e-6, 1e-5, "float32 gradient")
+	graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+		xn := matNode(g, "x", b, b, x)
+		e := graph.NewExpr(tensor.Float64)
+		out := fused(e, xn)
+		return out, []*G.Node{xn}, e.Err()
+	}, graphtest.GradOptions{})
+
+	g := G.NewGraph()
+	d, err := graph.GatherDiff(matNode(g, "x", b, b, x), idx(g, "p", []int{0, b * b}), idx(g, "n", []int{0, 1}))
+	require.NoError(t, err)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	require.ErrorContains(t, m.RunAll(), "graph: gather: index 25 at position 1 is outside 25 entries")
+	_ = d
+	_, err = graph.GatherDiff(matNode(g, "y", b, b, x), idx(g, "p2", p), idx(g, "n2", n[:2]))
+	require.ErrorContains(t, err, "graph: gather diff: index vectors of")
+	_, err = graph.GatherDiff(matNode(g, "z", b, b, x), idx(g, "p3", p), vecNode(g, tensor.Float64, "f", []float64{0}))
+	require.ErrorContains(t, err, "graph: gather diff: indices must be int vectors")
+}
