@@ -175,15 +175,52 @@ func WeightedMean(x, w *G.Node) (*G.Node, error) {
 
 // DivAtLeastOne returns num / max(den, 1) for scalars, where den is a count
 // or total weight that carries no gradient: the mean of nothing is 0.
+//
+// It is one op with one derivative op (g / max(den, 1), nothing for den),
+// where max and a Gorgonia division are two ops and the division's
+// derivative four (two of them for den, computed and then dropped); the
+// values are rounded as that composition rounds them: max(den, 1) in
+// float64 then to the dtype, the quotients in the dtype.
 func DivAtLeastOne(num, den *G.Node) (*G.Node, error) {
+	if num == nil || den == nil {
+		return nil, fmt.Errorf("graph: DivAtLeastOne: nil input")
+	}
 	if !den.IsScalar() || !num.IsScalar() {
 		return nil, fmt.Errorf("graph: DivAtLeastOne wants scalars; got %v and %v", num.Shape(), den.Shape())
 	}
-	d, err := atLeastOne(den)
+	dt, err := FloatDtype("DivAtLeastOne numerator", num)
 	if err != nil {
 		return nil, err
 	}
-	return G.Div(num, d)
+	if den.Dtype() != dt {
+		return nil, fmt.Errorf("graph: DivAtLeastOne: numerator is %v but denominator is %v", dt, den.Dtype())
+	}
+	o := &fusedOp{opBase: opBase{dt: dt, shape: tensor.ScalarShape()}, name: "divatleastone"}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d := &fusedOp{opBase: opBase{dt: dt, shape: tensor.ScalarShape()}, name: "divatleastone_dnum"}
+		n, err := applyScalar(d, func(v []G.Value) (G.Value, error) { return divAtLeastOne(v[1], v[0]) }, in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	return applyScalar(o, func(v []G.Value) (G.Value, error) { return divAtLeastOne(v[0], v[1]) }, num, den)
+}
+
+// divAtLeastOne returns the scalar num / max(den, 1).
+func divAtLeastOne(num, den G.Value) (G.Value, error) {
+	switch n := num.Data().(type) {
+	case float32:
+		if d, ok := den.Data().(float32); ok {
+			return G.NewF32(n / float32(math.Max(float64(d), 1))), nil
+		}
+	case float64:
+		if d, ok := den.Data().(float64); ok {
+			return G.NewF64(n / math.Max(d, 1)), nil
+		}
+	}
+	return nil, fmt.Errorf("graph: DivAtLeastOne: values of type %T and %T", num.Data(), den.Data())
 }
 
 // MeanNonZero returns Σ x / max(#{x > 0}, 1): the mean over the terms that
