@@ -70,7 +70,9 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	dist := distanceOr(l.Distance, graph.Euclidean{})
 	raw, pos, neg := pairs(name, e, dist, l.Miner, nil, emb, labels, d)
 	m, _ := orient(e, dist, raw)
-	neg = e.Indicator(neg, 0)        // mined negatives enter as a set
+	if l.Miner != nil {
+		neg = e.Indicator(neg, 0) // mined negatives enter as a set (a label mask is one already)
+	}
 	a := e.Affine(m, -1.0, l.Margin) // a_ik = ε − D_ik
 	has := e.AnyInRow(neg)           // row i has a negative
 	var pair *G.Node
