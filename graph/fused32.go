@@ -206,18 +206,21 @@ func pairLAE32(b int, v, has, out []float32, ev []float64, mx float64) {
 				vmath.Log(tmp, tmp) // used below only where both are flagged and the sum is normal
 			}
 			for j := range row {
-				switch w := pairWinner(v, has, i, j); {
-				case w == 0:
-					row[j] = 0
-				case has[i] == 0 || has[j] == 0:
-					row[j] = v[i]
-					if w == 2 {
-						row[j] = v[j]
+				if has[i] != 0 && has[j] != 0 { // both flagged (every pair of a P×K batch): no winner to find
+					if ev[i]+ev[j] > 1e-30 {
+						row[j] = float32(mx) + tmp[j]
+					} else {
+						row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
 					}
-				case ev[i]+ev[j] > 1e-30:
-					row[j] = float32(mx) + tmp[j]
+					continue
+				}
+				switch w := pairWinner(v, has, i, j); w {
+				case 0:
+					row[j] = 0
+				case 1:
+					row[j] = v[i]
 				default:
-					row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
+					row[j] = v[j]
 				}
 			}
 		}
