@@ -324,6 +324,12 @@ func (e *Expr) PairwiseLogAddExp(v, has *G.Node) *G.Node {
 	return e.binary("pairwise log-add-exp", PairwiseLogAddExp, v, has)
 }
 
+// PairAnyMask returns mask_ij where row i or j is flagged (see
+// PairAnyMask).
+func (e *Expr) PairAnyMask(mask, has *G.Node) *G.Node {
+	return e.binary("pair any mask", PairAnyMask, mask, has)
+}
+
 // PairAny returns the B×B matrix 1[has_i or has_j] (see PairAny).
 func (e *Expr) PairAny(v, has *G.Node) *G.Node { return e.binary("pair any", PairAny, v, has) }
 
