@@ -84,6 +84,7 @@ func readBatch(in []G.Value, larger bool, dim int, buf []float64) (Batch, error)
 	case bad >= 0:
 		return batch, fmt.Errorf("mining: distance (%d, %d) is %v", bad/n, bad%n, badValue)
 	}
+	batch.checked = true
 	return batch, nil
 }
 
