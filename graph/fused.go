@@ -303,19 +303,25 @@ func pairFwd[T float](kind pairKind, self bool, b, r, d int, eps, alpha float64,
 	parallelRows(b, r, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := out[i*r : (i+1)*r]
-			for j, p := range row {
-				v := (nx[i] + ny[j]) - 2*p
-				if !(v > 0) {
-					v = 0
-				}
-				if kind == pairEuclid {
-					if v > e {
+			xi, yn := nx[i], ny[:len(row)]
+			if kind == pairEuclid {
+				for j, p := range row {
+					v := (xi + yn[j]) - 2*p
+					if v > e { // v ≤ e (or NaN) gives 0, as the clamp at 0 and then at e do
 						v = T(math.Sqrt(float64(v)))
 					} else {
 						v = 0
 					}
+					row[j] = v
 				}
-				row[j] = v
+			} else {
+				for j, p := range row {
+					v := (xi + yn[j]) - 2*p
+					if !(v > 0) {
+						v = 0
+					}
+					row[j] = v
+				}
 			}
 			if self {
 				row[i] = 0
@@ -393,13 +399,11 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 	}
 	sums := get[T](&s[1], n)
 	if w == 0 {
-		for i := range sums {
-			var t T
-			for _, v := range S[i*r : (i+1)*r] {
-				t += v
+		parallelRows(n, r, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sums[i] = sum4(S[i*r : (i+1)*r])
 			}
-			sums[i] = t
-		}
+		})
 	} else {
 		clear(sums)
 		for q := 0; q < b; q++ {
