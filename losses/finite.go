@@ -78,10 +78,12 @@ func (o *finiteOp) format() string {
 	return fmt.Sprintf("finite(%s,%s,%d,%v,check=%t)", o.loss, o.what, o.dims, o.dt, o.check)
 }
 
-// readersKeep reports whether every op that reads the output leaves its
-// inputs alone: Gorgonia writes an op's result into an input's memory
+// readersKeep reports whether every op that reads the output, or x, leaves
+// its inputs alone: Gorgonia writes an op's result into an input's memory
 // only when the op says it overwrites that input (OverwritesInput), so
-// then the output may be x's value itself. The answer is kept until the
+// then the output may be x's value itself (an op that overwrote x after
+// the check would change the output under the loss's later ops, one that
+// overwrote the output would change x). The answer is kept until the
 // graph gains nodes (G.Grad adds readers after the loss is built).
 func (o *finiteOp) readersKeep() bool {
 	if o.node == nil {
@@ -89,20 +91,29 @@ func (o *finiteOp) readersKeep() bool {
 	}
 	g := o.node.Graph()
 	if n := len(g.AllNodes()); n != o.seen {
-		o.seen, o.keep = n, true
-		for it := g.To(o.node.ID()); it.Next(); {
-			r, ok := it.Node().(*G.Node)
-			if !ok || r.Op() == nil {
-				o.keep = false
-				break
-			}
-			if w := r.Op().OverwritesInput(); w >= 0 && childAt(g, r, w) == o.node {
-				o.keep = false
-				break
-			}
+		o.seen, o.keep = n, false
+		if x := childAt(g, o.node, 0); x != nil {
+			o.keep = keptBy(g, o.node, nil) && keptBy(g, x, o.node)
 		}
 	}
 	return o.keep
+}
+
+// keptBy reports whether no reader of n but skip may overwrite n.
+func keptBy(g *G.ExprGraph, n, skip *G.Node) bool {
+	for it := g.To(n.ID()); it.Next(); {
+		r, ok := it.Node().(*G.Node)
+		if !ok || r.Op() == nil {
+			return false
+		}
+		if r == skip {
+			continue
+		}
+		if w := r.Op().OverwritesInput(); w >= 0 && childAt(g, r, w) == n {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *finiteOp) Hashcode() uint32 {
