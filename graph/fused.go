@@ -892,8 +892,30 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 // the hinge, the square and the product; its derivative op is one pass,
 // g·w_ij·scale·h′.
 func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	return hingeSumOp(x, nil, w, scale, offset, squared)
+}
+
+// HingeSumAdd is HingeSum of x + y (x and y of w's shape, both receiving
+// the gradient) without the sum's matrix: the sum of the lifted loss's
+// hinge terms max(0, D_ij + pair_ij)² in one op, where an Add and HingeSum
+// are two passes. The sum is rounded to the dtype before the hinge, as the
+// Add rounds it.
+func HingeSumAdd(x, y, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	if y == nil {
+		return nil, fmt.Errorf("graph: hinge sum: nil input")
+	}
+	return hingeSumOp(x, y, w, scale, offset, squared)
+}
+
+func hingeSumOp(x, y, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
 	if err := checkSameShape("hinge sum", x, w); err != nil {
 		return nil, err
+	}
+	add := y != nil
+	if add {
+		if err := checkSameShape("hinge sum", y, w); err != nil {
+			return nil, err
+		}
 	}
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
 		return nil, fmt.Errorf("graph: hinge sum: scale %v and offset %v must be finite", scale, offset)
@@ -901,29 +923,48 @@ func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()
 	name := fmt.Sprintf("hingesum(scale=%v,offset=%v,sq=%t)", scale, offset, squared)
+	if add {
+		name = fmt.Sprintf("hingesumadd(scale=%v,offset=%v,sq=%t)", scale, offset, squared)
+	}
+	inputs := []*G.Node{x, w}
+	if add {
+		inputs = []*G.Node{x, y, w}
+	}
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
 	o.wrt = []bool{true, false}
+	if add {
+		o.wrt = []bool{true, true, false}
+	}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
-		g.f32 = func(v [][]float32, dx []float32) error { return hingeGrad(n, scale, offset, squared, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return hingeGrad(n, scale, offset, squared, v, dx) }
-		d, err := applyFused(g, in[0], in[1], grad)
+		g.f32 = func(v [][]float32, dx []float32) error { return hingeGrad(n, scale, offset, squared, add, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return hingeGrad(n, scale, offset, squared, add, v, dx) }
+		d, err := applyFused(g, append(append(G.Nodes(nil), in...), grad)...)
 		if err != nil {
 			return nil, err
+		}
+		if add {
+			return G.Nodes{d, d, nil}, nil // ∂/∂x = ∂/∂y
 		}
 		return G.Nodes{d, nil}, nil
 	}
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		switch x := data(in[0]).(type) {
-		case []float32:
-			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float32))
-			return G.NewF32(float32(s)), err
-		case []float64:
-			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float64))
-			return G.NewF64(s), err
-		}
-		return nil, fmt.Errorf("graph: hinge sum: unsupported dtype %v", in[0].Dtype())
-	}, x, w)
+		return scalarDo(name, o.dt, in,
+			func(v [][]float32) (float64, error) {
+				return hingeSum(n, scale, offset, squared, v[0], hingeY(add, v), v[len(v)-1])
+			},
+			func(v [][]float64) (float64, error) {
+				return hingeSum(n, scale, offset, squared, v[0], hingeY(add, v), v[len(v)-1])
+			})
+	}, inputs...)
+}
+
+// hingeY returns y of HingeSumAdd's inputs (x, y, w), nil for HingeSum's.
+func hingeY[T float](add bool, v [][]T) []T {
+	if add {
+		return v[1]
+	}
+	return nil
 }
 
 // scalarOp is a fusedOp whose output is a scalar value (not a dense buffer).
@@ -976,19 +1017,29 @@ func scalarDo(name string, dt tensor.Dtype, in []G.Value, f32 func([][]float32) 
 	return nil, fmt.Errorf("graph: %s: unsupported dtype %v", name, dt)
 }
 
-func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (float64, error) {
+// hingeSum is HingeSum's value, of x + y when y is not nil (HingeSumAdd).
+func hingeSum[T float](n int, scale, offset float64, squared bool, x, y, w []T) (float64, error) {
 	if err := checkLen("hinge sum", x, n); err != nil {
 		return 0, err
 	}
 	if err := checkLen("hinge sum", w, n); err != nil {
 		return 0, err
 	}
+	if y != nil {
+		if err := checkLen("hinge sum", y, n); err != nil {
+			return 0, err
+		}
+	}
 	a, c := T(scale), T(offset)
 	return blockSum(n, func(lo, hi int) float64 {
 		var s float64
 		for i := lo; i < hi; i++ {
 			if wi := w[i]; wi != 0 {
-				if t := a*x[i] + c; t > 0 {
+				xi := x[i]
+				if y != nil {
+					xi += y[i]
+				}
+				if t := a*xi + c; t > 0 {
 					if squared {
 						t *= t
 					}
@@ -1000,7 +1051,16 @@ func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (fl
 	}), nil
 }
 
-func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx []T) error {
+// hingeGrad is HingeSum's derivative from (x, w, g), or HingeSumAdd's
+// from (x, y, w, g) when add is set.
+func hingeGrad[T float](n int, scale, offset float64, squared, add bool, in [][]T, dx []T) error {
+	var y []T
+	if add {
+		y, in = in[1], append([][]T{in[0]}, in[2:]...)
+		if err := checkLen("hinge sum gradient", y, n); err != nil {
+			return err
+		}
+	}
 	x, w, g := in[0], in[1], in[2]
 	if err := checkLen("hinge sum gradient", x, n); err != nil {
 		return err
@@ -1019,7 +1079,11 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 			if wi == 0 {
 				continue
 			}
-			if t := a*x[i] + c; t > 0 {
+			xi := x[i]
+			if y != nil {
+				xi += y[i]
+			}
+			if t := a*xi + c; t > 0 {
 				d := gs * wi * a
 				if squared {
 					d *= 2 * t

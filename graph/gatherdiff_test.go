@@ -69,3 +69,50 @@ func TestGatherDiff(t *testing.T) {
 	_, err = graph.GatherDiff(matNode(g, "z", b, b, x), idx(g, "p3", p), vecNode(g, tensor.Float64, "f", []float64{0}))
 	require.ErrorContains(t, err, "graph: gather diff: indices must be int vectors")
 }
+
+// TestHingeSumAdd checks HingeSumAdd against HingeSum of the sum (an Add):
+// the same value and gradient, bit for bit, in float64 and float32,
+// squared and not, with weights that skip entries; both summands'
+// gradients against central differences, and the shape error.
+func TestHingeSumAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(101, 102))
+	const b = 6
+	x, y := randMatrix(r, b, b, 1), randMatrix(r, b, b, 1)
+	w := randMatrix(r, b, b, 1)
+	for i := range w {
+		if i%3 == 0 {
+			w[i] = 0
+		}
+	}
+	for _, sq := range []bool{false, true} {
+		build := func(fused bool) func(e *graph.Expr, xn *G.Node) *G.Node {
+			return func(e *graph.Expr, xn *G.Node) *G.Node {
+				yn := typedNode(xn.Graph(), e.Dtype(), "y", y, b, b)
+				wn := typedNode(xn.Graph(), e.Dtype(), "w", w, b, b)
+				if fused {
+					return e.Do(func() (*G.Node, error) { return graph.HingeSumAdd(xn, yn, wn, -1.5, 0.25, sq) })
+				}
+				sum := e.Add(xn, yn)
+				return e.Do(func() (*G.Node, error) { return graph.HingeSum(sum, wn, -1.5, 0.25, sq) })
+			}
+		}
+		for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+			t.Run(fmt.Sprintf("sq=%t/%v", sq, dt), func(t *testing.T) {
+				v, dx := valueAndGrad(t, dt, x, b, b, build(true))
+				wv, wdx := valueAndGrad(t, dt, x, b, b, build(false))
+				require.Equal(t, wv, v, "value")
+				require.Equal(t, wdx, dx, "gradient")
+			})
+		}
+		t.Run(fmt.Sprintf("sq=%t/gradient", sq), func(t *testing.T) {
+			graphtest.CheckGradient(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, error) {
+				xn, yn := matNode(g, "x", b, b, x), matNode(g, "y", b, b, y)
+				s, err := graph.HingeSumAdd(xn, yn, matNode(g, "w", b, b, w), -1.5, 0.25, sq)
+				return s, []*G.Node{xn, yn}, err
+			}, graphtest.GradOptions{})
+		})
+	}
+	g := G.NewGraph()
+	_, err := graph.HingeSumAdd(matNode(g, "x", b, b, x), matNode(g, "y", b, b-1, y[:b*(b-1)]), matNode(g, "w", b, b, w), 1, 0, false)
+	require.ErrorContains(t, err, "graph: hinge sum: x (6, 5) and w (6, 6) must be tensors of one shape")
+}
