@@ -81,8 +81,7 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	} else {
 		pair = e.PairwiseLogAddExp(e.MaskedLogSumExp(a, neg), has) // log(Σ_k e^{a_ik} + Σ_l e^{a_jl})
 	}
-	w := e.PairAnyMask(pos, has) // positive pairs where i or j has a negative
-	lij := e.Add(m, pair)
-	sum := e.Do(func() (*G.Node, error) { return graph.HingeSum(lij, w, 1, 0, true) }) // Σ w·max(0, L_ij)² in one op
-	return end(name, e, e.DivAtLeastOne(sum, e.Scale(e.Sum(pos), 2)))                  // 1/(2|P|) Σ
+	w := e.PairAnyMask(pos, has)                                                              // positive pairs where i or j has a negative
+	sum := e.Do(func() (*G.Node, error) { return graph.HingeSumAdd(m, pair, w, 1, 0, true) }) // Σ w·max(0, L_ij)², L_ij = D_ij + pair_ij, in one op
+	return end(name, e, e.DivAtLeastOne(sum, e.Scale(e.Sum(pos), 2)))                         // 1/(2|P|) Σ
 }
