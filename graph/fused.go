@@ -861,6 +861,39 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 		}
 		return 0
 	}
+	if lae && allActive(has) { // every row flagged (a P×K batch): share without the flag tests
+		parallelRows(b, b, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				var s float64
+				ek, vk := ev[k], float64(v[k])
+				for q := 0; q < b; q++ {
+					if gk := g[k*b+q]; gk != 0 {
+						var f float64
+						if t := ek + ev[q]; t > lseTiny {
+							f = ek / t
+						} else {
+							f = math.Exp(vk - float64(out[k*b+q]))
+						}
+						if q == k {
+							f *= 2
+						}
+						s += float64(gk) * f
+					}
+					if gq := g[q*b+k]; gq != 0 && q != k {
+						var f float64
+						if t := ev[q] + ek; t > lseTiny {
+							f = ek / t
+						} else {
+							f = math.Exp(vk - float64(out[q*b+k]))
+						}
+						s += float64(gq) * f
+					}
+				}
+				dv[k] = T(s)
+			}
+		})
+		return nil
+	}
 	parallelRows(b, b, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			var s float64
