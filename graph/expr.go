@@ -227,6 +227,18 @@ func (e *Expr) MaskedLogSumExp(x, mask *G.Node) *G.Node {
 	return e.binary("masked log-sum-exp", MaskedLogSumExp, x, mask)
 }
 
+// MaskedLogSumExpOf returns log Σ_{j∈mask} e^{scale·x_ij + offset} per row
+// (see MaskedLogSumExpOf).
+func (e *Expr) MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) *G.Node {
+	return e.binary("masked log-sum-exp", func(x, mask *G.Node) (*G.Node, error) { return MaskedLogSumExpOf(x, mask, scale, offset) }, x, mask)
+}
+
+// MaskedRowMaxOf returns max_{j∈mask} scale·x_ij + offset per row (see
+// MaskedRowMaxOf).
+func (e *Expr) MaskedRowMaxOf(x, mask *G.Node, scale, offset float64) *G.Node {
+	return e.binary("masked row max", func(x, mask *G.Node) (*G.Node, error) { return MaskedRowMaxOf(x, mask, scale, offset) }, x, mask)
+}
+
 // MaskedLog1pSumExp returns log(1 + Σ_{j∈mask} e^{x_ij}) per row (see MaskedLog1pSumExp).
 func (e *Expr) MaskedLog1pSumExp(x, mask *G.Node) *G.Node {
 	return e.binary("masked log1p-sum-exp", MaskedLog1pSumExp, x, mask)

@@ -495,17 +495,78 @@ func (k rowRed) String() string {
 // row maximum; an empty row gives 0 and no gradient. The derivative op is
 // one pass: g_i at the extreme, or g_i·mask_ij·e^{x_ij − out_i}.
 func maskedRow(kind rowRed, x, mask *G.Node) (*G.Node, error) {
+	return maskedRowOf(kind, x, mask, rowAffine{})
+}
+
+// rowAffine, when on, has a masked row reduction read scale·x + offset
+// (Affine's values, computed a row at a time into scratch) instead of x,
+// and its derivative op scale its result (Affine's derivative).
+type rowAffine struct {
+	on            bool
+	scale, offset float64
+}
+
+func (a rowAffine) String() string {
+	if !a.on {
+		return ""
+	}
+	return fmt.Sprintf(",affine(%v,%v)", a.scale, a.offset)
+}
+
+// row returns xr, or its affine transform in tmp.
+func affineRow[T float](a rowAffine, xr, tmp []T) []T {
+	if !a.on {
+		return xr
+	}
+	s, c := T(a.scale), T(a.offset)
+	tmp = tmp[:len(xr)]
+	switch { // Affine's cases, for the same values
+	case c == 0 && s == -1:
+		for j, v := range xr {
+			tmp[j] = -v
+		}
+	case c == 0:
+		for j, v := range xr {
+			tmp[j] = s * v
+		}
+	default:
+		for j, v := range xr {
+			tmp[j] = s*v + c
+		}
+	}
+	return tmp
+}
+
+// scaleRow multiplies a derivative row by the affine scale, as Affine's
+// derivative op does.
+func scaleRow[T float](a rowAffine, dr []T) {
+	if !a.on {
+		return
+	}
+	s := T(a.scale)
+	if s == -1 {
+		for j, v := range dr {
+			dr[j] = -v
+		}
+		return
+	}
+	for j, v := range dr {
+		dr[j] = s * v
+	}
+}
+
+func maskedRowOf(kind rowRed, x, mask *G.Node, aff rowAffine) (*G.Node, error) {
 	b, c := x.Shape()[0], x.Shape()[1]
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b}},
-		name: fmt.Sprintf("maskedrow(%v,%dx%d)", kind, b, c)}
-	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, b, c, in, out) }
-	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, b, c, in, out) }
+		name: fmt.Sprintf("maskedrow(%v,%dx%d%v)", kind, b, c, aff)}
+	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, aff, b, c, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, aff, b, c, in, out) }
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b, c}},
-			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d)", kind, b, c)}
-		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, b, c, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, b, c, v, dx) }
+			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d%v)", kind, b, c, aff)}
+		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, aff, b, c, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, aff, b, c, v, dx) }
 		n, err := applyFused(g, in[0], in[1], out, grad)
 		if err != nil {
 			return nil, err
@@ -556,7 +617,7 @@ func extremeAt[T float](x, m []T, max bool) int {
 	return best
 }
 
-func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
+func maskedRowFwd[T float](kind rowRed, aff rowAffine, b, c int, in [][]T, out []T) error {
 	x, m := in[0], in[1]
 	if err := checkLen("maskedrow", x, b*c); err != nil {
 		return err
@@ -565,12 +626,16 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 		return err
 	}
 	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
-		lseRows32(kind, b, c, x32, any(m).([]float32), any(out).([]float32))
+		lseRows32(kind, aff, b, c, x32, any(m).([]float32), any(out).([]float32))
 		return nil
 	}
 	parallelRows(b, c, func(lo, hi int) {
+		var tmp []T
+		if aff.on {
+			tmp = make([]T, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			xr, mr := affineRow(aff, x[i*c:(i+1)*c], tmp), m[i*c:(i+1)*c]
 			if kind == redSum {
 				out[i] = maskedDot(xr, mr)
 				continue
@@ -611,42 +676,51 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	return nil
 }
 
-func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
+func maskedRowGrad[T float](kind rowRed, aff rowAffine, b, c int, in [][]T, dx []T) error {
 	x, m, out, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("maskedrow gradient", g, b); err != nil {
 		return err
 	}
 	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
-		lseGrad32(b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
+		lseGrad32(aff, b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
 		return nil
 	}
 	parallelRows(b, c, func(lo, hi int) {
+		var tmp []T
+		if aff.on {
+			tmp = make([]T, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
-			clear(dr)
-			if kind == redSum {
-				for j, w := range mr {
-					if w != 0 {
-						dr[j] = g[i] * w
-					}
-				}
-				continue
-			}
-			if kind == redMax || kind == redMin {
-				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
-					dr[k] = g[i]
-				}
-				continue
-			}
-			gi, oi := g[i], out[i]
-			for j, w := range mr {
-				if w != 0 {
-					dr[j] = gi * w * expT(xr[j]-oi)
-				}
-			}
+			dr := dx[i*c : (i+1)*c]
+			maskedRowGradRow(kind, affineRow(aff, x[i*c:(i+1)*c], tmp), m[i*c:(i+1)*c], dr, g[i], out[i])
+			scaleRow(aff, dr)
 		}
 	})
 	return nil
+}
+
+// maskedRowGradRow is maskedRowGrad's row: the derivative dr of row xr
+// (mask mr, output o, output gradient gi).
+func maskedRowGradRow[T float](kind rowRed, xr, mr, dr []T, gi, oi T) {
+	clear(dr)
+	switch kind {
+	case redSum:
+		for j, w := range mr {
+			if w != 0 {
+				dr[j] = gi * w
+			}
+		}
+	case redMax, redMin:
+		if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
+			dr[k] = gi
+		}
+	default:
+		for j, w := range mr {
+			if w != 0 {
+				dr[j] = gi * w * expT(xr[j]-oi)
+			}
+		}
+	}
 }
 
 // ---- softplus ----

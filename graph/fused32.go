@@ -19,11 +19,15 @@ func as32[T float](s []T) ([]float32, bool) {
 }
 
 // lseRows32 is maskedRowFwd for redLSE and redLog1pSE.
-func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
+func lseRows32(kind rowRed, aff rowAffine, b, c int, x, m, out []float32) {
 	parallelRows(b, c, func(lo, hi int) {
 		tmp := make([]float32, c)
+		var tx []float32
+		if aff.on {
+			tx = make([]float32, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			xr, mr := affineRow(aff, x[i*c:(i+1)*c], tx), m[i*c:(i+1)*c]
 			if kind == redLSE && c > 0 {
 				// Shifted by the row's maximum over every column (no mask
 				// read): exact unless the masked sum is so small that its
@@ -99,10 +103,14 @@ func maskedSum32(t, m []float32) float64 {
 
 // lseGrad32 is maskedRowGrad for redLSE and redLog1pSE:
 // g_i·mask_ij·e^{x_ij − out_i}.
-func lseGrad32(b, c int, x, m, out, g, dx []float32) {
+func lseGrad32(aff rowAffine, b, c int, x, m, out, g, dx []float32) {
 	parallelRows(b, c, func(lo, hi int) {
+		var tx []float32
+		if aff.on {
+			tx = make([]float32, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
+			xr, mr, dr := affineRow(aff, x[i*c:(i+1)*c], tx), m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			oi, gi := out[i], g[i]
 			vmath.ExpShift(dr, xr, oi)
 			for j, w := range mr {
@@ -112,6 +120,7 @@ func lseGrad32(b, c int, x, m, out, g, dx []float32) {
 					dr[j] *= gi * w
 				}
 			}
+			scaleRow(aff, dr)
 		}
 	})
 }

@@ -69,6 +69,32 @@ func maskedRowExtreme(x, mask *G.Node, max bool) (*G.Node, error) {
 // LogSumExp is wrong in v0.9.18 (see TestGorgoniaLogSumExpIsBroken).
 func MaskedLogSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, false) }
 
+// MaskedLogSumExpOf is MaskedLogSumExp of Affine(x, scale, offset) in one
+// op: the affine values are formed a row at a time in scratch (the same
+// values as Affine's), so neither the B×C affine matrix nor, in the
+// derivative, Affine's derivative pass over B×C exists. The lifted
+// structured loss's log Σ_k e^{ε − D_ik}.
+func MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	return maskedRowAffine(redLSE, "masked log-sum-exp", x, mask, scale, offset)
+}
+
+// MaskedRowMaxOf is MaskedRowMax of Affine(x, scale, offset) in one op, as
+// MaskedLogSumExpOf is for MaskedLogSumExp (the hard lifted loss's
+// max_k ε − D_ik).
+func MaskedRowMaxOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	return maskedRowAffine(redMax, "masked row extreme", x, mask, scale, offset)
+}
+
+func maskedRowAffine(kind rowRed, what string, x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	if err := checkMasked(what, x, mask); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
+		return nil, fmt.Errorf("graph: %s: scale %v and offset %v must be finite", what, scale, offset)
+	}
+	return maskedRowOf(kind, x, mask, rowAffine{on: true, scale: scale, offset: offset})
+}
+
 // MaskedLog1pSumExp returns log(1 + Σ_j mask_ij·exp(x_ij)) per row, stably;
 // an empty row gives 0. It is the N-pair and soft-margin form.
 func MaskedLog1pSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, true) }
