@@ -73,7 +73,11 @@
 // (and SqNormMean the penalty's factor), rounding as the compositions do.
 // GatherDiff is x[p] − x[n] for two index lists (a triplet's d(a,p) −
 // d(a,n)), its derivative one scatter into a buffer it reuses; HingeSum of
-// it is the summed hinge triplet loss. DivAtLeastOne is one scalar op. The
+// it is the summed hinge triplet loss. HingeSumAdd is HingeSum of x + y
+// without the sum's matrix, PairAnyMask a mask times PairAny in one pass,
+// and MaskedLogSumExpOf and MaskedRowMaxOf reduce Affine(x, scale, offset)
+// with the affine values formed a row at a time (the lifted losses' ε −
+// D). DivAtLeastOne is one scalar op. The
 // matrix products of the pairwise matrices and of ActiveDot split their
 // rows over the cores when they are large (parallelProduct, the same
 // values as one call). Expr's
