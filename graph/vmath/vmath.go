@@ -1,7 +1,7 @@
 // Package vmath holds float32 elementary functions over slices for the
 // loss kernels of package graph: e^x (also shifted, e^{x − s}), log x,
-// log(1 + x) and the maximum of a slice, eight lanes at a time
-// with AVX2 and FMA on amd64 (vmath_amd64.s, chosen at run time) and a
+// log(1 + x), the maximum of a slice and a finiteness test, eight lanes
+// at a time with AVX2 and FMA on amd64 (vmath_amd64.s, chosen at run time) and a
 // portable loop elsewhere or with the purego build tag; both evaluate the
 // same single-precision polynomials of the Cephes library (S. L. Moshier,
 // "Methods and Programs for Mathematical Functions", 1989: expf.c, logf.c),
@@ -37,6 +37,24 @@ func ExpShift(dst, src []float32, shift float32) {
 	for i := n; i < len(src); i++ {
 		dst[i] = Exp1(src[i] - shift)
 	}
+}
+
+// Finite reports whether x holds no NaN and no ±Inf (x − x is 0 exactly
+// for every finite x), eight lanes at a time without a branch per value.
+func Finite(x []float32) bool {
+	n := 0
+	if useAVX2 {
+		n = len(x) &^ 7
+		if n > 0 && !finiteAVX2(&x[0], n) {
+			return false
+		}
+	}
+	for _, v := range x[n:] {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Max returns the largest entry of x, which must not be empty (it panics

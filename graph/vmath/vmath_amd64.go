@@ -25,3 +25,8 @@ func log1pAVX2(dst, src *float32, n int)
 //
 //go:noescape
 func logAVX2(dst, src *float32, n int)
+
+// finiteAVX2 reports whether x[0:n] holds no NaN or ±Inf, n a multiple of 8.
+//
+//go:noescape
+func finiteAVX2(x *float32, n int) bool

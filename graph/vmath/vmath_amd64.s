@@ -262,3 +262,43 @@ maxdone:
 	VZEROUPPER
 	MOVSS X0, ret+16(FP)
 	RET
+
+// func finiteAVX2(x *float32, n int) bool
+TEXT ·finiteAVX2(SB), NOSPLIT, $0-17
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0            // OR of the bits of x − x: +0 for a finite x, NaN otherwise
+	VXORPS Y1, Y1, Y1
+fin32:
+	CMPQ CX, $32
+	JLT fin8
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VMOVUPS 64(SI), Y4
+	VMOVUPS 96(SI), Y5
+	VSUBPS Y2, Y2, Y2
+	VSUBPS Y3, Y3, Y3
+	VSUBPS Y4, Y4, Y4
+	VSUBPS Y5, Y5, Y5
+	VORPS Y2, Y0, Y0
+	VORPS Y3, Y1, Y1
+	VORPS Y4, Y0, Y0
+	VORPS Y5, Y1, Y1
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP fin32
+fin8:
+	CMPQ CX, $8
+	JLT findone
+	VMOVUPS (SI), Y2
+	VSUBPS Y2, Y2, Y2
+	VORPS Y2, Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP fin8
+findone:
+	VORPS Y1, Y0, Y0
+	VPTEST Y0, Y0                // ZF: every bit 0
+	SETEQ ret+16(FP)
+	VZEROUPPER
+	RET

@@ -177,3 +177,27 @@ func BenchmarkExp(b *testing.B) {
 		}
 	})
 }
+
+// TestFinite puts one NaN, +Inf or −Inf at every position of slices of
+// every length up to 80 (the vector part and the tail), and checks that
+// finite values (the largest float32, the smallest subnormal, −0) pass.
+func TestFinite(t *testing.T) {
+	for n := 0; n <= 80; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1)), 1.5}[i%5]
+		}
+		if !Finite(x) {
+			t.Fatalf("Finite(%d finite values) = false", n)
+		}
+		for at := 0; at < n; at++ {
+			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				y := append([]float32(nil), x...)
+				y[at] = bad
+				if Finite(y) {
+					t.Fatalf("Finite(len %d, %v at %d) = true", n, bad, at)
+				}
+			}
+		}
+	}
+}
