@@ -56,35 +56,37 @@ func diagonalCrossEntropy(z, active *G.Node, mean bool) (*G.Node, error) {
 	}
 	o := &fusedOp{opBase: opBase{dt: z.Dtype(), shape: tensor.ScalarShape()}, name: name}
 	o.wrt = []bool{true, false}
-	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	// The forward pass keeps each row's maximum and sum of shifted
+	// exponentials; the derivative op, which takes the forward output as an
+	// input so that it runs after it, reads them instead of finding them
+	// again (the same values: the same passes over the same row).
+	rows := &diagRows{}
+	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, c}}, name: name + "_dz"}
-		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, mean, v, dz) }
-		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, mean, v, dz) }
-		n, err := applyFused(g, in[0], in[1], grad)
+		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, mean, rows, v, dz) }
+		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, mean, rows, v, dz) }
+		n, err := applyFused(g, in[0], in[1], grad, out)
 		if err != nil {
 			return nil, err
 		}
 		return G.Nodes{n, nil}, nil
 	}
-	var part []float64 // per-row terms, added in row order
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		if len(part) != c {
-			part = make([]float64, c)
-		}
+		rows.resize(c)
 		switch o.dt {
 		case tensor.Float32:
 			v, err := fusedFloats[float32](name, in)
 			if err != nil {
 				return nil, err
 			}
-			s, err := diagXent(c, v, part)
+			s, err := diagXent(c, v, rows)
 			return G.NewF32(meanOf(mean, float32(s), v[1])), err
 		case tensor.Float64:
 			v, err := fusedFloats[float64](name, in)
 			if err != nil {
 				return nil, err
 			}
-			s, err := diagXent(c, v, part)
+			s, err := diagXent(c, v, rows)
 			return G.NewF64(meanOf(mean, s, v[1])), err
 		}
 		return nil, fmt.Errorf("graph: diagonal cross-entropy: unsupported dtype %v", o.dt)
@@ -177,7 +179,23 @@ func sum64[T float](x []T) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
+// diagRows is what DiagonalCrossEntropy's forward pass leaves for its
+// derivative: per row, the term, the maximum and the sum of the shifted
+// exponentials (valid for the active rows), and whether the rows were dense.
+type diagRows struct {
+	part, max, sum []float64
+	n              int
+	dense          bool
+}
+
+func (r *diagRows) resize(c int) {
+	if len(r.part) != c {
+		r.part, r.max, r.sum = make([]float64, c), make([]float64, c), make([]float64, c)
+	}
+}
+
+func diagXent[T float](c int, in [][]T, rows *diagRows) (float64, error) {
+	part := rows.part
 	z, a := in[0], in[1]
 	if err := checkLen("diagonal cross-entropy", z, c*c); err != nil {
 		return 0, err
@@ -187,6 +205,7 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 	}
 	n := activePrefix(a) // columns past it are inactive
 	dense := allActive(a[:n])
+	rows.n, rows.dense = n, dense
 	parallelRows(c, n, func(lo, hi int) {
 		tmp := make([]T, n)
 		for i := lo; i < hi; i++ {
@@ -196,6 +215,7 @@ func diagXent[T float](c int, in [][]T, part []float64) (float64, error) {
 			}
 			zr := z[i*c : i*c+n]
 			mx, s := softmaxRow(zr, a[:n], tmp, dense)
+			rows.max[i], rows.sum[i] = float64(mx), s
 			part[i] = float64(a[i]) * (float64(mx) + math.Log(s) - float64(zr[i]))
 		}
 	})
@@ -215,7 +235,7 @@ func meanOf[T float](mean bool, s T, w []T) T {
 	return s / max(T(sum64(w)), 1)
 }
 
-func diagXentGrad[T float](c int, mean bool, in [][]T, dz []T) error {
+func diagXentGrad[T float](c int, mean bool, rows *diagRows, in [][]T, dz []T) error {
 	z, a, g := in[0], in[1], in[2]
 	if err := checkLen("diagonal cross-entropy gradient", z, c*c); err != nil {
 		return err
@@ -229,6 +249,9 @@ func diagXentGrad[T float](c int, mean bool, in [][]T, dz []T) error {
 	g0 := meanOf(mean, g[0], a) // ∂L/∂(the sum)
 	n := activePrefix(a)        // columns past it are inactive
 	dense := allActive(a[:n])
+	if len(rows.max) != c || rows.n != n || rows.dense != dense {
+		return fmt.Errorf("graph: diagonal cross-entropy gradient: the forward pass has not run on these inputs")
+	}
 	parallelRows(c, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dr := dz[i*c : (i+1)*c]
@@ -238,7 +261,16 @@ func diagXentGrad[T float](c int, mean bool, in [][]T, dz []T) error {
 			}
 			clear(dr[n:])
 			dr = dr[:n]
-			_, s := softmaxRow(z[i*c:i*c+n], a[:n], dr, dense)
+			// softmaxRow's exponentials, with the forward pass's maximum and sum
+			expShiftRow(dr, z[i*c:i*c+n], T(rows.max[i]))
+			if !dense {
+				for j, aj := range a[:n] {
+					if aj == 0 {
+						dr[j] = 0
+					}
+				}
+			}
+			s := rows.sum[i]
 			f := g0 * a[i] * T(1/s)
 			for j := range dr {
 				dr[j] *= f
