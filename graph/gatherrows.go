@@ -53,6 +53,7 @@ type rowsOp struct {
 	b       int
 	scatter bool
 	name    string // String(), formatted once
+	seen    []bool // scatter's scratch: the rows written so far
 }
 
 func (o *rowsOp) Arity() int { return 2 }
@@ -103,14 +104,17 @@ func (o *rowsOp) Do(in ...G.Value) (G.Value, error) {
 		}
 	}
 	d := o.shape[1]
-	return doFloat(&o.opBase, o.String(), nil,
-		func(out []float32) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out) },
-		func(out []float64) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out) })
+	if o.scatter && len(o.seen) != o.b {
+		o.seen = make([]bool, o.b)
+	}
+	return doFloat(&o.opBase, o.name, nil,
+		func(out []float32) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out, o.seen) },
+		func(out []float64) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out, o.seen) })
 }
 
 // rowsKernel copies the selected rows of src into out (gather), or clears
 // out and adds row k of src into row idx_k (scatter).
-func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T) error {
+func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T, seen []bool) error {
 	src, ok := in.([]T)
 	if !ok {
 		return fmt.Errorf("graph: gather rows: input holds %T", in)
@@ -123,11 +127,28 @@ func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T) error 
 		return fmt.Errorf("graph: gather rows: %d indices for %d and %d values in rows of %d", len(idx), len(selected), len(all), d)
 	}
 	if scatter {
-		clear(out)
+		// each row of out is written once: the first gradient row for it
+		// copied, the others added, the rows no index names cleared (no
+		// clearing pass over the whole matrix first)
+		if b := len(out) / d; len(seen) != b {
+			seen = make([]bool, b)
+		} else {
+			clear(seen)
+		}
 		for k, i := range idx {
 			dst, g := out[i*d:(i+1)*d], src[k*d:(k+1)*d]
+			if !seen[i] {
+				seen[i] = true
+				copy(dst, g)
+				continue
+			}
 			for c, v := range g {
 				dst[c] += v
+			}
+		}
+		for i, ok := range seen {
+			if !ok {
+				clear(out[i*d : (i+1)*d])
 			}
 		}
 		return nil

@@ -218,3 +218,38 @@ func TestMeanDiagonalCrossEntropy(t *testing.T) {
 		})
 	}
 }
+
+// TestGatherRowsRebound runs one GatherRows gradient with an index vector
+// bound anew between runs: rows selected in the first run and not in the
+// second must come back 0 (the derivative writes each row once instead of
+// clearing the whole matrix first), repeated rows add up.
+func TestGatherRowsRebound(t *testing.T) {
+	r := rand.New(rand.NewPCG(105, 106))
+	const b, d = 6, 3
+	x := randMatrix(r, b, d, 1)
+	w := randMatrix(r, 4, d, 1)
+	g := G.NewGraph()
+	xn := matNode(g, "x", b, d, x)
+	idx := G.NewVector(g, tensor.Int, G.WithShape(4), G.WithName("idx"), G.WithValue(tensor.New(tensor.WithShape(4), tensor.WithBacking([]int{0, 1, 2, 3}))))
+	e := graph.NewExpr(tensor.Float64)
+	cost := weighted(e, e.GatherRows(xn, idx), w)
+	require.NoError(t, e.Err())
+	gs, err := G.Grad(cost, xn)
+	require.NoError(t, err)
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	for _, sel := range [][]int{{0, 1, 2, 3}, {5, 4, 5, 1}, {2, 2, 2, 2}} {
+		require.NoError(t, G.Let(idx, tensor.New(tensor.WithShape(4), tensor.WithBacking(append([]int(nil), sel...)))))
+		require.NoError(t, m.RunAll())
+		want := make([]float64, b*d) // row i: Σ of w's rows k with sel_k = i
+		for k, i := range sel {
+			for c := 0; c < d; c++ {
+				want[i*d+c] += w[k*d+c]
+			}
+		}
+		got, err := graphtest.Float64s(gs[0].Value())
+		require.NoError(t, err)
+		graphtest.RequireAllClose(t, want, got, 1e-15, 1e-15, fmt.Sprint("indices ", sel))
+		m.Reset()
+	}
+}
