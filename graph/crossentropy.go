@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -63,8 +64,9 @@ func diagonalCrossEntropy(z, active *G.Node, mean bool) (*G.Node, error) {
 	rows := &diagRows{}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, c}}, name: name + "_dz"}
-		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, mean, rows, v, dz) }
-		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, mean, rows, v, dz) }
+		var gp pad
+		g.f32 = func(v [][]float32, dz []float32) error { return diagXentGrad(c, mean, rows, v, dz, &gp, g.kept()) }
+		g.f64 = func(v [][]float64, dz []float64) error { return diagXentGrad(c, mean, rows, v, dz, &gp, g.kept()) }
 		n, err := applyFused(g, in[0], in[1], grad, out)
 		if err != nil {
 			return nil, err
@@ -235,7 +237,7 @@ func meanOf[T float](mean bool, s T, w []T) T {
 	return s / max(T(sum64(w)), 1)
 }
 
-func diagXentGrad[T float](c int, mean bool, rows *diagRows, in [][]T, dz []T) error {
+func diagXentGrad[T float](c int, mean bool, rows *diagRows, in [][]T, dz []T, p *pad, kept bool) error {
 	z, a, g := in[0], in[1], in[2]
 	if err := checkLen("diagonal cross-entropy gradient", z, c*c); err != nil {
 		return err
@@ -252,14 +254,21 @@ func diagXentGrad[T float](c int, mean bool, rows *diagRows, in [][]T, dz []T) e
 	if len(rows.max) != c || rows.n != n || rows.dense != dense {
 		return fmt.Errorf("graph: diagonal cross-entropy gradient: the forward pass has not run on these inputs")
 	}
-	parallelRows(c, n, func(lo, hi int) {
+	buf := unsafe.Pointer(unsafe.SliceData(dz))
+	zf := max(p.zeroFrom(buf, kept, c), n) // rows and columns from zf on are 0 already
+	p.at, p.from = buf, n
+	parallelRows(zf, n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dr := dz[i*c : (i+1)*c]
+			if i >= n {
+				clear(dr[:zf]) // past the prefix
+				continue
+			}
 			if a[i] == 0 {
 				clear(dr)
 				continue
 			}
-			clear(dr[n:])
+			clear(dr[n:zf])
 			dr = dr[:n]
 			// softmaxRow's exponentials, with the forward pass's maximum and sum
 			expShiftRow(dr, z[i*c:i*c+n], T(rows.max[i]))

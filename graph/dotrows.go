@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -32,16 +33,18 @@ func ActiveDot(x, y, active *G.Node) (*G.Node, error) {
 	}
 	name := fmt.Sprintf("activedot(%dx%d)", c, d)
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{c, c}}, name: name}
-	o.f32 = func(in [][]float32, out []float32) error { return activeDotFwd(c, d, in, out) }
-	o.f64 = func(in [][]float64, out []float64) error { return activeDotFwd(c, d, in, out) }
+	var fp pad
+	o.f32 = func(in [][]float32, out []float32) error { return activeDotFwd(c, d, in, out, &fp, o.kept()) }
+	o.f64 = func(in [][]float64, out []float64) error { return activeDotFwd(c, d, in, out, &fp, o.kept()) }
 	o.wrt = []bool{true, true, false}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		res := make(G.Nodes, 3)
 		for w := 0; w < 2; w++ {
 			g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{c, d}}, name: fmt.Sprintf("%s_d%d", name, w)}
 			var s32, s64 scratch
-			g.f32 = func(v [][]float32, dx []float32) error { return activeDotGrad(w, c, d, v, dx, &s32) }
-			g.f64 = func(v [][]float64, dx []float64) error { return activeDotGrad(w, c, d, v, dx, &s64) }
+			var gp pad
+			g.f32 = func(v [][]float32, dx []float32) error { return activeDotGrad(w, c, d, v, dx, &s32, &gp, g.kept()) }
+			g.f64 = func(v [][]float64, dx []float64) error { return activeDotGrad(w, c, d, v, dx, &s64, &gp, g.kept()) }
 			n, err := applyFused(g, in[0], in[1], in[2], grad)
 			if err != nil {
 				return nil, err
@@ -76,14 +79,20 @@ func HalvesDot(x, active *G.Node) (*G.Node, error) {
 	}
 	name := fmt.Sprintf("halvesdot(%dx%d)", c, d)
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{c, c}}, name: name}
-	o.f32 = func(in [][]float32, out []float32) error { return activeDotFwd(c, d, halves(c*d, in), out) }
-	o.f64 = func(in [][]float64, out []float64) error { return activeDotFwd(c, d, halves(c*d, in), out) }
+	var fp pad
+	o.f32 = func(in [][]float32, out []float32) error {
+		return activeDotFwd(c, d, halves(c*d, in), out, &fp, o.kept())
+	}
+	o.f64 = func(in [][]float64, out []float64) error {
+		return activeDotFwd(c, d, halves(c*d, in), out, &fp, o.kept())
+	}
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{2 * c, d}}, name: name + "_dx"}
 		var s32, s64 scratch
-		g.f32 = func(v [][]float32, dx []float32) error { return halvesDotGrad(c, d, v, dx, &s32) }
-		g.f64 = func(v [][]float64, dx []float64) error { return halvesDotGrad(c, d, v, dx, &s64) }
+		var gp [2]pad // one per half
+		g.f32 = func(v [][]float32, dx []float32) error { return halvesDotGrad(c, d, v, dx, &s32, &gp, g.kept()) }
+		g.f64 = func(v [][]float64, dx []float64) error { return halvesDotGrad(c, d, v, dx, &s64, &gp, g.kept()) }
 		n, err := applyFused(g, in[0], in[1], grad)
 		if err != nil {
 			return nil, err
@@ -107,7 +116,7 @@ func halves[T float](n int, in [][]T) [][]T {
 	return append(out, in[1:]...)
 }
 
-func halvesDotGrad[T float](c, d int, in [][]T, dx []T, s *scratch) error {
+func halvesDotGrad[T float](c, d int, in [][]T, dx []T, s *scratch, p *[2]pad, kept bool) error {
 	v := halves(c*d, in)
 	if err := checkLen("halves dot gradient", v[0], c*d); err != nil {
 		return err
@@ -115,10 +124,10 @@ func halvesDotGrad[T float](c, d int, in [][]T, dx []T, s *scratch) error {
 	if err := checkLen("halves dot gradient", v[2], c); err != nil {
 		return err
 	}
-	if err := activeDotGrad(0, c, d, v, dx[:c*d], s); err != nil {
+	if err := activeDotGrad(0, c, d, v, dx[:c*d], s, &p[0], kept); err != nil {
 		return err
 	}
-	return activeDotGrad(1, c, d, v, dx[c*d:], s)
+	return activeDotGrad(1, c, d, v, dx[c*d:], s, &p[1], kept)
 }
 
 // activePrefix returns 1 + the last active index (0 if none).
@@ -131,7 +140,26 @@ func activePrefix[T float](active []T) int {
 	return 0
 }
 
-func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
+// pad remembers, for an output buffer that an op keeps from run to run,
+// the index from which its rows (and, for a square matrix, its columns)
+// hold zeros: the padding past a selection's filled prefix. The next run
+// then clears only what the prefix uncovers.
+type pad struct {
+	at   unsafe.Pointer // the buffer
+	from int
+}
+
+// zeroFrom returns the row (and column) from which buf is known to hold
+// zeros: the last run's prefix when buf is the same buffer and the op's
+// readers leave it alone (kept), else size (nothing known).
+func (p *pad) zeroFrom(buf unsafe.Pointer, kept bool, size int) int {
+	if kept && p.at == buf {
+		return p.from
+	}
+	return size
+}
+
+func activeDotFwd[T float](c, d int, in [][]T, out []T, p *pad, kept bool) error {
 	x, y, act := in[0], in[1], in[2]
 	for k, n := range []int{c * d, c * d, c} {
 		if err := checkLen("active dot", in[k], n); err != nil {
@@ -139,14 +167,17 @@ func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
 		}
 	}
 	n := activePrefix(act)
-	clear(out[n*c:]) // rows past the prefix; the product writes the n×n block
+	buf := unsafe.Pointer(unsafe.SliceData(out))
+	z := max(p.zeroFrom(buf, kept, c), n) // rows and columns from z on are 0 already
+	p.at, p.from = buf, n
+	clear(out[n*c : z*c]) // rows past the prefix; the product writes the n×n block
 	if n == 0 {
 		return nil
 	}
 	parallelProduct(false, true, n, n, d, 1, x, d, y, d, 0, out, c)
 	dense := allActive(act[:n])
 	for i := 0; i < n; i++ {
-		clear(out[i*c+n : (i+1)*c])
+		clear(out[i*c+n : i*c+z])
 		row := out[i*c : i*c+n]
 		if dense {
 			continue
@@ -166,13 +197,16 @@ func activeDotFwd[T float](c, d int, in [][]T, out []T) error {
 
 // activeDotGrad is the gradient with respect to x (w = 0) or y (w = 1)
 // from the inputs (x, y, active, grad).
-func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch) error {
+func activeDotGrad[T float](w, c, d int, in [][]T, dx []T, s *scratch, p *pad, kept bool) error {
 	x, y, act, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("active dot gradient", g, c*c); err != nil {
 		return err
 	}
 	n := activePrefix(act)
-	clear(dx[n*d:]) // rows past the prefix; the product writes the others
+	buf := unsafe.Pointer(unsafe.SliceData(dx))
+	z := max(p.zeroFrom(buf, kept, c), n) // rows from z on are 0 already
+	p.at, p.from = buf, n
+	clear(dx[n*d : z*d]) // rows past the prefix; the product writes the others
 	if n == 0 {
 		return nil
 	}

@@ -31,6 +31,9 @@ type fusedOp struct {
 	f64   func(in [][]float64, out []float64) error
 	wrt   []bool
 	diff  func(in G.Nodes, out, grad *G.Node) (G.Nodes, error)
+	node  *G.Node // the op's node, for kept
+	seen  int     // the graph's node count when kept last looked
+	keep  bool    // and its answer
 }
 
 func (o *fusedOp) Arity() int            { return o.arity }
@@ -105,7 +108,49 @@ func applyFused(o *fusedOp, inputs ...*G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
 	}
+	if n.Op() == G.Op(o) { // not merged into an equal node built before
+		o.node = n
+	}
 	return n, nil
+}
+
+// kept reports whether the op's output buffer holds, at the start of a
+// run, what the op wrote into it the run before: no op that reads the
+// output may write into it (Gorgonia writes an op's result into an input's
+// memory only when the op says it overwrites that input). A kernel may then
+// leave alone the entries it knows are still 0 (the padding of a
+// fixed-capacity selection). The answer is kept until the graph gains
+// nodes (G.Grad adds readers).
+func (o *fusedOp) kept() bool {
+	if o.node == nil || o.out == nil {
+		return false
+	}
+	g := o.node.Graph()
+	if n := len(g.AllNodes()); n != o.seen {
+		o.seen, o.keep = n, keptBy(g, o.node)
+	}
+	return o.keep
+}
+
+// keptBy reports whether no op that reads n may overwrite it.
+func keptBy(g *G.ExprGraph, n *G.Node) bool {
+	for it := g.To(n.ID()); it.Next(); {
+		r, ok := it.Node().(*G.Node)
+		if !ok || r.Op() == nil {
+			return false
+		}
+		w := r.Op().OverwritesInput()
+		if w < 0 {
+			continue
+		}
+		in := g.From(r.ID())
+		for i := 0; in.Next(); i++ {
+			if c, _ := in.Node().(*G.Node); i == w && c == n {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parallelMin is the work (elements of a B×C pass) below which a kernel
