@@ -140,6 +140,14 @@
 //	bench/compare.sh                                  # runs the Go benchmarks and the torch script
 //	GO_BENCH=/tmp/bench_losses.txt bench/compare.sh   # reuse a finished Go run
 //
+// On a machine that other jobs share, interleave.py alternates the two
+// sides (and any number of Go test binaries, e.g. a baseline and a
+// change) round by round and prints medians over the rounds, so that the
+// load falls on every side alike:
+//
+//	go test -c -o /tmp/new.test ./bench
+//	python3 bench/interleave.py --threads 1 --rounds 5 --losses NPair,SupCon --go base=/tmp/base.test --go new=/tmp/new.test
+//
 // Two settings decide what the torch numbers mean (compare.sh explains
 // both): Debian's torch calls the system libblas.so.3, which is the slow
 // reference BLAS unless an optimised one is installed (TORCH_BLAS_DIR points
