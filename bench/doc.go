@@ -13,7 +13,8 @@
 // B ∈ {128, 256, 1024}, entries N(0, 1)/√D from a fixed seed) and a P×K
 // label vector with K = 4 (labels i/4). The graph, its gradient and the
 // TapeMachine are built once per sub-benchmark and one warm-up step runs
-// before the timer starts; the timed loop is RunAll + Reset only.
+// before the timer starts; the timed loop is graph.Run + Reset only (the
+// tape on the calling goroutine, as the trainer runs its steps).
 // BenchmarkBuild times graph construction, G.Grad and compilation alone.
 //
 //	cd /work/main   # the module root
@@ -138,6 +139,14 @@
 //
 //	bench/compare.sh                                  # runs the Go benchmarks and the torch script
 //	GO_BENCH=/tmp/bench_losses.txt bench/compare.sh   # reuse a finished Go run
+//
+// On a machine that other jobs share, interleave.py alternates the two
+// sides (and any number of Go test binaries, e.g. a baseline and a
+// change) round by round and prints medians over the rounds, so that the
+// load falls on every side alike:
+//
+//	go test -c -o /tmp/new.test ./bench
+//	python3 bench/interleave.py --threads 1 --rounds 5 --losses NPair,SupCon --go base=/tmp/base.test --go new=/tmp/new.test
 //
 // Two settings decide what the torch numbers mean (compare.sh explains
 // both): Debian's torch calls the system libblas.so.3, which is the slow

@@ -10,6 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/losses"
 	"github.com/contrastive-go/contrastive/mining"
 )
@@ -122,7 +123,7 @@ type step struct {
 
 // run executes one forward+backward pass and resets the machine.
 func (s *step) run() error {
-	if err := s.m.RunAll(); err != nil {
+	if err := graph.Run(s.m); err != nil {
 		return err
 	}
 	s.m.Reset()
@@ -169,7 +170,7 @@ func buildWith(c lossCase, data any, labels []int, d, p, k int) (*step, error) {
 
 func benchName(b, d int) string { return fmt.Sprintf("B=%d/D=%d", b, d) }
 
-// BenchmarkLosses times one forward+backward pass (RunAll + Reset) of every
+// BenchmarkLosses times one forward+backward pass (graph.Run + Reset) of every
 // loss; the graph is built and compiled, and one warm-up step is run, before
 // the timer starts.
 func BenchmarkLosses(b *testing.B) {
@@ -192,7 +193,7 @@ func BenchmarkLosses(b *testing.B) {
 					b.ResetTimer()
 					cpu := cpuTime()
 					for i := 0; i < b.N; i++ {
-						if err := s.m.RunAll(); err != nil {
+						if err := graph.Run(s.m); err != nil {
 							b.Fatal(err)
 						}
 						s.m.Reset()

@@ -198,7 +198,7 @@ func BenchmarkMemoryProduct(b *testing.B) {
 			b.ResetTimer()
 			cpu := cpuTime()
 			for i := 0; i < b.N; i++ {
-				if err := vm.RunAll(); err != nil {
+				if err := graph.Run(vm); err != nil {
 					b.Fatal(err)
 				}
 				vm.Reset()

@@ -131,7 +131,7 @@ func minedCases() []minedCase {
 	return cases
 }
 
-// BenchmarkMined times one forward+backward pass (RunAll + Reset) of the
+// BenchmarkMined times one forward+backward pass (graph.Run + Reset) of the
 // triplet, contrastive and lifted losses with each miner and without one,
 // on the data of BenchmarkLosses; the graph is built and compiled, and one
 // warm-up step is run, before the timer starts.
@@ -150,7 +150,7 @@ func BenchmarkMined(b *testing.B) {
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if err := s.m.RunAll(); err != nil {
+					if err := graph.Run(s.m); err != nil {
 						b.Fatal(err)
 					}
 					s.m.Reset()

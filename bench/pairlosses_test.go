@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorgonia.org/tensor"
 
+	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/losses"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkLossesPairBased(b *testing.B) {
 					}
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
-						if err := s.m.RunAll(); err != nil {
+						if err := graph.Run(s.m); err != nil {
 							b.Fatal(err)
 						}
 						s.m.Reset()

@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/losses"
 )
 
@@ -88,7 +89,7 @@ func BenchmarkLossesProxy(b *testing.B) {
 					}
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
-						if err := s.m.RunAll(); err != nil {
+						if err := graph.Run(s.m); err != nil {
 							b.Fatal(err)
 						}
 						s.m.Reset()

@@ -66,7 +66,21 @@
 // with k the factor of the matrix product for dot products and cosines
 // (a softmax loss's 1/τ, no pass of its own); MaskedCrossEntropy is a
 // row's log-sum-exp over a mask minus w_i·Σ_j target_ij·z_ij (SupCon's
-// term per anchor) with a one-pass derivative. Expr's
+// term per anchor) with a one-pass derivative. N-pair gathers its anchors
+// over its positives with one GatherRows and reads the two halves with
+// HalvesDot (ActiveDot of the halves, one derivative op for both);
+// MeanDiagonalCrossEntropy and SqNormMean fold in the mean over the tuples
+// (and SqNormMean the penalty's factor), rounding as the compositions do.
+// GatherDiff is x[p] − x[n] for two index lists (a triplet's d(a,p) −
+// d(a,n)), its derivative one scatter into a buffer it reuses; HingeSum of
+// it is the summed hinge triplet loss. HingeSumAdd is HingeSum of x + y
+// without the sum's matrix, PairAnyMask a mask times PairAny in one pass,
+// and MaskedLogSumExpOf and MaskedRowMaxOf reduce Affine(x, scale, offset)
+// with the affine values formed a row at a time (the lifted losses' ε −
+// D). DivAtLeastOne is one scalar op. The
+// matrix products of the pairwise matrices and of ActiveDot split their
+// rows over the cores when they are large (parallelProduct, the same
+// values as one call). Expr's
 // Add, Sub, Mul, Neg, Scale, Affine, Square and Sum (all entries or rows)
 // of non-scalar float operands, and WeightedMean, are fused ops too (one
 // pass into a reused buffer, where Gorgonia allocates a result, and a
@@ -75,7 +89,8 @@
 //
 // In float32 the kernels that evaluate e^x or log over a whole matrix
 // (masked log-sum-exp, SoftplusSum, PairwiseLogAddExp, DiagonalCrossEntropy)
-// go through package graph/vmath a row at a time: single-precision
+// go through package graph/vmath a row at a time (the row maxima of the
+// softmax rows too, and e^{x − max} in one pass): single-precision
 // polynomials (Cephes, about 1 ulp) eight lanes wide with AVX2/FMA, or a
 // portable loop (other architectures, the purego build tag). float64
 // kernels call package math.

@@ -198,6 +198,14 @@ func (e *Expr) Mean(x *G.Node) *G.Node {
 // Gather returns the entries of x at the flat indices idx (see Gather).
 func (e *Expr) Gather(x, idx *G.Node) *G.Node { return e.binary("gather", Gather, x, idx) }
 
+// GatherDiff returns x.flat[p_k] − x.flat[n_k] (see GatherDiff).
+func (e *Expr) GatherDiff(x, p, n *G.Node) *G.Node {
+	if !e.ok("gather diff", x, p, n) {
+		return nil
+	}
+	return e.Do(func() (*G.Node, error) { return GatherDiff(x, p, n) })
+}
+
 // GatherRows returns the rows of x at idx (see GatherRows).
 func (e *Expr) GatherRows(x, idx *G.Node) *G.Node {
 	return e.binary("gather rows", GatherRows, x, idx)
@@ -217,6 +225,18 @@ func (e *Expr) MaskedRowMax(x, mask *G.Node) *G.Node {
 // MaskedLogSumExp returns log Σ_{j∈mask} e^{x_ij} per row (see MaskedLogSumExp).
 func (e *Expr) MaskedLogSumExp(x, mask *G.Node) *G.Node {
 	return e.binary("masked log-sum-exp", MaskedLogSumExp, x, mask)
+}
+
+// MaskedLogSumExpOf returns log Σ_{j∈mask} e^{scale·x_ij + offset} per row
+// (see MaskedLogSumExpOf).
+func (e *Expr) MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) *G.Node {
+	return e.binary("masked log-sum-exp", func(x, mask *G.Node) (*G.Node, error) { return MaskedLogSumExpOf(x, mask, scale, offset) }, x, mask)
+}
+
+// MaskedRowMaxOf returns max_{j∈mask} scale·x_ij + offset per row (see
+// MaskedRowMaxOf).
+func (e *Expr) MaskedRowMaxOf(x, mask *G.Node, scale, offset float64) *G.Node {
+	return e.binary("masked row max", func(x, mask *G.Node) (*G.Node, error) { return MaskedRowMaxOf(x, mask, scale, offset) }, x, mask)
 }
 
 // MaskedLog1pSumExp returns log(1 + Σ_{j∈mask} e^{x_ij}) per row (see MaskedLog1pSumExp).
@@ -245,6 +265,12 @@ func (e *Expr) ActiveDot(x, y, active *G.Node) *G.Node {
 	return e.Do(func() (*G.Node, error) { return ActiveDot(x, y, active) })
 }
 
+// HalvesDot returns the dot products of the active rows of the two halves
+// of x (see HalvesDot).
+func (e *Expr) HalvesDot(x, active *G.Node) *G.Node {
+	return e.binary("halves dot", HalvesDot, x, active)
+}
+
 // MaskedCrossEntropy returns log Σ_j mask_ij·e^{z_ij} − w_i·Σ_j
 // target_ij·z_ij per row (see MaskedCrossEntropy).
 func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
@@ -257,6 +283,18 @@ func (e *Expr) MaskedCrossEntropy(z, mask, target, w *G.Node) *G.Node {
 // SqNormSum returns Σ_i w_i·||x_i||² (see SqNormSum).
 func (e *Expr) SqNormSum(x, w *G.Node) *G.Node {
 	return e.binary("squared norm sum", SqNormSum, x, w)
+}
+
+// SqNormMean returns k·Σ_h Σ_i w_i·||x_{hC+i}||² / max(1, Σ w) (see
+// SqNormMean).
+func (e *Expr) SqNormMean(x, w *G.Node, k float64) *G.Node {
+	return e.binary("squared norm mean", func(x, w *G.Node) (*G.Node, error) { return SqNormMean(x, w, k) }, x, w)
+}
+
+// MeanDiagonalCrossEntropy returns the mean over the active rows of
+// DiagonalCrossEntropy's terms (see MeanDiagonalCrossEntropy).
+func (e *Expr) MeanDiagonalCrossEntropy(z, active *G.Node) *G.Node {
+	return e.binary("mean diagonal cross-entropy", MeanDiagonalCrossEntropy, z, active)
 }
 
 // DiagonalCrossEntropy returns Σ_i a_i·(log Σ_j a_j·e^{z_ij} − z_ii) (see
@@ -296,6 +334,12 @@ func (e *Expr) PairwiseMax(v, has *G.Node) *G.Node {
 // rows that have a value (see PairwiseLogAddExp).
 func (e *Expr) PairwiseLogAddExp(v, has *G.Node) *G.Node {
 	return e.binary("pairwise log-add-exp", PairwiseLogAddExp, v, has)
+}
+
+// PairAnyMask returns mask_ij where row i or j is flagged (see
+// PairAnyMask).
+func (e *Expr) PairAnyMask(mask, has *G.Node) *G.Node {
+	return e.binary("pair any mask", PairAnyMask, mask, has)
 }
 
 // PairAny returns the B×B matrix 1[has_i or has_j] (see PairAny).

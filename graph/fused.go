@@ -31,6 +31,9 @@ type fusedOp struct {
 	f64   func(in [][]float64, out []float64) error
 	wrt   []bool
 	diff  func(in G.Nodes, out, grad *G.Node) (G.Nodes, error)
+	node  *G.Node // the op's node, for kept
+	seen  int     // the graph's node count when kept last looked
+	keep  bool    // and its answer
 }
 
 func (o *fusedOp) Arity() int            { return o.arity }
@@ -105,7 +108,49 @@ func applyFused(o *fusedOp, inputs ...*G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
 	}
+	if n.Op() == G.Op(o) { // not merged into an equal node built before
+		o.node = n
+	}
 	return n, nil
+}
+
+// kept reports whether the op's output buffer holds, at the start of a
+// run, what the op wrote into it the run before: no op that reads the
+// output may write into it (Gorgonia writes an op's result into an input's
+// memory only when the op says it overwrites that input). A kernel may then
+// leave alone the entries it knows are still 0 (the padding of a
+// fixed-capacity selection). The answer is kept until the graph gains
+// nodes (G.Grad adds readers).
+func (o *fusedOp) kept() bool {
+	if o.node == nil || o.out == nil {
+		return false
+	}
+	g := o.node.Graph()
+	if n := len(g.AllNodes()); n != o.seen {
+		o.seen, o.keep = n, keptBy(g, o.node)
+	}
+	return o.keep
+}
+
+// keptBy reports whether no op that reads n may overwrite it.
+func keptBy(g *G.ExprGraph, n *G.Node) bool {
+	for it := g.To(n.ID()); it.Next(); {
+		r, ok := it.Node().(*G.Node)
+		if !ok || r.Op() == nil {
+			return false
+		}
+		w := r.Op().OverwritesInput()
+		if w < 0 {
+			continue
+		}
+		in := g.From(r.ID())
+		for i := 0; in.Next(); i++ {
+			if c, _ := in.Node().(*G.Node); i == w && c == n {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parallelMin is the work (elements of a B×C pass) below which a kernel
@@ -133,6 +178,45 @@ func parallelRows(n, cols int, f func(lo, hi int)) {
 			f(lo, hi)
 		}()
 	}
+	wg.Wait()
+}
+
+// productMin is the work (multiply-adds m·n·k) from which parallelProduct
+// splits a matrix product over the cores: about 40 µs on one core.
+const productMin = 1 << 21
+
+// parallelProduct is product (C = alpha·op(A)·op(B) + beta·C) with the m
+// rows of C split into contiguous blocks, one per core, when the product is
+// large (m·n·k ≥ productMin and at least 24 rows a block). Each block is
+// a product of its rows of op(A) with all of op(B), so every entry is the
+// same sum over k as in one call.
+func parallelProduct[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	const rowStep = 24 // whole tiles of every gemm kernel (6, 24 and 4 rows)
+	p := min(runtime.GOMAXPROCS(0), m/rowStep)
+	if p < 2 || m*n*k < productMin {
+		product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	step := ((m+p-1)/p + rowStep - 1) / rowStep * rowStep
+	block := func(lo int) {
+		hi := min(lo+step, m)
+		var ab []T
+		if ta {
+			ab = a[lo:] // columns lo.. of A (rows of Aᵀ)
+		} else {
+			ab = a[lo*lda:] // rows lo.. of A
+		}
+		product(ta, tb, hi-lo, n, k, alpha, ab, lda, b, ldb, beta, c[lo*ldc:], ldc)
+	}
+	var wg sync.WaitGroup
+	for lo := step; lo < m; lo += step {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			block(lo)
+		}()
+	}
+	block(0) // the first block on the calling goroutine
 	wg.Wait()
 }
 
@@ -248,7 +332,7 @@ func pairFwd[T float](kind pairKind, self bool, b, r, d int, eps, alpha float64,
 	if err := checkLen("pairmatrix", y, r*d); err != nil {
 		return err
 	}
-	product(false, true, b, r, d, T(alpha), x, d, y, d, 0, out, r)
+	parallelProduct(false, true, b, r, d, T(alpha), x, d, y, d, 0, out, r)
 	if kind == pairDot {
 		return nil
 	}
@@ -264,19 +348,25 @@ func pairFwd[T float](kind pairKind, self bool, b, r, d int, eps, alpha float64,
 	parallelRows(b, r, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := out[i*r : (i+1)*r]
-			for j, p := range row {
-				v := (nx[i] + ny[j]) - 2*p
-				if !(v > 0) {
-					v = 0
-				}
-				if kind == pairEuclid {
-					if v > e {
+			xi, yn := nx[i], ny[:len(row)]
+			if kind == pairEuclid {
+				for j, p := range row {
+					v := (xi + yn[j]) - 2*p
+					if v > e { // v ≤ e (or NaN) gives 0, as the clamp at 0 and then at e do
 						v = T(math.Sqrt(float64(v)))
 					} else {
 						v = 0
 					}
+					row[j] = v
 				}
-				row[j] = v
+			} else {
+				for j, p := range row {
+					v := (xi + yn[j]) - 2*p
+					if !(v > 0) {
+						v = 0
+					}
+					row[j] = v
+				}
 			}
 			if self {
 				row[i] = 0
@@ -340,9 +430,9 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 		alpha = -2
 	}
 	if w == 0 {
-		product(false, false, b, d, r, alpha, S, r, y, d, 0, dx, d)
+		parallelProduct(false, false, b, d, r, alpha, S, r, y, d, 0, dx, d)
 	} else {
-		product(true, false, r, d, b, alpha, S, r, x, d, 0, dx, d)
+		parallelProduct(true, false, r, d, b, alpha, S, r, x, d, 0, dx, d)
 	}
 	if kind == pairDot {
 		return nil
@@ -354,13 +444,11 @@ func pairGrad[T float](kind pairKind, self bool, w, b, r, d int, scale float64, 
 	}
 	sums := get[T](&s[1], n)
 	if w == 0 {
-		for i := range sums {
-			var t T
-			for _, v := range S[i*r : (i+1)*r] {
-				t += v
+		parallelRows(n, r, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				sums[i] = sum4(S[i*r : (i+1)*r])
 			}
-			sums[i] = t
-		}
+		})
 	} else {
 		clear(sums)
 		for q := 0; q < b; q++ {
@@ -452,17 +540,78 @@ func (k rowRed) String() string {
 // row maximum; an empty row gives 0 and no gradient. The derivative op is
 // one pass: g_i at the extreme, or g_i·mask_ij·e^{x_ij − out_i}.
 func maskedRow(kind rowRed, x, mask *G.Node) (*G.Node, error) {
+	return maskedRowOf(kind, x, mask, rowAffine{})
+}
+
+// rowAffine, when on, has a masked row reduction read scale·x + offset
+// (Affine's values, computed a row at a time into scratch) instead of x,
+// and its derivative op scale its result (Affine's derivative).
+type rowAffine struct {
+	on            bool
+	scale, offset float64
+}
+
+func (a rowAffine) String() string {
+	if !a.on {
+		return ""
+	}
+	return fmt.Sprintf(",affine(%v,%v)", a.scale, a.offset)
+}
+
+// row returns xr, or its affine transform in tmp.
+func affineRow[T float](a rowAffine, xr, tmp []T) []T {
+	if !a.on {
+		return xr
+	}
+	s, c := T(a.scale), T(a.offset)
+	tmp = tmp[:len(xr)]
+	switch { // Affine's cases, for the same values
+	case c == 0 && s == -1:
+		for j, v := range xr {
+			tmp[j] = -v
+		}
+	case c == 0:
+		for j, v := range xr {
+			tmp[j] = s * v
+		}
+	default:
+		for j, v := range xr {
+			tmp[j] = s*v + c
+		}
+	}
+	return tmp
+}
+
+// scaleRow multiplies a derivative row by the affine scale, as Affine's
+// derivative op does.
+func scaleRow[T float](a rowAffine, dr []T) {
+	if !a.on {
+		return
+	}
+	s := T(a.scale)
+	if s == -1 {
+		for j, v := range dr {
+			dr[j] = -v
+		}
+		return
+	}
+	for j, v := range dr {
+		dr[j] = s * v
+	}
+}
+
+func maskedRowOf(kind rowRed, x, mask *G.Node, aff rowAffine) (*G.Node, error) {
 	b, c := x.Shape()[0], x.Shape()[1]
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{b}},
-		name: fmt.Sprintf("maskedrow(%v,%dx%d)", kind, b, c)}
-	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, b, c, in, out) }
-	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, b, c, in, out) }
+		name: fmt.Sprintf("maskedrow(%v,%dx%d%v)", kind, b, c, aff)}
+	o.f32 = func(in [][]float32, out []float32) error { return maskedRowFwd(kind, aff, b, c, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return maskedRowFwd(kind, aff, b, c, in, out) }
 	o.wrt = []bool{true, false}
 	o.diff = func(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{b, c}},
-			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d)", kind, b, c)}
-		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, b, c, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, b, c, v, dx) }
+			name: fmt.Sprintf("maskedrow_dx(%v,%dx%d%v)", kind, b, c, aff)}
+		g.f32 = func(v [][]float32, dx []float32) error { return maskedRowGrad(kind, aff, b, c, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return maskedRowGrad(kind, aff, b, c, v, dx) }
 		n, err := applyFused(g, in[0], in[1], out, grad)
 		if err != nil {
 			return nil, err
@@ -513,7 +662,7 @@ func extremeAt[T float](x, m []T, max bool) int {
 	return best
 }
 
-func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
+func maskedRowFwd[T float](kind rowRed, aff rowAffine, b, c int, in [][]T, out []T) error {
 	x, m := in[0], in[1]
 	if err := checkLen("maskedrow", x, b*c); err != nil {
 		return err
@@ -522,12 +671,16 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 		return err
 	}
 	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
-		lseRows32(kind, b, c, x32, any(m).([]float32), any(out).([]float32))
+		lseRows32(kind, aff, b, c, x32, any(m).([]float32), any(out).([]float32))
 		return nil
 	}
 	parallelRows(b, c, func(lo, hi int) {
+		var tmp []T
+		if aff.on {
+			tmp = make([]T, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			xr, mr := affineRow(aff, x[i*c:(i+1)*c], tmp), m[i*c:(i+1)*c]
 			if kind == redSum {
 				out[i] = maskedDot(xr, mr)
 				continue
@@ -568,42 +721,51 @@ func maskedRowFwd[T float](kind rowRed, b, c int, in [][]T, out []T) error {
 	return nil
 }
 
-func maskedRowGrad[T float](kind rowRed, b, c int, in [][]T, dx []T) error {
+func maskedRowGrad[T float](kind rowRed, aff rowAffine, b, c int, in [][]T, dx []T) error {
 	x, m, out, g := in[0], in[1], in[2], in[3]
 	if err := checkLen("maskedrow gradient", g, b); err != nil {
 		return err
 	}
 	if x32, ok := as32(x); ok && (kind == redLSE || kind == redLog1pSE) {
-		lseGrad32(b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
+		lseGrad32(aff, b, c, x32, any(m).([]float32), any(out).([]float32), any(g).([]float32), any(dx).([]float32))
 		return nil
 	}
 	parallelRows(b, c, func(lo, hi int) {
+		var tmp []T
+		if aff.on {
+			tmp = make([]T, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
-			clear(dr)
-			if kind == redSum {
-				for j, w := range mr {
-					if w != 0 {
-						dr[j] = g[i] * w
-					}
-				}
-				continue
-			}
-			if kind == redMax || kind == redMin {
-				if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
-					dr[k] = g[i]
-				}
-				continue
-			}
-			gi, oi := g[i], out[i]
-			for j, w := range mr {
-				if w != 0 {
-					dr[j] = gi * w * expT(xr[j]-oi)
-				}
-			}
+			dr := dx[i*c : (i+1)*c]
+			maskedRowGradRow(kind, affineRow(aff, x[i*c:(i+1)*c], tmp), m[i*c:(i+1)*c], dr, g[i], out[i])
+			scaleRow(aff, dr)
 		}
 	})
 	return nil
+}
+
+// maskedRowGradRow is maskedRowGrad's row: the derivative dr of row xr
+// (mask mr, output o, output gradient gi).
+func maskedRowGradRow[T float](kind rowRed, xr, mr, dr []T, gi, oi T) {
+	clear(dr)
+	switch kind {
+	case redSum:
+		for j, w := range mr {
+			if w != 0 {
+				dr[j] = gi * w
+			}
+		}
+	case redMax, redMin:
+		if k := extremeAt(xr, mr, kind == redMax); k >= 0 {
+			dr[k] = gi
+		}
+	default:
+		for j, w := range mr {
+			if w != 0 {
+				dr[j] = gi * w * expT(xr[j]-oi)
+			}
+		}
+	}
 }
 
 // ---- softplus ----
@@ -818,6 +980,39 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 		}
 		return 0
 	}
+	if lae && allActive(has) { // every row flagged (a P×K batch): share without the flag tests
+		parallelRows(b, b, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				var s float64
+				ek, vk := ev[k], float64(v[k])
+				for q := 0; q < b; q++ {
+					if gk := g[k*b+q]; gk != 0 {
+						var f float64
+						if t := ek + ev[q]; t > lseTiny {
+							f = ek / t
+						} else {
+							f = math.Exp(vk - float64(out[k*b+q]))
+						}
+						if q == k {
+							f *= 2
+						}
+						s += float64(gk) * f
+					}
+					if gq := g[q*b+k]; gq != 0 && q != k {
+						var f float64
+						if t := ev[q] + ek; t > lseTiny {
+							f = ek / t
+						} else {
+							f = math.Exp(vk - float64(out[q*b+k]))
+						}
+						s += float64(gq) * f
+					}
+				}
+				dv[k] = T(s)
+			}
+		})
+		return nil
+	}
 	parallelRows(b, b, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			var s float64
@@ -843,13 +1038,36 @@ func pairVecGrad[T float](lae bool, b int, in [][]T, dv []T, s *scratch) error {
 
 // HingeSum returns the scalar Σ_ij w_ij·h(scale·x_ij + offset) with
 // h(t) = max(0, t), or max(0, t)² when squared, for x and w of one shape
-// (w, pair weights or a mask, gets no gradient). It is the sum of a
-// contrastive loss's hinge terms in one op, without the B×B temporaries of
-// the shift, the hinge, the square and the product; its derivative op is
-// one pass, g·w_ij·scale·h′.
+// (matrices or vectors; w, pair weights or a mask, gets no gradient). It
+// is the sum of a contrastive loss's hinge terms (or of a triplet loss's
+// over its mined slots) in one op, without the temporaries of the shift,
+// the hinge, the square and the product; its derivative op is one pass,
+// g·w_ij·scale·h′.
 func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
-	if err := checkMasked("hinge sum", x, w); err != nil {
+	return hingeSumOp(x, nil, w, scale, offset, squared)
+}
+
+// HingeSumAdd is HingeSum of x + y (x and y of w's shape, both receiving
+// the gradient) without the sum's matrix: the sum of the lifted loss's
+// hinge terms max(0, D_ij + pair_ij)² in one op, where an Add and HingeSum
+// are two passes. The sum is rounded to the dtype before the hinge, as the
+// Add rounds it.
+func HingeSumAdd(x, y, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	if y == nil {
+		return nil, fmt.Errorf("graph: hinge sum: nil input")
+	}
+	return hingeSumOp(x, y, w, scale, offset, squared)
+}
+
+func hingeSumOp(x, y, w *G.Node, scale, offset float64, squared bool) (*G.Node, error) {
+	if err := checkSameShape("hinge sum", x, w); err != nil {
 		return nil, err
+	}
+	add := y != nil
+	if add {
+		if err := checkSameShape("hinge sum", y, w); err != nil {
+			return nil, err
+		}
 	}
 	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
 		return nil, fmt.Errorf("graph: hinge sum: scale %v and offset %v must be finite", scale, offset)
@@ -857,29 +1075,48 @@ func HingeSum(x, w *G.Node, scale, offset float64, squared bool) (*G.Node, error
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()
 	name := fmt.Sprintf("hingesum(scale=%v,offset=%v,sq=%t)", scale, offset, squared)
+	if add {
+		name = fmt.Sprintf("hingesumadd(scale=%v,offset=%v,sq=%t)", scale, offset, squared)
+	}
+	inputs := []*G.Node{x, w}
+	if add {
+		inputs = []*G.Node{x, y, w}
+	}
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.ScalarShape()}, name: name}
 	o.wrt = []bool{true, false}
+	if add {
+		o.wrt = []bool{true, true, false}
+	}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: shape.Clone()}, name: name + "_dx"}
-		g.f32 = func(v [][]float32, dx []float32) error { return hingeGrad(n, scale, offset, squared, v, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return hingeGrad(n, scale, offset, squared, v, dx) }
-		d, err := applyFused(g, in[0], in[1], grad)
+		g.f32 = func(v [][]float32, dx []float32) error { return hingeGrad(n, scale, offset, squared, add, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return hingeGrad(n, scale, offset, squared, add, v, dx) }
+		d, err := applyFused(g, append(append(G.Nodes(nil), in...), grad)...)
 		if err != nil {
 			return nil, err
+		}
+		if add {
+			return G.Nodes{d, d, nil}, nil // ∂/∂x = ∂/∂y
 		}
 		return G.Nodes{d, nil}, nil
 	}
 	return applyScalar(o, func(in []G.Value) (G.Value, error) {
-		switch x := data(in[0]).(type) {
-		case []float32:
-			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float32))
-			return G.NewF32(float32(s)), err
-		case []float64:
-			s, err := hingeSum(n, scale, offset, squared, x, data(in[1]).([]float64))
-			return G.NewF64(s), err
-		}
-		return nil, fmt.Errorf("graph: hinge sum: unsupported dtype %v", in[0].Dtype())
-	}, x, w)
+		return scalarDo(name, o.dt, in,
+			func(v [][]float32) (float64, error) {
+				return hingeSum(n, scale, offset, squared, v[0], hingeY(add, v), v[len(v)-1])
+			},
+			func(v [][]float64) (float64, error) {
+				return hingeSum(n, scale, offset, squared, v[0], hingeY(add, v), v[len(v)-1])
+			})
+	}, inputs...)
+}
+
+// hingeY returns y of HingeSumAdd's inputs (x, y, w), nil for HingeSum's.
+func hingeY[T float](add bool, v [][]T) []T {
+	if add {
+		return v[1]
+	}
+	return nil
 }
 
 // scalarOp is a fusedOp whose output is a scalar value (not a dense buffer).
@@ -932,19 +1169,29 @@ func scalarDo(name string, dt tensor.Dtype, in []G.Value, f32 func([][]float32) 
 	return nil, fmt.Errorf("graph: %s: unsupported dtype %v", name, dt)
 }
 
-func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (float64, error) {
+// hingeSum is HingeSum's value, of x + y when y is not nil (HingeSumAdd).
+func hingeSum[T float](n int, scale, offset float64, squared bool, x, y, w []T) (float64, error) {
 	if err := checkLen("hinge sum", x, n); err != nil {
 		return 0, err
 	}
 	if err := checkLen("hinge sum", w, n); err != nil {
 		return 0, err
 	}
+	if y != nil {
+		if err := checkLen("hinge sum", y, n); err != nil {
+			return 0, err
+		}
+	}
 	a, c := T(scale), T(offset)
 	return blockSum(n, func(lo, hi int) float64 {
 		var s float64
 		for i := lo; i < hi; i++ {
 			if wi := w[i]; wi != 0 {
-				if t := a*x[i] + c; t > 0 {
+				xi := x[i]
+				if y != nil {
+					xi += y[i]
+				}
+				if t := a*xi + c; t > 0 {
 					if squared {
 						t *= t
 					}
@@ -956,7 +1203,16 @@ func hingeSum[T float](n int, scale, offset float64, squared bool, x, w []T) (fl
 	}), nil
 }
 
-func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx []T) error {
+// hingeGrad is HingeSum's derivative from (x, w, g), or HingeSumAdd's
+// from (x, y, w, g) when add is set.
+func hingeGrad[T float](n int, scale, offset float64, squared, add bool, in [][]T, dx []T) error {
+	var y []T
+	if add {
+		y, in = in[1], append([][]T{in[0]}, in[2:]...)
+		if err := checkLen("hinge sum gradient", y, n); err != nil {
+			return err
+		}
+	}
 	x, w, g := in[0], in[1], in[2]
 	if err := checkLen("hinge sum gradient", x, n); err != nil {
 		return err
@@ -975,7 +1231,11 @@ func hingeGrad[T float](n int, scale, offset float64, squared bool, in [][]T, dx
 			if wi == 0 {
 				continue
 			}
-			if t := a*x[i] + c; t > 0 {
+			xi := x[i]
+			if y != nil {
+				xi += y[i]
+			}
+			if t := a*xi + c; t > 0 {
 				d := gs * wi * a
 				if squared {
 					d *= 2 * t

@@ -19,21 +19,22 @@ func as32[T float](s []T) ([]float32, bool) {
 }
 
 // lseRows32 is maskedRowFwd for redLSE and redLog1pSE.
-func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
+func lseRows32(kind rowRed, aff rowAffine, b, c int, x, m, out []float32) {
 	parallelRows(b, c, func(lo, hi int) {
 		tmp := make([]float32, c)
+		var tx []float32
+		if aff.on {
+			tx = make([]float32, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr := x[i*c:(i+1)*c], m[i*c:(i+1)*c]
+			xr, mr := affineRow(aff, x[i*c:(i+1)*c], tx), m[i*c:(i+1)*c]
 			if kind == redLSE && c > 0 {
 				// Shifted by the row's maximum over every column (no mask
 				// read): exact unless the masked sum is so small that its
 				// terms lose precision (or the row is empty or not finite);
 				// then by the masked maximum below.
 				mx := maxOf(xr)
-				for j, v := range xr {
-					tmp[j] = v - mx
-				}
-				vmath.Exp(tmp, tmp)
+				vmath.ExpShift(tmp, xr, mx)
 				if s := maskedSum32(tmp, mr); s >= lseShiftMin && s <= math.MaxFloat64 {
 					out[i] = float32(float64(mx) + math.Log(s))
 					continue
@@ -47,10 +48,7 @@ func lseRows32(kind rowRed, b, c int, x, m, out []float32) {
 			if kind == redLog1pSE && mx < 0 {
 				mx = 0
 			}
-			for j, v := range xr {
-				tmp[j] = v - mx
-			}
-			vmath.Exp(tmp, tmp)
+			vmath.ExpShift(tmp, xr, mx)
 			var s float64
 			for j, w := range mr {
 				if w != 0 {
@@ -105,15 +103,16 @@ func maskedSum32(t, m []float32) float64 {
 
 // lseGrad32 is maskedRowGrad for redLSE and redLog1pSE:
 // g_i·mask_ij·e^{x_ij − out_i}.
-func lseGrad32(b, c int, x, m, out, g, dx []float32) {
+func lseGrad32(aff rowAffine, b, c int, x, m, out, g, dx []float32) {
 	parallelRows(b, c, func(lo, hi int) {
+		var tx []float32
+		if aff.on {
+			tx = make([]float32, c)
+		}
 		for i := lo; i < hi; i++ {
-			xr, mr, dr := x[i*c:(i+1)*c], m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
+			xr, mr, dr := affineRow(aff, x[i*c:(i+1)*c], tx), m[i*c:(i+1)*c], dx[i*c:(i+1)*c]
 			oi, gi := out[i], g[i]
-			for j, v := range xr {
-				dr[j] = v - oi
-			}
-			vmath.Exp(dr, dr)
+			vmath.ExpShift(dr, xr, oi)
 			for j, w := range mr {
 				if w == 0 {
 					dr[j] = 0
@@ -121,6 +120,7 @@ func lseGrad32(b, c int, x, m, out, g, dx []float32) {
 					dr[j] *= gi * w
 				}
 			}
+			scaleRow(aff, dr)
 		}
 	})
 }
@@ -215,18 +215,21 @@ func pairLAE32(b int, v, has, out []float32, ev []float64, mx float64) {
 				vmath.Log(tmp, tmp) // used below only where both are flagged and the sum is normal
 			}
 			for j := range row {
-				switch w := pairWinner(v, has, i, j); {
-				case w == 0:
-					row[j] = 0
-				case has[i] == 0 || has[j] == 0:
-					row[j] = v[i]
-					if w == 2 {
-						row[j] = v[j]
+				if has[i] != 0 && has[j] != 0 { // both flagged (every pair of a P×K batch): no winner to find
+					if ev[i]+ev[j] > 1e-30 {
+						row[j] = float32(mx) + tmp[j]
+					} else {
+						row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
 					}
-				case ev[i]+ev[j] > 1e-30:
-					row[j] = float32(mx) + tmp[j]
+					continue
+				}
+				switch w := pairWinner(v, has, i, j); w {
+				case 0:
+					row[j] = 0
+				case 1:
+					row[j] = v[i]
 				default:
-					row[j] = logAddExpT(v[i], v[j], ev[i], ev[j], mx)
+					row[j] = v[j]
 				}
 			}
 		}

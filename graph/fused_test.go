@@ -268,6 +268,14 @@ func TestPairwiseLargeBatch(t *testing.T) {
 	t.Run("logaddexp", func(t *testing.T) {
 		graphtest.CheckGradient(t, build(graph.PairwiseLogAddExp, v), graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
 	})
+	t.Run("logaddexp/all flagged", func(t *testing.T) { // the derivative's loop without flag tests
+		saved := append([]float64(nil), has...)
+		defer copy(has, saved)
+		for i := range has {
+			has[i] = 1
+		}
+		graphtest.CheckGradient(t, build(graph.PairwiseLogAddExp, v), graphtest.GradOptions{Abs: 1e-5, Rel: 1e-5})
+	})
 }
 
 // TestPairwiseLogAddExpUnderflow: two values far below the largest flagged

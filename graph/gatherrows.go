@@ -37,6 +37,7 @@ func GatherRows(x, idx *G.Node) (*G.Node, error) {
 	}
 	b, d, c := x.Shape()[0], x.Shape()[1], idx.Shape()[0]
 	o := &rowsOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{c, d}}, b: b}
+	o.name = o.format()
 	n, err := G.ApplyOp(o, x, idx)
 	if err != nil {
 		return nil, fmt.Errorf("graph: gather rows: %w", err)
@@ -51,6 +52,8 @@ type rowsOp struct {
 	opBase
 	b       int
 	scatter bool
+	name    string // String(), formatted once
+	seen    []bool // scatter's scratch: the rows written so far
 }
 
 func (o *rowsOp) Arity() int { return 2 }
@@ -58,9 +61,15 @@ func (o *rowsOp) Type() hm.Type {
 	t := nodeType(o.dt, 2)
 	return hm.NewFnType(t, G.TensorType{Dims: 1, Of: G.Int}, t)
 }
-func (o *rowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.String()) }
+func (o *rowsOp) WriteHash(h hash.Hash) { fmt.Fprint(h, o.format()) }
 func (o *rowsOp) Hashcode() uint32      { return hashOf(o) }
 func (o *rowsOp) String() string {
+	if o.name == "" {
+		return o.format()
+	}
+	return o.name
+}
+func (o *rowsOp) format() string {
 	if o.scatter {
 		return fmt.Sprintf("scatterrows(%d,%v,%v)", o.b, o.shape, o.dt)
 	}
@@ -76,6 +85,7 @@ func (o *rowsOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return make(G.Nodes, len(in)), nil
 	}
 	s := &rowsOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{o.b, o.shape[1]}}, b: o.b, scatter: true}
+	s.name = s.format()
 	n, err := G.ApplyOp(s, grad, in[1])
 	if err != nil {
 		return nil, fmt.Errorf("graph: gather rows gradient: %w", err)
@@ -94,14 +104,17 @@ func (o *rowsOp) Do(in ...G.Value) (G.Value, error) {
 		}
 	}
 	d := o.shape[1]
-	return doFloat(&o.opBase, o.String(), nil,
-		func(out []float32) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out) },
-		func(out []float64) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out) })
+	if o.scatter && len(o.seen) != o.b {
+		o.seen = make([]bool, o.b)
+	}
+	return doFloat(&o.opBase, o.name, nil,
+		func(out []float32) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out, o.seen) },
+		func(out []float64) error { return rowsKernel(o.scatter, d, data(in[0]), idx, out, o.seen) })
 }
 
 // rowsKernel copies the selected rows of src into out (gather), or clears
 // out and adds row k of src into row idx_k (scatter).
-func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T) error {
+func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T, seen []bool) error {
 	src, ok := in.([]T)
 	if !ok {
 		return fmt.Errorf("graph: gather rows: input holds %T", in)
@@ -114,11 +127,28 @@ func rowsKernel[T float](scatter bool, d int, in any, idx []int, out []T) error 
 		return fmt.Errorf("graph: gather rows: %d indices for %d and %d values in rows of %d", len(idx), len(selected), len(all), d)
 	}
 	if scatter {
-		clear(out)
+		// each row of out is written once: the first gradient row for it
+		// copied, the others added, the rows no index names cleared (no
+		// clearing pass over the whole matrix first)
+		if b := len(out) / d; len(seen) != b {
+			seen = make([]bool, b)
+		} else {
+			clear(seen)
+		}
 		for k, i := range idx {
 			dst, g := out[i*d:(i+1)*d], src[k*d:(k+1)*d]
+			if !seen[i] {
+				seen[i] = true
+				copy(dst, g)
+				continue
+			}
 			for c, v := range g {
 				dst[c] += v
+			}
+		}
+		for i, ok := range seen {
+			if !ok {
+				clear(out[i*d : (i+1)*d])
 			}
 		}
 		return nil

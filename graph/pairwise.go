@@ -121,3 +121,53 @@ func PairAny(v, has *G.Node) (*G.Node, error) {
 	}
 	return pairFlags("any", v, has)
 }
+
+// PairAnyMask returns, without gradient, the B×B matrix mask_ij where row i
+// or row j is flagged in has (a 0/1 vector of length B), 0 elsewhere: the
+// product of mask with PairAny(has, has) in one pass into a buffer it
+// reuses, where PairAny and a product are three (clearing and filling the
+// flags, then the product).
+func PairAnyMask(mask, has *G.Node) (*G.Node, error) {
+	if err := checkPair(has, has); err != nil {
+		return nil, err
+	}
+	b := has.Shape()[0]
+	if mask == nil || !mask.Shape().Eq(tensor.Shape{b, b}) || mask.Dtype() != has.Dtype() {
+		return nil, fmt.Errorf("graph: pair any mask: mask must be a %d×%d %v matrix", b, b, has.Dtype())
+	}
+	var buf reused
+	return apply("pairanymask", has.Dtype(), 2,
+		func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{b, b}, nil },
+		func(in []G.Value) (G.Value, error) {
+			switch m := data(in[0]).(type) {
+			case []float32:
+				t, out := reuse[float32](&buf, in[0].Dtype(), b, b)
+				return t, pairAnyMask(out, m, data(in[1]).([]float32))
+			case []float64:
+				t, out := reuse[float64](&buf, in[0].Dtype(), b, b)
+				return t, pairAnyMask(out, m, data(in[1]).([]float64))
+			}
+			return nil, fmt.Errorf("graph: pair any mask: unsupported dtype %v", in[0].Dtype())
+		}, mask, has)
+}
+
+func pairAnyMask[T float](out, mask, has []T) error {
+	b := len(has)
+	if len(mask) != b*b || len(out) != b*b {
+		return fmt.Errorf("graph: pair any mask: %d mask values for %d flags", len(mask), b)
+	}
+	for i, h := range has {
+		row, mr := out[i*b:(i+1)*b], mask[i*b:(i+1)*b]
+		if h != 0 {
+			copy(row, mr)
+			continue
+		}
+		for j, v := range mr {
+			row[j] = 0
+			if has[j] != 0 {
+				row[j] = v
+			}
+		}
+	}
+	return nil
+}

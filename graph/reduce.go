@@ -27,6 +27,22 @@ func checkMasked(what string, x, mask *G.Node) error {
 	return nil
 }
 
+// checkSameShape is checkMasked for x and w of any one shape (matrices or
+// vectors).
+func checkSameShape(what string, x, w *G.Node) error {
+	if x == nil || w == nil {
+		return fmt.Errorf("graph: %s: nil input", what)
+	}
+	if x.Dims() < 1 || !x.Shape().Eq(w.Shape()) {
+		return fmt.Errorf("graph: %s: x %v and w %v must be tensors of one shape", what, x.Shape(), w.Shape())
+	}
+	if x.Dtype() != w.Dtype() {
+		return fmt.Errorf("graph: %s: x is %v but w is %v", what, x.Dtype(), w.Dtype())
+	}
+	_, err := FloatDtype(what+" input", x)
+	return err
+}
+
 // MaskedRowMax returns the length-B vector of row maxima of x (B×C) over the
 // entries where mask is non-zero. The gradient goes to one entry per row (the
 // first maximum, by column index), unlike Gorgonia's Max, which hands every
@@ -52,6 +68,32 @@ func maskedRowExtreme(x, mask *G.Node, max bool) (*G.Node, error) {
 // mask gives exactly 0 and a zero gradient, not −Inf. Gorgonia's own
 // LogSumExp is wrong in v0.9.18 (see TestGorgoniaLogSumExpIsBroken).
 func MaskedLogSumExp(x, mask *G.Node) (*G.Node, error) { return maskedLSE(x, mask, false) }
+
+// MaskedLogSumExpOf is MaskedLogSumExp of Affine(x, scale, offset) in one
+// op: the affine values are formed a row at a time in scratch (the same
+// values as Affine's), so neither the B×C affine matrix nor, in the
+// derivative, Affine's derivative pass over B×C exists. The lifted
+// structured loss's log Σ_k e^{ε − D_ik}.
+func MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	return maskedRowAffine(redLSE, "masked log-sum-exp", x, mask, scale, offset)
+}
+
+// MaskedRowMaxOf is MaskedRowMax of Affine(x, scale, offset) in one op, as
+// MaskedLogSumExpOf is for MaskedLogSumExp (the hard lifted loss's
+// max_k ε − D_ik).
+func MaskedRowMaxOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	return maskedRowAffine(redMax, "masked row extreme", x, mask, scale, offset)
+}
+
+func maskedRowAffine(kind rowRed, what string, x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	if err := checkMasked(what, x, mask); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) || math.IsNaN(offset) || math.IsInf(offset, 0) {
+		return nil, fmt.Errorf("graph: %s: scale %v and offset %v must be finite", what, scale, offset)
+	}
+	return maskedRowOf(kind, x, mask, rowAffine{on: true, scale: scale, offset: offset})
+}
 
 // MaskedLog1pSumExp returns log(1 + Σ_j mask_ij·exp(x_ij)) per row, stably;
 // an empty row gives 0. It is the N-pair and soft-margin form.
@@ -159,15 +201,52 @@ func WeightedMean(x, w *G.Node) (*G.Node, error) {
 
 // DivAtLeastOne returns num / max(den, 1) for scalars, where den is a count
 // or total weight that carries no gradient: the mean of nothing is 0.
+//
+// It is one op with one derivative op (g / max(den, 1), nothing for den),
+// where max and a Gorgonia division are two ops and the division's
+// derivative four (two of them for den, computed and then dropped); the
+// values are rounded as that composition rounds them: max(den, 1) in
+// float64 then to the dtype, the quotients in the dtype.
 func DivAtLeastOne(num, den *G.Node) (*G.Node, error) {
+	if num == nil || den == nil {
+		return nil, fmt.Errorf("graph: DivAtLeastOne: nil input")
+	}
 	if !den.IsScalar() || !num.IsScalar() {
 		return nil, fmt.Errorf("graph: DivAtLeastOne wants scalars; got %v and %v", num.Shape(), den.Shape())
 	}
-	d, err := atLeastOne(den)
+	dt, err := FloatDtype("DivAtLeastOne numerator", num)
 	if err != nil {
 		return nil, err
 	}
-	return G.Div(num, d)
+	if den.Dtype() != dt {
+		return nil, fmt.Errorf("graph: DivAtLeastOne: numerator is %v but denominator is %v", dt, den.Dtype())
+	}
+	o := &fusedOp{opBase: opBase{dt: dt, shape: tensor.ScalarShape()}, name: "divatleastone"}
+	o.wrt = []bool{true, false}
+	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		d := &fusedOp{opBase: opBase{dt: dt, shape: tensor.ScalarShape()}, name: "divatleastone_dnum"}
+		n, err := applyScalar(d, func(v []G.Value) (G.Value, error) { return divAtLeastOne(v[1], v[0]) }, in[1], grad)
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{n, nil}, nil
+	}
+	return applyScalar(o, func(v []G.Value) (G.Value, error) { return divAtLeastOne(v[0], v[1]) }, num, den)
+}
+
+// divAtLeastOne returns the scalar num / max(den, 1).
+func divAtLeastOne(num, den G.Value) (G.Value, error) {
+	switch n := num.Data().(type) {
+	case float32:
+		if d, ok := den.Data().(float32); ok {
+			return G.NewF32(n / float32(math.Max(float64(d), 1))), nil
+		}
+	case float64:
+		if d, ok := den.Data().(float64); ok {
+			return G.NewF64(n / math.Max(d, 1)), nil
+		}
+	}
+	return nil, fmt.Errorf("graph: DivAtLeastOne: values of type %T and %T", num.Data(), den.Data())
 }
 
 // MeanNonZero returns Σ x / max(#{x > 0}, 1): the mean over the terms that

@@ -78,10 +78,7 @@ func maskedXent[T float](b, c int, in [][]T, out, dz []T) error {
 				continue
 			}
 			dr, gi, wi := dz[i*c:(i+1)*c], g[i], w[i]
-			for j, v := range zr {
-				dr[j] = v - T(lse)
-			}
-			expRow(dr, dr)
+			expShiftRow(dr, zr, T(lse))
 			for j, mj := range mr {
 				e := T(0)
 				if mj != 0 {
@@ -103,10 +100,7 @@ func maskedLSERow[T float](x, m, tmp []T) float64 {
 		return 0
 	}
 	mx := maxOf(x)
-	for j, v := range x {
-		tmp[j] = v - mx
-	}
-	expRow(tmp, tmp)
+	expShiftRow(tmp, x, mx)
 	if s := float64(maskedDot(tmp, m)); s >= lseShiftMin && s <= math.MaxFloat64 {
 		return float64(mx) + math.Log(s)
 	}

@@ -70,17 +70,18 @@ func (l Lifted) Loss(emb, labels *G.Node) (*G.Node, error) {
 	dist := distanceOr(l.Distance, graph.Euclidean{})
 	raw, pos, neg := pairs(name, e, dist, l.Miner, nil, emb, labels, d)
 	m, _ := orient(e, dist, raw)
-	neg = e.Indicator(neg, 0)        // mined negatives enter as a set
-	a := e.Affine(m, -1.0, l.Margin) // a_ik = ε − D_ik
-	has := e.AnyInRow(neg)           // row i has a negative
+	if l.Miner != nil {
+		neg = e.Indicator(neg, 0) // mined negatives enter as a set (a label mask is one already)
+	}
+	// a_ik = ε − D_ik, formed a row at a time by the reductions
+	has := e.AnyInRow(neg) // row i has a negative
 	var pair *G.Node
 	if l.Form == LiftedHard {
-		pair = e.PairwiseMax(e.MaskedRowMax(a, neg), has) // max(max_k a_ik, max_l a_jl)
+		pair = e.PairwiseMax(e.MaskedRowMaxOf(m, neg, -1, l.Margin), has) // max(max_k a_ik, max_l a_jl)
 	} else {
-		pair = e.PairwiseLogAddExp(e.MaskedLogSumExp(a, neg), has) // log(Σ_k e^{a_ik} + Σ_l e^{a_jl})
+		pair = e.PairwiseLogAddExp(e.MaskedLogSumExpOf(m, neg, -1, l.Margin), has) // log(Σ_k e^{a_ik} + Σ_l e^{a_jl})
 	}
-	w := e.Mul(pos, e.PairAny(has, has)) // positive pairs where i or j has a negative
-	lij := e.Add(m, pair)
-	sum := e.Do(func() (*G.Node, error) { return graph.HingeSum(lij, w, 1, 0, true) }) // Σ w·max(0, L_ij)² in one op
-	return end(name, e, e.DivAtLeastOne(sum, e.Scale(e.Sum(pos), 2)))                  // 1/(2|P|) Σ
+	w := e.PairAnyMask(pos, has)                                                              // positive pairs where i or j has a negative
+	sum := e.Do(func() (*G.Node, error) { return graph.HingeSumAdd(m, pair, w, 1, 0, true) }) // Σ w·max(0, L_ij)², L_ij = D_ij + pair_ij, in one op
+	return end(name, e, e.DivAtLeastOne(sum, e.Scale(e.Sum(pos), 2)))                         // 1/(2|P|) Σ
 }

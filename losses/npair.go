@@ -59,46 +59,66 @@ func (l NPair) Loss(emb, labels *G.Node) (*G.Node, error) {
 	}
 	c := b / 2 // at most B/2 classes have two samples
 	// The tuples are recomputed from the labels by each forward-only op
-	// (O(B) work), so every op returns its own dtype: Int indices, float masks.
-	tuple := func(what string, out tensor.Dtype, dims int, shape tensor.Shape, f func(t npairSelection) any) (*G.Node, error) {
-		return graph.ApplyForward(fmt.Sprintf("npair%s(cap=%d,%v)", what, c, out), out, dims,
-			func([]tensor.Shape) (tensor.Shape, error) { return shape.Clone(), nil },
+	// (O(B) work, into buffers the op keeps), so every op returns its own
+	// dtype: Int indices, a float mask.
+	tuple := func(what string, out tensor.Dtype, n int, f func(t *npairSelection, dst any)) (*G.Node, error) {
+		var sel npairScratch
+		var buf *tensor.Dense
+		return graph.ApplyForward(fmt.Sprintf("npair%s(cap=%d,%v)", what, c, out), out, 1,
+			func([]tensor.Shape) (tensor.Shape, error) { return tensor.Shape{n}, nil },
 			func(in []G.Value) (G.Value, error) {
-				v := f(npairTuples(in[0].Data().([]int), c))
-				if w, ok := v.([]float64); ok {
-					return graph.DenseOf(out, w, shape...), nil
+				sel.fill(in[0].Data().([]int), c)
+				if buf == nil || !buf.Shape().Eq(tensor.Shape{n}) {
+					buf = tensor.New(tensor.WithShape(n), tensor.Of(out))
 				}
-				return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)), nil
+				f(&sel.npairSelection, buf.Data())
+				return buf, nil
 			}, labels)
 	}
-	anchorIdx, err := tuple("anchors", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.anchor })
-	if err != nil {
-		return nil, err
-	}
-	posIdx, err := tuple("positives", tensor.Int, 1, tensor.Shape{c}, func(t npairSelection) any { return t.positive })
-	if err != nil {
-		return nil, err
-	}
-	valid, err := tuple("valid", dt, 1, tensor.Shape{c}, func(t npairSelection) any { return t.valid() })
+	valid, err := tuple("valid", dt, c, func(t *npairSelection, dst any) { t.valid(dst) })
 	if err != nil {
 		return nil, err
 	}
 	e := graph.NewExpr(dt)
-	anchors := e.GatherRows(emb, anchorIdx) // C×D, f_i
-	positives := e.GatherRows(emb, posIdx)  // C×D, f_i⁺
-	// logits: C×C, s(f_i, f_j⁺)
-	var logits *G.Node
+	var logits, penalty *G.Node // C×C s(f_i, f_j⁺); ¼λ·1/N Σ_i ||f_i||² + ||f_i⁺||²
 	if dist := distanceOr(l.Distance, graph.DotProduct{}); dist == (graph.DotProduct{}) {
-		logits = e.ActiveDot(anchors, positives, valid) // f_iᵀf_j⁺ over the filled slots only
-	} else if logits = e.Matrix(dist, anchors, positives); !dist.LargerIsCloser() {
-		logits = e.Neg(logits) // −d(f_i, f_j⁺)
+		// f_1 … f_C over f_1⁺ … f_C⁺, one gather (and one scatter back)
+		both, err := tuple("rows", tensor.Int, 2*c, func(t *npairSelection, dst any) {
+			r := dst.([]int)
+			copy(r, t.anchor)
+			copy(r[c:], t.positive)
+		})
+		if err != nil {
+			return nil, err
+		}
+		rows := e.GatherRows(emb, both)
+		logits = e.HalvesDot(rows, valid) // f_iᵀf_j⁺ over the filled slots only
+		if l.L2 != 0 {
+			penalty = e.SqNormMean(rows, valid, 0.25*l.L2)
+		}
+	} else {
+		anchorIdx, err := tuple("anchors", tensor.Int, c, func(t *npairSelection, dst any) { copy(dst.([]int), t.anchor) })
+		if err != nil {
+			return nil, err
+		}
+		posIdx, err := tuple("positives", tensor.Int, c, func(t *npairSelection, dst any) { copy(dst.([]int), t.positive) })
+		if err != nil {
+			return nil, err
+		}
+		anchors := e.GatherRows(emb, anchorIdx) // C×D, f_i
+		positives := e.GatherRows(emb, posIdx)  // C×D, f_i⁺
+		if logits = e.Matrix(dist, anchors, positives); !dist.LargerIsCloser() {
+			logits = e.Neg(logits) // −d(f_i, f_j⁺)
+		}
+		if l.L2 != 0 {
+			both := e.Add(e.SqNormSum(anchors, valid), e.SqNormSum(positives, valid)) // Σ_i ||f_i||² + ||f_i⁺||²
+			penalty = e.Scale(e.DivAtLeastOne(both, e.Sum(valid)), 0.25*l.L2)         // ¼λ · 1/N Σ_i …
+		}
 	}
 	// log(1 + Σ_{j≠i} e^{f_iᵀf_j⁺ − f_iᵀf_i⁺}) = −log softmax_i(i): cross-entropy against the diagonal
-	n := e.Sum(valid)                                                 // N
-	loss := e.DivAtLeastOne(e.DiagonalCrossEntropy(logits, valid), n) // 1/N Σ_i
-	if l.L2 != 0 {
-		penalty := e.Add(e.SqNormSum(anchors, valid), e.SqNormSum(positives, valid)) // Σ_i ||f_i||² + ||f_i⁺||²
-		loss = e.Add(loss, e.Scale(e.DivAtLeastOne(penalty, n), 0.25*l.L2))          // + ¼λ · 1/N Σ_i …
+	loss := e.MeanDiagonalCrossEntropy(logits, valid) // 1/N Σ_i
+	if penalty != nil {
+		loss = e.Add(loss, penalty)
 	}
 	return end(name, e, loss)
 }
@@ -111,12 +131,28 @@ type npairSelection struct {
 	n                int
 }
 
+// npairScratch is a selection and the label table that fills it, kept by a
+// forward-only op from run to run.
+type npairScratch struct {
+	npairSelection
+	table []int
+}
+
 // npairTuples selects the tuples for capacity c.
 func npairTuples(labels []int, c int) npairSelection {
-	t := npairSelection{anchor: make([]int, c), positive: make([]int, c)}
+	var t npairScratch
+	t.fill(labels, c)
+	return t.npairSelection
+}
+
+// fill selects the tuples of labels for capacity c into t, reusing its
+// buffers.
+func (t *npairScratch) fill(labels []int, c int) {
+	t.anchor, t.positive, t.n = resize(t.anchor, c), resize(t.positive, c), 0
 	// per label: 0 unseen, k+1 first seen at index k, −1 tuple taken; a
 	// table for labels in [0, 4B) (class indices), a map for the others
-	table := make([]int, 4*len(labels))
+	t.table = resize(t.table, 4*len(labels))
+	table := t.table
 	var other map[int]int
 	for i, l := range labels {
 		inTable := l >= 0 && l < len(table)
@@ -143,14 +179,32 @@ func npairTuples(labels []int, c int) npairSelection {
 			other[l] = st
 		}
 	}
-	return t
 }
 
-// valid returns the C-vector 1 for a filled slot, 0 for padding.
-func (t npairSelection) valid() []float64 {
-	v := make([]float64, len(t.anchor))
-	for i := 0; i < t.n; i++ {
-		v[i] = 1
+// resize returns s with n zeros, reusing its backing when it is large
+// enough.
+func resize(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
 	}
-	return v
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// valid writes into dst (a []float32 or []float64 of length C) 1 for a
+// filled slot, 0 for padding.
+func (t *npairSelection) valid(dst any) {
+	switch v := dst.(type) {
+	case []float32:
+		clear(v)
+		for i := 0; i < t.n; i++ {
+			v[i] = 1
+		}
+	case []float64:
+		clear(v)
+		for i := 0; i < t.n; i++ {
+			v[i] = 1
+		}
+	}
 }

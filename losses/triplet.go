@@ -121,12 +121,19 @@ func (t Triplet) FromMined(raw *G.Node, mined *mining.MinedTriplets) (*G.Node, e
 	}
 	e := graph.NewExpr(raw.Dtype())
 	m, _ := orient(e, distanceOr(t.Distance, graph.SquaredEuclidean{}), raw)
-	dan := e.Gather(m, mined.AN) // d(a,n)
-	if t.Swap {
+	var v *G.Node // d(a,p) − d(a,n) + ε
+	switch {
+	case t.Swap:
+		dan := e.Gather(m, mined.AN)                                                         // d(a,n)
 		dpn := e.Gather(m, e.Do(func() (*G.Node, error) { return swapIndices(raw, mined) })) // d(p,n)
 		dan = e.Sub(dpn, e.Relu(e.Sub(dpn, dan)))                                            // min(d(a,n), d(p,n)); Rectify has slope 1 at 0, so a tie goes to d(a,n)
+		v = e.Add(e.Sub(e.Gather(m, mined.AP), dan), e.Const(t.Margin))
+	case !t.SoftMargin && red == Sum: // Σ_k w_k·max(0, d(a,p) − d(a,n) + ε), in two ops
+		diff := e.GatherDiff(m, mined.AP, mined.AN)
+		return end(name, e, e.Do(func() (*G.Node, error) { return graph.HingeSum(diff, mined.Weight, 1, t.Margin, false) }))
+	default:
+		v = e.Add(e.GatherDiff(m, mined.AP, mined.AN), e.Const(t.Margin))
 	}
-	v := e.Add(e.Sub(e.Gather(m, mined.AP), dan), e.Const(t.Margin)) // d(a,p) − d(a,n) + ε
 	terms := e.Relu(v)
 	if t.SoftMargin {
 		terms = e.Softplus(v)

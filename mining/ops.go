@@ -44,18 +44,48 @@ func readBatch(in []G.Value, larger bool, dim int, buf []float64) (Batch, error)
 	if !ok {
 		return Batch{}, fmt.Errorf("mining: labels must be ints; got %T", in[1].Data())
 	}
+	n := len(labels)
+	batch := Batch{Dist: buf, LargerIsCloser: larger, Labels: labels, Dim: dim}
+	if n == 0 {
+		return batch, fmt.Errorf("mining: empty batch")
+	}
+	// the copy and Validate's checks in one pass
+	bad, size := -1, 0
+	var badValue float64
 	switch d := in[0].Data().(type) {
 	case []float64:
-		copy(buf, d)
+		size = len(d)
+		if size == len(buf) {
+			for i, v := range d {
+				if v-v != 0 { // NaN or ±Inf
+					bad, badValue = i, v
+					break
+				}
+				buf[i] = v
+			}
+		}
 	case []float32:
-		for i, v := range d {
-			buf[i] = float64(v)
+		size = len(d)
+		if size == len(buf) {
+			for i, v := range d {
+				if v-v != 0 {
+					bad, badValue = i, float64(v)
+					break
+				}
+				buf[i] = float64(v)
+			}
 		}
 	default:
 		return Batch{}, fmt.Errorf("mining: distance matrix of type %T", in[0].Data())
 	}
-	batch := Batch{Dist: buf, LargerIsCloser: larger, Labels: labels, Dim: dim}
-	return batch, batch.Validate()
+	switch {
+	case size != n*n || len(buf) != n*n:
+		return batch, fmt.Errorf("mining: distance matrix has %d entries; want %d×%d for %d labels", size, n, n, n)
+	case bad >= 0:
+		return batch, fmt.Errorf("mining: distance (%d, %d) is %v", bad/n, bad%n, badValue)
+	}
+	batch.checked = true
+	return batch, nil
 }
 
 // TripletOp adds miner m to the graph of dist (the B×B matrix of the

@@ -1,12 +1,14 @@
 package mining_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/graph/graphtest"
 	"github.com/contrastive-go/contrastive/mining"
 )
@@ -181,5 +183,35 @@ func TestDistanceWeightedThroughOp(t *testing.T) {
 	}
 	for k := 12; k < mt.Capacity; k++ {
 		require.Zero(t, w[k])
+	}
+}
+
+// TestMineOpRefusesNonFiniteDistances: the op's copy of the matrix checks
+// every entry as Batch.Validate does, in float64 and float32, and names the
+// first NaN or ±Inf entry; the same graph runs again once the matrix is
+// finite.
+func TestMineOpRefusesNonFiniteDistances(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, bad := range []struct {
+			v    float64
+			want string
+		}{{math.NaN(), "mining: distance (2, 3) is NaN"}, {math.Inf(-1), "mining: distance (2, 3) is -Inf"}} {
+			g := G.NewGraph()
+			d := append([]float64(nil), tieDist...)
+			d[2*6+3] = bad.v
+			dv := graph.DenseOf(dt, d, 6, 6)
+			dist := G.NewMatrix(g, dt, G.WithShape(6, 6), G.WithName("dist"), G.WithValue(dv))
+			labels := G.NewVector(g, tensor.Int, G.WithShape(6), G.WithName("labels"),
+				G.WithValue(denseOf([]int{6}, append([]int(nil), tieLabels...))))
+			mt, err := mining.TripletOp(mining.BatchHard{}, dist, labels, false, 2)
+			require.NoError(t, err)
+			m := G.NewTapeMachine(g)
+			require.ErrorContains(t, m.RunAll(), bad.want, "%v", dt)
+			m.Reset()
+			require.NoError(t, G.Let(dist, graph.DenseOf(dt, tieDist, 6, 6)))
+			require.NoError(t, m.RunAll(), "%v", dt)
+			require.NotNil(t, mt.AP.Value())
+			m.Close()
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package vmath holds float32 elementary functions over slices for the
-// loss kernels of package graph: e^x, log x and log(1 + x), eight lanes at a time
-// with AVX2 and FMA on amd64 (vmath_amd64.s, chosen at run time) and a
+// loss kernels of package graph: e^x (also shifted, e^{x − s}), log x,
+// log(1 + x), the maximum of a slice and a finiteness test, eight lanes
+// at a time with AVX2 and FMA on amd64 (vmath_amd64.s, chosen at run time) and a
 // portable loop elsewhere or with the purego build tag; both evaluate the
 // same single-precision polynomials of the Cephes library (S. L. Moshier,
 // "Methods and Programs for Mathematical Functions", 1989: expf.c, logf.c),
@@ -18,18 +19,63 @@ import "math"
 
 // Exp sets dst[i] = e^{src[i]} for i < len(src); dst must be at least as
 // long as src (they may be the same slice).
-func Exp(dst, src []float32) {
+func Exp(dst, src []float32) { ExpShift(dst, src, 0) }
+
+// ExpShift sets dst[i] = e^{src[i] − shift} for i < len(src), the
+// difference rounded to float32 first (the same values as Exp of the
+// subtracted slice, in one pass: a softmax row shifted by its maximum);
+// dst must be at least as long as src (they may be the same slice).
+func ExpShift(dst, src []float32, shift float32) {
 	dst = dst[:len(src)]
 	n := 0
 	if useAVX2 {
 		n = len(src) &^ 7
 		if n > 0 {
-			expAVX2(&dst[0], &src[0], n)
+			expAVX2(&dst[0], &src[0], n, shift)
 		}
 	}
 	for i := n; i < len(src); i++ {
-		dst[i] = Exp1(src[i])
+		dst[i] = Exp1(src[i] - shift)
 	}
+}
+
+// Finite reports whether x holds no NaN and no ±Inf (x − x is 0 exactly
+// for every finite x), eight lanes at a time without a branch per value.
+func Finite(x []float32) bool {
+	n := 0
+	if useAVX2 {
+		n = len(x) &^ 7
+		if n > 0 && !finiteAVX2(&x[0], n) {
+			return false
+		}
+	}
+	for _, v := range x[n:] {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Max returns the largest entry of x, which must not be empty (it panics
+// on an empty slice, as indexing does). With a NaN entry the result is
+// unspecified (NaN or the largest of the other entries): a caller whose
+// result must be NaN then gets it from the NaN entry itself.
+func Max(x []float32) float32 {
+	n := 0
+	m := x[0]
+	if useAVX2 {
+		n = len(x) &^ 7
+		if n > 0 {
+			m = maxAVX2(&x[0], n)
+		}
+	}
+	for _, v := range x[n:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
 }
 
 // Log1p sets dst[i] = log(1 + src[i]) for i < len(src), for src[i] in

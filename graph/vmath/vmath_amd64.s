@@ -58,11 +58,12 @@ GLOBL lp7<>(SB), RODATA|NOPTR, $4
 DATA lp8<>+0(SB)/4, $0x3eaaaaaa
 GLOBL lp8<>(SB), RODATA|NOPTR, $4
 
-// func expAVX2(dst, src *float32, n int)
-TEXT ·expAVX2(SB), NOSPLIT, $0-24
+// func expAVX2(dst, src *float32, n int, shift float32)
+TEXT ·expAVX2(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y7
 	VBROADCASTSS exphi<>(SB), Y8
 	VBROADCASTSS explo<>(SB), Y9
 	VBROADCASTSS log2e<>(SB), Y10
@@ -73,6 +74,7 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	VBROADCASTSS inf<>(SB), Y15
 exploop:
 	VMOVUPS (SI), Y0
+	VSUBPS Y7, Y0, Y0            // x − shift, rounded as the scalar form rounds it
 	VMINPS Y8, Y0, Y1            // clamp x to [lo, hi]
 	VMAXPS Y9, Y1, Y1
 	VMULPS Y10, Y1, Y2           // n = round(x·log2 e)
@@ -219,5 +221,84 @@ plainlogloop:
 	ADDQ $32, DI
 	SUBQ $8, CX
 	JNZ plainlogloop
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0             // four accumulators, all starting from x[0:8]
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+max32:
+	CMPQ CX, $32
+	JLT max8
+	VMAXPS (SI), Y0, Y0
+	VMAXPS 32(SI), Y1, Y1
+	VMAXPS 64(SI), Y2, Y2
+	VMAXPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP max32
+max8:
+	CMPQ CX, $8
+	JLT maxdone
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP max8
+maxdone:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1      // the eight lanes down to one
+	VMAXPS X1, X0, X0
+	VSHUFPS $0x4e, X0, X0, X1
+	VMAXPS X1, X0, X0
+	VSHUFPS $0xb1, X0, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func finiteAVX2(x *float32, n int) bool
+TEXT ·finiteAVX2(SB), NOSPLIT, $0-17
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0            // OR of the bits of x − x: +0 for a finite x, NaN otherwise
+	VXORPS Y1, Y1, Y1
+fin32:
+	CMPQ CX, $32
+	JLT fin8
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VMOVUPS 64(SI), Y4
+	VMOVUPS 96(SI), Y5
+	VSUBPS Y2, Y2, Y2
+	VSUBPS Y3, Y3, Y3
+	VSUBPS Y4, Y4, Y4
+	VSUBPS Y5, Y5, Y5
+	VORPS Y2, Y0, Y0
+	VORPS Y3, Y1, Y1
+	VORPS Y4, Y0, Y0
+	VORPS Y5, Y1, Y1
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP fin32
+fin8:
+	CMPQ CX, $8
+	JLT findone
+	VMOVUPS (SI), Y2
+	VSUBPS Y2, Y2, Y2
+	VORPS Y2, Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP fin8
+findone:
+	VORPS Y1, Y0, Y0
+	VPTEST Y0, Y0                // ZF: every bit 0
+	SETEQ ret+16(FP)
 	VZEROUPPER
 	RET

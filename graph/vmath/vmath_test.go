@@ -97,6 +97,61 @@ func TestLog1p(t *testing.T) {
 	}
 }
 
+// TestExpShift checks that ExpShift is Exp of the subtracted slice, bit
+// for bit, for every tail length and a few shifts (0, the row maximum, a
+// large one that sends every value under Exp's lower limit).
+func TestExpShift(t *testing.T) {
+	var xs []float32
+	for x := float32(-30); x < 30; x += 0.371 {
+		xs = append(xs, x)
+	}
+	for _, shift := range []float32{0, 29.9, -3.25, 200} {
+		for n := 0; n <= len(xs); n += 1 + n/4 {
+			sub := make([]float32, n)
+			for i, x := range xs[:n] {
+				sub[i] = x - shift
+			}
+			want := make([]float32, n)
+			Exp(want, sub)
+			got := make([]float32, n)
+			ExpShift(got, xs[:n], shift)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("ExpShift(%v, shift %v) = %v, want %v", xs[i], shift, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMax compares Max with a plain loop for every length up to 80 and
+// the maximum at every position, with negative values, ±Inf and −0.
+func TestMax(t *testing.T) {
+	for n := 1; n <= 80; n++ {
+		for at := 0; at < n; at++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = -float32(i%7) - 1.5
+			}
+			x[at] = 0.25
+			if got := Max(x); got != 0.25 {
+				t.Fatalf("Max(len %d, largest at %d) = %v, want 0.25", n, at, got)
+			}
+			x[at] = float32(math.Inf(1))
+			if got := Max(x); !math.IsInf(float64(got), 1) {
+				t.Fatalf("Max(len %d, +Inf at %d) = %v, want +Inf", n, at, got)
+			}
+		}
+		all := make([]float32, n)
+		for i := range all {
+			all[i] = float32(math.Inf(-1))
+		}
+		if got := Max(all); !math.IsInf(float64(got), -1) {
+			t.Fatalf("Max(%d × −Inf) = %v", n, got)
+		}
+	}
+}
+
 // BenchmarkExp times the slice form on 1024 values against package math.
 func BenchmarkExp(b *testing.B) {
 	xs := make([]float32, 1024)
@@ -121,4 +176,28 @@ func BenchmarkExp(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFinite puts one NaN, +Inf or −Inf at every position of slices of
+// every length up to 80 (the vector part and the tail), and checks that
+// finite values (the largest float32, the smallest subnormal, −0) pass.
+func TestFinite(t *testing.T) {
+	for n := 0; n <= 80; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1)), 1.5}[i%5]
+		}
+		if !Finite(x) {
+			t.Fatalf("Finite(%d finite values) = false", n)
+		}
+		for at := 0; at < n; at++ {
+			for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+				y := append([]float32(nil), x...)
+				y[at] = bad
+				if Finite(y) {
+					t.Fatalf("Finite(len %d, %v at %d) = true", n, bad, at)
+				}
+			}
+		}
+	}
 }
