@@ -285,16 +285,21 @@ func marginSoftmax(w classWeights, t *tensor.Dense, scale, margin float64, arc b
 	g := emb.Graph()
 	cos := e.Matrix(graph.Cosine{}, checked, wn) // B×C
 	onehot := classMask(w.name, e, labels, classes, false)
-	var target *G.Node // f(cos)
+	// The margin changes one entry per row, the label's: f is computed on
+	// the B gathered cosines, not on the whole B×C matrix.
+	idx := targetIndex(w.name, e, labels, classes)
+	tc := e.Gather(cos, idx) // cos θ_{i,y_i}, length B
+	var f *G.Node
 	if arc {
-		sin2 := e.Sub(e.Const(1), e.Square(cos))
-		sin := e.Do(func() (*G.Node, error) { return graph.SafeSqrt(sin2) })           // √(1 − c²)
-		target = e.Sub(e.Scale(cos, math.Cos(margin)), e.Scale(sin, math.Sin(margin))) // cos(θ + m)
+		sin := e.Do(func() (*G.Node, error) { return graph.SafeSqrt(e.Sub(e.Const(1), e.Square(tc))) }) // √(1 − tc²)
+		f = e.Sub(e.Scale(tc, math.Cos(margin)), e.Scale(sin, math.Sin(margin)))                        // cos(θ + m)
 	} else {
-		target = e.Sub(cos, e.Const(margin))
+		f = e.Sub(tc, e.Const(margin))
 	}
-	logits := e.Scale(e.Add(cos, e.Mul(onehot, e.Sub(target, cos))), s)
-	cost, err := end(w.name, e, e.Mean(crossEntropy(e, logits, onehot, ones(e, g, emb.Shape()[0], classes))))
+	// logits s·cos + s·1[c = y]·(f − tc), the cross-entropy against the label
+	logits := e.Add(e.Scale(cos, s), e.MulCol(onehot, e.Scale(e.Sub(f, tc), s)))
+	ce := e.Sub(e.MaskedLogSumExp(logits, ones(e, g, emb.Shape()[0], classes)), e.Gather(logits, idx))
+	cost, err := end(w.name, e, e.Mean(ce))
 	if err != nil {
 		return nil, nil, err
 	}

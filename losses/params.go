@@ -167,6 +167,34 @@ func classMask(name string, e *graph.Expr, labels *G.Node, classes int, transpos
 	})
 }
 
+// targetIndex returns the Int vector of flat indices i·C + y_i of each row's
+// label entry in a B×C matrix (forward-only), refusing labels outside
+// [0, C) as classMask does.
+func targetIndex(name string, e *graph.Expr, labels *G.Node, classes int) *G.Node {
+	return e.Do(func() (*G.Node, error) {
+		var buf *tensor.Dense
+		return graph.ApplyForward(fmt.Sprintf("targetindex(%s,C=%d)", name, classes), tensor.Int, 1,
+			func(in []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{in[0][0]}, nil },
+			func(in []G.Value) (G.Value, error) {
+				l, ok := in[0].Data().([]int)
+				if !ok {
+					return nil, fmt.Errorf("losses: %s: labels are %T; want []int", name, in[0].Data())
+				}
+				if buf == nil || buf.Shape()[0] != len(l) {
+					buf = tensor.New(tensor.WithShape(len(l)), tensor.Of(tensor.Int))
+				}
+				idx := buf.Data().([]int)
+				for i, c := range l {
+					if c < 0 || c >= classes {
+						return nil, fmt.Errorf("losses: %s: label %d of row %d is outside [0, %d): the loss has parameters for %d classes", name, c, i, classes, classes)
+					}
+					idx[i] = i*classes + c
+				}
+				return buf, nil
+			}, labels)
+	})
+}
+
 // ones returns a constant r×c matrix of ones in g.
 func ones(e *graph.Expr, g *G.ExprGraph, r, c int) *G.Node {
 	v := make([]float64, r*c)
