@@ -105,13 +105,15 @@ func (l *ProxyNCA) LossParams(emb, labels *G.Node) (*G.Node, G.Nodes, error) {
 	}
 	dist := distanceOr(l.Distance, graph.SquaredEuclidean{Normalize: true})
 	m, _ := orient(e, dist, e.Matrix(dist, checked, p)) // B×C, smaller is closer
-	z := e.Scale(m, -scale)                             // logits −s·D
-	onehot := classMask(w.name, e, labels, classes, false)
+	// logits z = −s·D, folded into the reduction; the label's logit is
+	// gathered (B values) rather than picked out by a B×C one-hot product
 	den := ones(e, emb.Graph(), emb.Shape()[0], classes)
 	if l.ExcludePositive {
-		den = e.Sub(den, onehot)
+		den = e.Sub(den, classMask(w.name, e, labels, classes, false))
 	}
-	rows := e.Sub(e.MaskedLogSumExp(z, den), e.Sum(e.Mul(z, onehot), 1)) // log Σ_Z e^{z} − z_{i,y_i}
+	zy := e.Scale(e.Gather(m, targetIndex(w.name, e, labels, classes)), -scale)
+	lse := e.MaskedLogSumExpOf(m, den, -scale, 0)
+	rows := e.Sub(lse, zy) // log Σ_Z e^{z} − z_{i,y_i}
 	cost, err := end(w.name, e, e.Mean(rows))
 	if err != nil {
 		return nil, nil, err
