@@ -233,6 +233,12 @@ func (e *Expr) MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) *G.Node
 	return e.binary("masked log-sum-exp", func(x, mask *G.Node) (*G.Node, error) { return MaskedLogSumExpOf(x, mask, scale, offset) }, x, mask)
 }
 
+// MaskedLog1pSumExpOf returns log(1 + Σ_{j∈mask} e^{scale·x_ij + offset})
+// per row (see MaskedLog1pSumExpOf).
+func (e *Expr) MaskedLog1pSumExpOf(x, mask *G.Node, scale, offset float64) *G.Node {
+	return e.binary("masked log1p-sum-exp", func(x, mask *G.Node) (*G.Node, error) { return MaskedLog1pSumExpOf(x, mask, scale, offset) }, x, mask)
+}
+
 // MaskedRowMaxOf returns max_{j∈mask} scale·x_ij + offset per row (see
 // MaskedRowMaxOf).
 func (e *Expr) MaskedRowMaxOf(x, mask *G.Node, scale, offset float64) *G.Node {

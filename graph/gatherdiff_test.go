@@ -118,11 +118,12 @@ func TestHingeSumAdd(t *testing.T) {
 	require.ErrorContains(t, err, "graph: hinge sum: x (6, 5) and w (6, 6) must be tensors of one shape")
 }
 
-// TestMaskedRowOf checks MaskedLogSumExpOf and MaskedRowMaxOf against the
-// reductions of Affine(x, scale, offset): the same values and gradient bit
-// for bit, in float64 and float32, for the lifted loss's (−1, ε), a pure
-// negation and a general affine map, with a mask that has an empty row; the
-// gradient against central differences and the argument errors.
+// TestMaskedRowOf checks MaskedLogSumExpOf, MaskedLog1pSumExpOf and
+// MaskedRowMaxOf against the reductions of Affine(x, scale, offset): the
+// same values and gradient bit for bit, in float64 and float32, for the
+// lifted loss's (−1, ε), a pure negation and a general affine map, with a
+// mask that has an empty row; the gradient against central differences
+// and the argument errors.
 func TestMaskedRowOf(t *testing.T) {
 	r := rand.New(rand.NewPCG(103, 104))
 	const b, c = 5, 7
@@ -134,7 +135,7 @@ func TestMaskedRowOf(t *testing.T) {
 		}
 	}
 	w := randMatrix(r, 1, b, 1)
-	for _, kind := range []string{"lse", "max"} {
+	for _, kind := range []string{"lse", "l1p", "max"} {
 		for _, af := range [][2]float64{{-1, 1}, {-1, 0}, {0.5, -0.25}} {
 			cost := func(fused bool) func(e *graph.Expr, xn *G.Node) *G.Node {
 				return func(e *graph.Expr, xn *G.Node) *G.Node {
@@ -143,10 +144,14 @@ func TestMaskedRowOf(t *testing.T) {
 					switch {
 					case fused && kind == "lse":
 						red = e.MaskedLogSumExpOf(xn, m, af[0], af[1])
+					case fused && kind == "l1p":
+						red = e.MaskedLog1pSumExpOf(xn, m, af[0], af[1])
 					case fused:
 						red = e.MaskedRowMaxOf(xn, m, af[0], af[1])
 					case kind == "lse":
 						red = e.MaskedLogSumExp(e.Affine(xn, af[0], af[1]), m)
+					case kind == "l1p":
+						red = e.MaskedLog1pSumExp(e.Affine(xn, af[0], af[1]), m)
 					default:
 						red = e.MaskedRowMax(e.Affine(xn, af[0], af[1]), m)
 					}

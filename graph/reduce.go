@@ -78,6 +78,13 @@ func MaskedLogSumExpOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) 
 	return maskedRowAffine(redLSE, "masked log-sum-exp", x, mask, scale, offset)
 }
 
+// MaskedLog1pSumExpOf is MaskedLog1pSumExp of Affine(x, scale, offset) in
+// one op, as MaskedLogSumExpOf is for MaskedLogSumExp (Proxy-Anchor's
+// log(1 + Σ e^{±α(s ∓ δ)})).
+func MaskedLog1pSumExpOf(x, mask *G.Node, scale, offset float64) (*G.Node, error) {
+	return maskedRowAffine(redLog1pSE, "masked log-sum-exp", x, mask, scale, offset)
+}
+
 // MaskedRowMaxOf is MaskedRowMax of Affine(x, scale, offset) in one op, as
 // MaskedLogSumExpOf is for MaskedLogSumExp (the hard lifted loss's
 // max_k ε − D_ik).

@@ -217,9 +217,9 @@ func (l *ProxyAnchor) LossParams(emb, labels *G.Node) (*G.Node, G.Nodes, error) 
 	m, sign := orient(e, dist, e.Matrix(dist, p, checked)) // C×B, one row per proxy; smaller is closer
 	pos := classMask(w.name, e, labels, classes, true)
 	neg := e.Sub(e.Const(1), pos)
-	lam := e.Const(sign * l.Margin)                                                     // δ in oriented units
-	pl := e.MaskedLog1pSumExp(e.Scale(e.Sub(m, lam), alpha), pos)                       // log(1 + Σ_{X⁺} e^{α(δ − s)})
-	nl := e.MaskedLog1pSumExp(e.Scale(e.Add(m, lam), -alpha), neg)                      // log(1 + Σ_{X⁻} e^{α(s + δ)})
+	off := -alpha * sign * l.Margin                                                     // −α·δ, δ in oriented units
+	pl := e.MaskedLog1pSumExpOf(m, pos, alpha, off)                                     // log(1 + Σ_{X⁺} e^{α(δ − s)})
+	nl := e.MaskedLog1pSumExpOf(m, neg, -alpha, off)                                    // log(1 + Σ_{X⁻} e^{α(s + δ)})
 	posPart := e.DivAtLeastOne(e.Sum(pl), e.Sum(e.AnyInRow(pos)))                       // / |P⁺|
 	cost, err := end(w.name, e, e.Add(posPart, e.Scale(e.Sum(nl), 1/float64(classes)))) // + / |P|
 	if err != nil {
