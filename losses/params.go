@@ -134,6 +134,7 @@ func (w classWeights) paramsOf(t *tensor.Dense) ([]string, []*tensor.Dense) {
 // error that names it.
 func classMask(name string, e *graph.Expr, labels *G.Node, classes int, transpose bool) *G.Node {
 	dt := e.Dtype()
+	var buf *tensor.Dense
 	return e.Do(func() (*G.Node, error) {
 		return graph.ApplyForward(fmt.Sprintf("classmask(%s,C=%d,T=%t,%v)", name, classes, transpose, dt), dt, 2,
 			func(in []tensor.Shape) (tensor.Shape, error) {
@@ -148,23 +149,43 @@ func classMask(name string, e *graph.Expr, labels *G.Node, classes int, transpos
 					return nil, fmt.Errorf("losses: %s: labels are %T; want []int", name, in[0].Data())
 				}
 				b := len(l)
-				v := make([]float64, b*classes)
 				for i, c := range l {
 					if c < 0 || c >= classes {
 						return nil, fmt.Errorf("losses: %s: label %d of row %d is outside [0, %d): the loss has parameters for %d classes", name, c, i, classes, classes)
 					}
-					if transpose {
-						v[c*b+i] = 1
-					} else {
-						v[i*classes+c] = 1
-					}
 				}
+				// one buffer per mask node, refilled by every run
+				shape := tensor.Shape{b, classes}
 				if transpose {
-					return graph.DenseOf(dt, v, classes, b), nil
+					shape = tensor.Shape{classes, b}
 				}
-				return graph.DenseOf(dt, v, b, classes), nil
+				if buf == nil || !buf.Shape().Eq(shape) {
+					buf = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+				}
+				switch v := buf.Data().(type) {
+				case []float32:
+					fillClassMask(v, l, classes, transpose)
+				case []float64:
+					fillClassMask(v, l, classes, transpose)
+				default:
+					return nil, fmt.Errorf("losses: %s: class mask of type %T", name, v)
+				}
+				return buf, nil
 			}, labels)
 	})
+}
+
+// fillClassMask writes classMask's 0/1 values for labels l into v.
+func fillClassMask[T float32 | float64](v []T, l []int, classes int, transpose bool) {
+	clear(v)
+	b := len(l)
+	for i, c := range l {
+		if transpose {
+			v[c*b+i] = 1
+		} else {
+			v[i*classes+c] = 1
+		}
+	}
 }
 
 // targetIndex returns the Int vector of flat indices i·C + y_i of each row's
