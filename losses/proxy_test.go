@@ -504,3 +504,37 @@ func TestProxyLossLargeScales(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyLossRerunWithNewLabels: one compiled graph run again with other
+// labels gives each batch's oracle value, and the first labels again give
+// the first value; nothing of a run (the class mask, the label indices, a
+// constant an op might write into) leaks into the next.
+func TestProxyLossRerunWithNewLabels(t *testing.T) {
+	batches := [][]int{{0, 0, 1, 1, 2, 2, 0, 1}, {2, 1, 1, 0, 0, 2, 2, 2}, {0, 0, 1, 1, 2, 2, 0, 1}}
+	const d, classes = 3, 3
+	x := randEmb(41, len(batches[0]), d, 1)
+	for _, pc := range proxyCases() {
+		w := randEmb(42, classes*pc.k, d, 1)
+		t.Run(pc.name, func(t *testing.T) {
+			g := G.NewGraph()
+			emb := G.NewMatrix(g, tensor.Float64, G.WithShape(len(batches[0]), d), G.WithName("emb"), G.WithValue(graph.DenseOf(tensor.Float64, x, len(batches[0]), d)))
+			lab := G.NewVector(g, tensor.Int, G.WithShape(len(batches[0])), G.WithName("labels"))
+			l := pc.mk(graph.DenseOf(tensor.Float64, w, len(w)/d, d))
+			cost, params, err := l.LossParams(emb, lab)
+			require.NoError(t, err)
+			_, err = G.Grad(cost, append([]*G.Node{emb}, params...)...)
+			require.NoError(t, err)
+			vm := G.NewTapeMachine(g)
+			defer vm.Close()
+			var got []float64
+			for _, labels := range batches {
+				require.NoError(t, G.Let(lab, tensor.New(tensor.WithBacking(append([]int(nil), labels...)))))
+				vm.Reset()
+				require.NoError(t, graph.Run(vm))
+				got = append(got, cost.Value().Data().(float64))
+				graphtest.RequireClose(t, pc.oracle(rows(x, d), rows(w, d), labels), got[len(got)-1], 1e-10, 1e-9, fmt.Sprintf("loss with labels %v", labels))
+			}
+			require.Equal(t, got[0], got[2], "the first labels again")
+		})
+	}
+}
