@@ -121,15 +121,12 @@ func (l *SoftTriple) LossParams(emb, labels *G.Node) (*G.Node, G.Nodes, error) {
 	g := emb.Graph()
 	s := e.Matrix(graph.Cosine{}, checked, c)                                               // B×(C·K)
 	s = e.Do(func() (*G.Node, error) { return G.Reshape(s, tensor.Shape{b * classes, k}) }) // (B·C)×K
-	z := e.Scale(s, 1/gamma)
-	lse := e.MaskedLogSumExp(z, ones(e, g, b*classes, k))
-	shifted := e.SubCol(z, lse)
-	prob := e.Do(func() (*G.Node, error) { return G.Exp(shifted) })                       // softmax over a class's centres
-	sc := e.Sum(e.Mul(prob, s), 1)                                                        // S_c(x_i), B·C
-	sc = e.Do(func() (*G.Node, error) { return G.Reshape(sc, tensor.Shape{b, classes}) }) // B×C
+	sc := e.Do(func() (*G.Node, error) { return graph.RowSoftmaxMean(s, 1/gamma) })         // S_c(x_i) = Σ_k softmax(s/γ)_k·s_k, B·C
+	sc = e.Do(func() (*G.Node, error) { return G.Reshape(sc, tensor.Shape{b, classes}) })   // B×C
 	onehot := classMask(w.name, e, labels, classes, false)
 	logits := e.Scale(e.Sub(sc, e.Scale(onehot, l.Margin)), lambda) // λ(S − δ·1[c = y])
-	cost, err := end(w.name, e, e.Mean(crossEntropy(e, logits, onehot, ones(e, g, b, classes))))
+	ce := e.Sub(e.MaskedLogSumExp(logits, ones(e, g, b, classes)), e.Gather(logits, targetIndex(w.name, e, labels, classes)))
+	cost, err := end(w.name, e, e.Mean(ce))
 	if err != nil {
 		return nil, nil, err
 	}
