@@ -75,9 +75,11 @@
 // d(a,n)), its derivative one scatter into a buffer it reuses; HingeSum of
 // it is the summed hinge triplet loss. HingeSumAdd is HingeSum of x + y
 // without the sum's matrix, PairAnyMask a mask times PairAny in one pass,
-// and MaskedLogSumExpOf and MaskedRowMaxOf reduce Affine(x, scale, offset)
-// with the affine values formed a row at a time (the lifted losses' ε −
-// D). DivAtLeastOne is one scalar op. The
+// and MaskedLogSumExpOf, MaskedLog1pSumExpOf and MaskedRowMaxOf reduce
+// Affine(x, scale, offset) with the affine values formed a row at a time
+// (the lifted losses' ε − D, ProxyNCA's and Proxy-Anchor's scaled
+// similarities). RowSoftmaxMean is SoftTriple's Σ_k softmax(x/τ)_k·x_k per
+// row in one op. DivAtLeastOne is one scalar op. The
 // matrix products of the pairwise matrices and of ActiveDot split their
 // rows over the cores when they are large (parallelProduct, the same
 // values as one call). Expr's
