@@ -127,17 +127,25 @@ func (o *fusedOp) kept() bool {
 	}
 	g := o.node.Graph()
 	if n := len(g.AllNodes()); n != o.seen {
-		o.seen, o.keep = n, keptBy(g, o.node)
+		o.seen, o.keep = n, Unwritten(o.node, nil)
 	}
 	return o.keep
 }
 
-// keptBy reports whether no op that reads n may overwrite it.
-func keptBy(g *G.ExprGraph, n *G.Node) bool {
+// Unwritten reports whether no op that reads n, other than skip (nil:
+// none), may overwrite it: Gorgonia writes an op's result into an input's
+// memory only when the op says it overwrites that input
+// (OverwritesInput). An op may then hand on, or keep from run to run, the
+// value it gives n without a copy.
+func Unwritten(n, skip *G.Node) bool {
+	g := n.Graph()
 	for it := g.To(n.ID()); it.Next(); {
 		r, ok := it.Node().(*G.Node)
 		if !ok || r.Op() == nil {
 			return false
+		}
+		if r == skip {
+			continue
 		}
 		w := r.Op().OverwritesInput()
 		if w < 0 {

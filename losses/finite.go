@@ -9,6 +9,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/contrastive-go/contrastive/graph"
 	"github.com/contrastive-go/contrastive/graph/vmath"
 )
 
@@ -95,27 +96,10 @@ func (o *finiteOp) readersKeep() bool {
 	if n := len(g.AllNodes()); n != o.seen {
 		o.seen, o.keep = n, false
 		if x := childAt(g, o.node, 0); x != nil {
-			o.keep = keptBy(g, o.node, nil) && keptBy(g, x, o.node)
+			o.keep = graph.Unwritten(o.node, nil) && graph.Unwritten(x, o.node)
 		}
 	}
 	return o.keep
-}
-
-// keptBy reports whether no reader of n but skip may overwrite n.
-func keptBy(g *G.ExprGraph, n, skip *G.Node) bool {
-	for it := g.To(n.ID()); it.Next(); {
-		r, ok := it.Node().(*G.Node)
-		if !ok || r.Op() == nil {
-			return false
-		}
-		if r == skip {
-			continue
-		}
-		if w := r.Op().OverwritesInput(); w >= 0 && childAt(g, r, w) == n {
-			return false
-		}
-	}
-	return true
 }
 
 func (o *finiteOp) Hashcode() uint32 {
