@@ -39,12 +39,12 @@ func RowSoftmaxMean(x *G.Node, invTemp float64) (*G.Node, error) {
 	name := fmt.Sprintf("rowsoftmaxmean(%dx%d,%v)", r, k, invTemp)
 	o := &fusedOp{opBase: opBase{dt: x.Dtype(), shape: tensor.Shape{r}}, name: name}
 	o.f32 = func(in [][]float32, out []float32) error { return rowSoftmaxMean32(r, k, invTemp, in, out, nil) }
-	o.f64 = func(in [][]float64, out []float64) error { return rowSoftmaxMean(r, k, invTemp, in, out) }
+	o.f64 = func(in [][]float64, out []float64) error { return rowSoftmaxMean64(r, k, invTemp, in, out, nil) }
 	o.wrt = []bool{true}
 	o.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		g := &fusedOp{opBase: opBase{dt: o.dt, shape: tensor.Shape{r, k}}, name: name + "_dx"}
 		g.f32 = func(v [][]float32, dx []float32) error { return rowSoftmaxMean32(r, k, invTemp, v, nil, dx) }
-		g.f64 = func(v [][]float64, dx []float64) error { return rowSoftmaxMeanGrad(r, k, invTemp, v, dx) }
+		g.f64 = func(v [][]float64, dx []float64) error { return rowSoftmaxMean64(r, k, invTemp, v, nil, dx) }
 		n, err := applyFused(g, in[0], grad)
 		if err != nil {
 			return nil, err
@@ -56,54 +56,58 @@ func RowSoftmaxMean(x *G.Node, invTemp float64) (*G.Node, error) {
 
 // weightedSoftmaxRow writes e_k = exp(x_k·a − max_j x_j·a) into p and returns
 // Σ_k e_k and Σ_k e_k·x_k.
-func weightedSoftmaxRow[T float](x []T, a float64, p []float64) (z, zx float64) {
+func weightedSoftmaxRow(x []float64, a float64, p []float64) (z, zx float64) {
 	m := math.Inf(-1)
 	for _, v := range x {
-		m = math.Max(m, float64(v)*a)
+		m = math.Max(m, v*a)
 	}
 	for i, v := range x {
-		e := math.Exp(float64(v)*a - m)
+		e := math.Exp(v*a - m)
 		p[i] = e
 		z += e
-		zx += e * float64(v)
+		zx += e * v
 	}
 	return z, zx
 }
 
-func rowSoftmaxMean[T float](r, k int, a float64, in [][]T, out []T) error {
-	x := in[0]
-	if err := checkLen("row softmax mean", x, r*k); err != nil {
-		return err
-	}
-	if err := checkLen("row softmax mean", out, r); err != nil {
-		return err
-	}
-	p := make([]float64, k)
-	for i := range r {
-		z, zx := weightedSoftmaxRow(x[i*k:(i+1)*k], a, p)
-		out[i] = T(zx / z)
-	}
-	return nil
-}
-
-func rowSoftmaxMeanGrad[T float](r, k int, a float64, in [][]T, dx []T) error {
-	x, g := in[0], in[1]
-	if err := checkLen("row softmax mean gradient", x, r*k); err != nil {
-		return err
-	}
-	if err := checkLen("row softmax mean gradient", g, r); err != nil {
+// rowSoftmaxMean64 is the float64 forward (out set: in = {x}) or gradient
+// (dx set: in = {x, g}) of RowSoftmaxMean, with math.Exp.
+func rowSoftmaxMean64(r, k int, a float64, in [][]float64, out, dx []float64) error {
+	x, g, err := softmaxMeanArgs(r, k, in, out, dx)
+	if err != nil {
 		return err
 	}
 	p := make([]float64, k)
 	for i := range r {
 		row := x[i*k : (i+1)*k]
 		z, zx := weightedSoftmaxRow(row, a, p)
-		v, gi := zx/z, float64(g[i])
+		v := zx / z
+		if dx == nil {
+			out[i] = v
+			continue
+		}
+		gz := g[i] / z
 		for j, xv := range row {
-			dx[i*k+j] = T(gi * p[j] / z * (1 + a*(float64(xv)-v)))
+			dx[i*k+j] = gz * p[j] * (1 + a*(xv-v))
 		}
 	}
 	return nil
+}
+
+// softmaxMeanArgs checks RowSoftmaxMean's kernel arguments and returns x
+// and, for the gradient (dx set), g.
+func softmaxMeanArgs[T float](r, k int, in [][]T, out, dx []T) (x, g []T, err error) {
+	x = in[0]
+	if err := checkLen("row softmax mean", x, r*k); err != nil {
+		return nil, nil, err
+	}
+	if dx == nil {
+		return x, nil, checkLen("row softmax mean", out, r)
+	}
+	if len(in) < 2 {
+		return nil, nil, fmt.Errorf("graph: row softmax mean gradient: no gradient input")
+	}
+	return x, in[1], checkLen("row softmax mean gradient", in[1], r)
 }
 
 // softmaxChunk is the number of rows whose exponentials rowSoftmaxMean32
@@ -115,16 +119,8 @@ const softmaxChunk = 256
 // rows, each row shifted by its maximum, go through vmath.Exp in one call;
 // the sums are float64.
 func rowSoftmaxMean32(r, k int, a float64, in [][]float32, out, dx []float32) error {
-	x := in[0]
-	if err := checkLen("row softmax mean", x, r*k); err != nil {
-		return err
-	}
-	var g []float32
-	if dx != nil {
-		if g = in[1]; len(g) != r {
-			return fmt.Errorf("graph: row softmax mean gradient: input holds %d values; want %d", len(g), r)
-		}
-	} else if err := checkLen("row softmax mean", out, r); err != nil {
+	x, g, err := softmaxMeanArgs(r, k, in, out, dx)
+	if err != nil {
 		return err
 	}
 	af := float32(a)
