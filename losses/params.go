@@ -144,16 +144,11 @@ func classMask(name string, e *graph.Expr, labels *G.Node, classes int, transpos
 				return tensor.Shape{in[0][0], classes}, nil
 			},
 			func(in []G.Value) (G.Value, error) {
-				l, ok := in[0].Data().([]int)
-				if !ok {
-					return nil, fmt.Errorf("losses: %s: labels are %T; want []int", name, in[0].Data())
+				l, err := classLabels(name, in[0], classes)
+				if err != nil {
+					return nil, err
 				}
 				b := len(l)
-				for i, c := range l {
-					if c < 0 || c >= classes {
-						return nil, fmt.Errorf("losses: %s: label %d of row %d is outside [0, %d): the loss has parameters for %d classes", name, c, i, classes, classes)
-					}
-				}
 				// one buffer per mask node, refilled by every run
 				shape := tensor.Shape{b, classes}
 				if transpose {
@@ -173,6 +168,22 @@ func classMask(name string, e *graph.Expr, labels *G.Node, classes int, transpos
 				return buf, nil
 			}, labels)
 	})
+}
+
+// classLabels returns the labels of a loss with parameters for classes
+// classes, refusing a label outside [0, classes) with an error that names
+// it.
+func classLabels(name string, v G.Value, classes int) ([]int, error) {
+	l, ok := v.Data().([]int)
+	if !ok {
+		return nil, fmt.Errorf("losses: %s: labels are %T; want []int", name, v.Data())
+	}
+	for i, c := range l {
+		if c < 0 || c >= classes {
+			return nil, fmt.Errorf("losses: %s: label %d of row %d is outside [0, %d): the loss has parameters for %d classes", name, c, i, classes, classes)
+		}
+	}
+	return l, nil
 }
 
 // fillClassMask writes classMask's 0/1 values for labels l into v.
@@ -197,18 +208,15 @@ func targetIndex(name string, e *graph.Expr, labels *G.Node, classes int) *G.Nod
 		return graph.ApplyForward(fmt.Sprintf("targetindex(%s,C=%d)", name, classes), tensor.Int, 1,
 			func(in []tensor.Shape) (tensor.Shape, error) { return tensor.Shape{in[0][0]}, nil },
 			func(in []G.Value) (G.Value, error) {
-				l, ok := in[0].Data().([]int)
-				if !ok {
-					return nil, fmt.Errorf("losses: %s: labels are %T; want []int", name, in[0].Data())
+				l, err := classLabels(name, in[0], classes)
+				if err != nil {
+					return nil, err
 				}
 				if buf == nil || buf.Shape()[0] != len(l) {
 					buf = tensor.New(tensor.WithShape(len(l)), tensor.Of(tensor.Int))
 				}
 				idx := buf.Data().([]int)
 				for i, c := range l {
-					if c < 0 || c >= classes {
-						return nil, fmt.Errorf("losses: %s: label %d of row %d is outside [0, %d): the loss has parameters for %d classes", name, c, i, classes, classes)
-					}
 					idx[i] = i*classes + c
 				}
 				return buf, nil
