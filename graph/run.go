@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"reflect"
+	"sync"
 	"unsafe"
 
 	G "gorgonia.org/gorgonia"
@@ -51,7 +52,24 @@ func isTapeMachine(vm G.VM) bool {
 	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Name() == "tapeMachine" && t.Elem().PkgPath() == "gorgonia.org/gorgonia"
 }
 
+// closureField is the index of the tape machine's closureQueue field,
+// looked up once (nil: no such field) rather than by name on every run.
+var closureField struct {
+	once  sync.Once
+	index []int
+}
+
+// queuedClosures reports whether the tape machine vm has closures queued
+// (or no closureQueue field at all, a Gorgonia this was not written for).
 func queuedClosures(vm G.VM) bool {
-	f := reflect.ValueOf(vm).Elem().FieldByName("closureQueue")
-	return !f.IsValid() || f.Len() > 0
+	v := reflect.ValueOf(vm).Elem()
+	closureField.once.Do(func() {
+		if f, ok := v.Type().FieldByName("closureQueue"); ok {
+			closureField.index = f.Index
+		}
+	})
+	if closureField.index == nil {
+		return true
+	}
+	return v.FieldByIndex(closureField.index).Len() > 0
 }
